@@ -1,0 +1,57 @@
+"""Input checks shared by Network and the estimators: fail in Python, before any kernel."""
+
+import numbers
+
+import numpy as np
+from sklearn.utils.validation import check_array
+
+
+def check_option(value, allowed, what):
+    """Return ``value`` if it is one of ``allowed``, else raise a ValueError listing them."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"Unknown {what} {value!r}; expected one of {sorted(allowed)}.")
+    return value
+
+
+def check_matrix(X, name, dtype, n_columns=None, what_columns="features"):
+    """A finite, non-empty, C-contiguous 2-D array of ``dtype`` with ``n_columns`` columns."""
+    if not hasattr(X, "dtype"):
+        X = np.asarray(X)
+    if X.dtype.kind in "USVmM":
+        raise TypeError(f"{name} must hold numbers, got an array of dtype {X.dtype}.")
+    X = check_array(
+        X, dtype=dtype, order="C", ensure_2d=True, ensure_all_finite=True, input_name=name
+    )
+    if n_columns is not None and X.shape[1] != n_columns:
+        raise ValueError(
+            f"{name} has {X.shape[1]} columns but the network expects {n_columns} "
+            f"{what_columns}."
+        )
+    return X
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Finite, non-negative weights of length n_samples with a positive total; None stays None."""
+    if sample_weight is None:
+        return None
+    sw = np.asarray(sample_weight)
+    if sw.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must hold numbers, got dtype {sw.dtype}.")
+    sw = np.ascontiguousarray(sw, dtype=dtype)
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), got {sw.shape}."
+        )
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight contains NaN or infinity.")
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    if sw.sum() <= 0:
+        raise ValueError("sample_weight sums to zero: no sample carries any weight.")
+    return sw
+
+
+def check_positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)

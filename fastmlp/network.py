@@ -1,0 +1,242 @@
+"""The lower-level ``Network``: parameters in one flat buffer, compiled forward and gradient."""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from . import _validation as v
+from .kernels import codes, cpu
+
+INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+DTYPES = ("float32", "float64")
+# Which output activations each loss accepts: the loss must be defined on the output's range.
+LOSS_OUTPUTS = {
+    "squared_error": ("identity", "logistic", "softmax", "exp"),
+    "log_loss": ("softmax", "logistic"),
+    "binary_log_loss": ("logistic", "softmax"),
+    "poisson": ("exp", "logistic", "softmax"),
+}
+DEFAULT_ACTIVATION_PARAMS = {"leaky_relu": 0.01, "elu": 1.0}
+
+
+class Network:
+    """A multilayer perceptron whose parameters live in one contiguous array.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        Units per layer, input first and output last, e.g. ``[784, 128, 10]``.
+    activation : str or sequence of str, default="relu"
+        Hidden activation, one name for every hidden layer or one per hidden layer:
+        identity, logistic, tanh, relu, leaky_relu, elu.
+    output_activation : {"identity", "logistic", "softmax", "exp"}, default="identity"
+    loss : {"squared_error", "log_loss", "binary_log_loss", "poisson"}, default="squared_error"
+        ``log_loss`` with a logistic output is ``binary_log_loss``, as in scikit-learn.
+    dtype : {"float32", "float64"}, default="float64"
+    init : {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}, default="glorot_uniform"
+        ``glorot_uniform`` is scikit-learn's: weights and intercepts drawn from
+        U(-b, b), ``b = sqrt(f / (fan_in + fan_out))`` with f = 2 for logistic layers, 6
+        otherwise, layer by layer, weights before intercepts. The other schemes draw weights
+        only and start intercepts at zero.
+    random_state : int, RandomState or None
+    leaky_slope : float, default=0.01
+        Negative-side slope of leaky_relu.
+    elu_alpha : float, default=1.0
+        Saturation value of elu.
+
+    Attributes
+    ----------
+    params : ndarray of shape (n_params,)
+        All weights (layer by layer, row-major) then all intercepts.
+    coefs : list of ndarray of shape (fan_in, fan_out)
+        Views into ``params``.
+    intercepts : list of ndarray of shape (fan_out,)
+        Views into ``params``.
+    """
+
+    def __init__(
+        self,
+        layer_sizes,
+        activation="relu",
+        output_activation="identity",
+        loss="squared_error",
+        dtype="float64",
+        init="glorot_uniform",
+        random_state=None,
+        leaky_slope=0.01,
+        elu_alpha=1.0,
+    ):
+        self.layer_sizes = _check_layer_sizes(layer_sizes)
+        n_hidden = len(self.layer_sizes) - 2
+        if isinstance(activation, str):
+            activation = [activation] * n_hidden if n_hidden else [activation]
+        activation = list(activation)
+        if n_hidden and len(activation) != n_hidden:
+            raise ValueError(
+                f"activation lists {len(activation)} names for {n_hidden} hidden layers."
+            )
+        for name in activation:
+            v.check_option(name, codes.HIDDEN_ACTIVATIONS, "hidden activation")
+        self.activation = activation[:n_hidden] if n_hidden else activation
+        self.output_activation = v.check_option(
+            output_activation, codes.OUTPUT_ACTIVATIONS, "output activation"
+        )
+        v.check_option(loss, LOSS_OUTPUTS, "loss")
+        if loss == "log_loss" and output_activation == "logistic":
+            loss = "binary_log_loss"
+        if output_activation not in LOSS_OUTPUTS[loss]:
+            raise ValueError(
+                f"loss {loss!r} is not defined on the range of a {output_activation!r} output; "
+                f"use one of {LOSS_OUTPUTS[loss]}."
+            )
+        self.loss = loss
+        self.dtype = np.dtype(v.check_option(np.dtype(dtype).name, DTYPES, "dtype"))
+        self.init = v.check_option(init, INITS, "init")
+        self.leaky_slope = float(leaky_slope)
+        self.elu_alpha = float(elu_alpha)
+        if not (self.leaky_slope > 0 and self.elu_alpha > 0):
+            raise ValueError("leaky_slope and elu_alpha must be positive.")
+
+        names = self.hidden_activations + [self.output_activation]
+        self._sizes = np.asarray(self.layer_sizes, dtype=np.int64)
+        self._codes = np.asarray([codes.ACTIVATIONS[a] for a in names], dtype=np.int64)
+        slope_or_alpha = {"leaky_relu": self.leaky_slope, "elu": self.elu_alpha}
+        self._act_params = np.asarray([slope_or_alpha.get(a, 0.0) for a in names])
+        self._loss_code = codes.LOSSES[self.loss]
+        self.params = np.zeros(self.n_params, dtype=self.dtype)
+        self.coefs, self.intercepts = self.unpack(self.params)
+        self.initialize(random_state)
+
+    # ---- structure ---------------------------------------------------------------------
+    @property
+    def hidden_activations(self):
+        """Activation name of each hidden layer."""
+        return list(self.activation) if len(self.layer_sizes) > 2 else []
+
+    @property
+    def n_layers(self):
+        """Number of weight layers (len(layer_sizes) - 1)."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_weights(self):
+        s = self.layer_sizes
+        return sum(s[i] * s[i + 1] for i in range(len(s) - 1))
+
+    @property
+    def n_params(self):
+        return self.n_weights + sum(self.layer_sizes[1:])
+
+    def unpack(self, flat):
+        """Per-layer (fan_in, fan_out) and (fan_out,) views of a flat buffer in params' layout."""
+        coefs, intercepts = [], []
+        w, b = 0, self.n_weights
+        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
+            coefs.append(flat[w : w + fan_in * fan_out].reshape(fan_in, fan_out))
+            intercepts.append(flat[b : b + fan_out])
+            w += fan_in * fan_out
+            b += fan_out
+        return coefs, intercepts
+
+    def initialize(self, random_state=None):
+        """Draw fresh parameters in place (the views stay valid)."""
+        rng = check_random_state(random_state)
+        for l, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
+            fan_in, fan_out = W.shape
+            layer_act = self._init_activation(l)
+            if self.init == "glorot_uniform":
+                factor = 2.0 if layer_act == "logistic" else 6.0
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+                b[...] = rng.uniform(-bound, bound, fan_out)
+                continue
+            if self.init == "glorot_normal":
+                W[...] = rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), (fan_in, fan_out))
+            elif self.init == "he_uniform":
+                bound = np.sqrt(6.0 / fan_in)
+                W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+            else:  # he_normal
+                W[...] = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+            b[...] = 0.0
+        return self
+
+    def _init_activation(self, layer):
+        # scikit-learn scales every layer, the output layer included, by the hidden
+        # activation; with one per layer, a layer uses its own (the output, the last hidden).
+        acts = self.activation
+        return acts[min(layer, len(acts) - 1)]
+
+    # ---- computation --------------------------------------------------------------------
+    def _check_X(self, X):
+        return v.check_matrix(X, "X", self.dtype, self.layer_sizes[0])
+
+    def _workspace(self, n_rows):
+        return np.empty(n_rows * sum(self.layer_sizes[1:]), dtype=self.dtype)
+
+    def forward(self, X, chunk_size=4096):
+        """Outputs after the output activation, shape (n_samples, n_outputs)."""
+        X = self._check_X(X)
+        out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
+        acts = self._workspace(min(chunk_size, X.shape[0]))
+        for start in range(0, X.shape[0], chunk_size):
+            chunk = X[start : start + chunk_size]
+            out[start : start + chunk.shape[0]] = cpu.forward(
+                self.params, self._sizes, self._codes, self._act_params, chunk, acts
+            )
+        return out
+
+    def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0):
+        """Mean loss over the (weighted) samples plus the L2 term, and its flat gradient.
+
+        ``Y`` is 2-D: one column per output (one-hot rows for softmax outputs).
+        """
+        X = self._check_X(X)
+        Y = v.check_matrix(Y, "Y", self.dtype, self.layer_sizes[-1], "outputs")
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}.")
+        self._check_target_range(Y)
+        sw = v.check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        alpha = _check_alpha(alpha)
+        grad = np.empty_like(self.params)
+        loss = cpu.loss_and_grad(
+            self.params, grad, self._sizes, self._codes, self._act_params, self._loss_code,
+            X, Y, _empty_if_none(sw, self.dtype), alpha, np.finfo(self.dtype).eps,
+            self._workspace(X.shape[0]), self._workspace(X.shape[0]),
+        )
+        return float(loss), grad
+
+    def _check_target_range(self, Y):
+        if self.loss == "poisson" and np.any(Y < 0):
+            raise ValueError("poisson loss needs non-negative targets Y.")
+        if self.loss in ("log_loss", "binary_log_loss") and (np.any(Y < 0) or np.any(Y > 1)):
+            raise ValueError(f"{self.loss} needs targets Y in [0, 1].")
+
+    def __repr__(self):
+        return (
+            f"Network(layer_sizes={list(self.layer_sizes)}, activation={self.activation}, "
+            f"output_activation={self.output_activation!r}, loss={self.loss!r}, "
+            f"dtype={self.dtype.name!r})"
+        )
+
+
+def _check_layer_sizes(layer_sizes):
+    try:
+        sizes = [int(s) for s in layer_sizes]
+    except (TypeError, ValueError):
+        raise TypeError(f"layer_sizes must be a sequence of integers, got {layer_sizes!r}.")
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least an input and an output size, got {sizes}.")
+    if any(s < 1 for s in sizes) or any(s != float(x) for s, x in zip(sizes, layer_sizes)):
+        raise ValueError(f"layer_sizes must hold positive integers, got {list(layer_sizes)}.")
+    return tuple(sizes)
+
+
+def _check_alpha(alpha):
+    alpha = float(alpha)
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite non-negative number, got {alpha}.")
+    return alpha
+
+
+def _empty_if_none(sample_weight, dtype):
+    # Kernels take an empty array for unit weights (one compiled signature for both cases).
+    return np.empty(0, dtype=dtype) if sample_weight is None else sample_weight

@@ -1,0 +1,71 @@
+"""One dense layer on the CPU: fused bias + activation forward, delta backpropagation, grads.
+
+Matrix products go to BLAS through ``np.dot`` (Numba calls SciPy's gemm); everything
+element-wise is fused into a single pass over the product's output.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..codes import SOFTMAX
+from ..config import FASTMATH
+from ..scalar import activate, derivative
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bias_activation(Z, b, code, param):
+    """In place: ``Z <- g(Z + b)``; softmax is row-wise and shifted by the row max."""
+    n, m = Z.shape
+    if code == SOFTMAX:
+        for i in range(n):
+            row_max = -np.inf
+            for j in range(m):
+                Z[i, j] += b[j]
+                row_max = max(row_max, Z[i, j])
+            total = 0.0
+            for j in range(m):
+                e = math.exp(Z[i, j] - row_max)
+                Z[i, j] = e
+                total += e
+            inv = 1.0 / total
+            for j in range(m):
+                Z[i, j] *= inv
+    else:
+        for i in range(n):
+            for j in range(m):
+                Z[i, j] = activate(code, Z[i, j] + b[j], param)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def dense_forward(A_prev, W, b, out, code, param):
+    """``out <- g(A_prev @ W + b)``."""
+    np.dot(A_prev, W, out)
+    bias_activation(out, b, code, param)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def delta_backward(D, W, A_prev, D_prev, code, param):
+    """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output."""
+    np.dot(D, W.T, D_prev)
+    n, m = D_prev.shape
+    for i in range(n):
+        for j in range(m):
+            D_prev[i, j] *= derivative(code, A_prev[i, j], param)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def dense_grads(A_prev, D, W, gW, gb, l2):
+    """``gW <- A_prev.T @ D + l2 * W`` and ``gb <- column sums of D``."""
+    np.dot(A_prev.T, D, gW)
+    if l2 != 0.0:
+        fan_in, fan_out = W.shape
+        for k in range(fan_in):
+            for j in range(fan_out):
+                gW[k, j] += l2 * W[k, j]
+    gb[:] = 0.0
+    n, m = D.shape
+    for i in range(n):
+        for j in range(m):
+            gb[j] += D[i, j]
