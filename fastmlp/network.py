@@ -1,9 +1,11 @@
 """The lower-level ``Network``: parameters in one flat buffer, compiled forward and gradient."""
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from . import _validation as v
+from . import training
 from .kernels import codes, cpu
 
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
@@ -177,32 +179,98 @@ class Network:
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
         acts = self._workspace(min(chunk_size, X.shape[0]))
+        no_dropout = np.empty(0)
+        no_masks = np.empty(0, dtype=self.dtype)
         for start in range(0, X.shape[0], chunk_size):
             chunk = X[start : start + chunk_size]
             out[start : start + chunk.shape[0]] = cpu.forward(
-                self.params, self._sizes, self._codes, self._act_params, chunk, acts
+                self.params, self._sizes, self._codes, self._act_params, chunk, acts,
+                no_dropout, no_masks,
             )
         return out
 
-    def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0):
-        """Mean loss over the (weighted) samples plus the L2 term, and its flat gradient.
+    def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0, *, l1=0.0, loss_scale=1.0):
+        """Mean loss over the (weighted) samples plus regularisers, and its flat gradient.
 
         ``Y`` is 2-D: one column per output (one-hot rows for softmax outputs).
+        ``loss_scale`` multiplies the reported data loss only (the gradient stays that of
+        the unscaled loss), which is how scikit-learn reports multi-output squared error.
         """
+        X, Y, sw = self._check_data(X, Y, sample_weight)
+        hp = np.zeros(codes.N_HP)
+        hp[codes.HP_ALPHA] = _check_penalty(alpha, "alpha")
+        hp[codes.HP_L1] = _check_penalty(l1, "l1")
+        hp[codes.HP_LOSS_SCALE] = loss_scale
+        hp[codes.HP_CLIP_EPS] = np.finfo(self.dtype).eps
+        grad = np.empty_like(self.params)
+        loss = cpu.loss_and_grad(
+            self.params, grad, self._sizes, self._codes, self._act_params, self._loss_code,
+            X, Y, _empty_if_none(sw, self.dtype), hp, self._workspace(X.shape[0]),
+            self._workspace(X.shape[0]), np.empty(0), np.empty(0, dtype=self.dtype),
+        )
+        return float(loss), grad
+
+    def fit(
+        self, X, Y, *, sample_weight=None, solver="adam", learning_rate_init=0.001,
+        batch_size=200, max_iter=200, shuffle=True, random_state=None, alpha=0.0,
+        early_stopping=False, validation_fraction=0.1, verbose=False, **options,
+    ):
+        """Train in place with minibatch gradient methods; return the :class:`History`.
+
+        Each epoch (shuffle, gather minibatches, forward, loss, backward, regularisers,
+        optimizer update) is one compiled call. Parameters shared with scikit-learn's
+        MLP keep their names and meaning; ``options`` are the other fields of
+        :class:`fastmlp.training.TrainConfig` (learning_rate schedule, momentum,
+        nesterovs_momentum, beta_1, beta_2, epsilon, weight_decay, rho, l1, dropout,
+        max_grad_norm, tol, n_iter_no_change, lr_gamma, lr_step_size, lr_horizon, lr_min,
+        power_t, diagnostics).
+
+        With ``early_stopping`` a ``validation_fraction`` of the data is held out, the
+        score is minus the validation loss, and the best weights are restored at the end.
+        A non-finite loss or weight raises :class:`fastmlp.training.DivergenceError` and
+        leaves the weights of the last finite epoch in place.
+        """
+        X, Y, sw = self._check_data(X, Y, sample_weight)
+        config = training.TrainConfig(
+            solver=solver, learning_rate_init=learning_rate_init, batch_size=batch_size,
+            max_iter=max_iter, shuffle=shuffle, alpha=alpha, **options,
+        )
+        rng = check_random_state(random_state)
+        validation_score = None
+        if early_stopping:
+            v.check_number(validation_fraction, "validation_fraction", 0, 1, True, True)
+            X, Y, sw, validation_score = self._hold_out(X, Y, sw, validation_fraction, rng)
+        progress = training.Progress()
+        training.run_epochs(
+            self, X, Y, sw, config, training.Optimizer(self, config), progress, rng,
+            validation_score=validation_score, verbose=verbose, warn=False,
+        )
+        return progress.history
+
+    def _hold_out(self, X, Y, sw, fraction, rng):
+        n_val = int(np.ceil(fraction * X.shape[0]))
+        if n_val < 1 or n_val >= X.shape[0]:
+            raise ValueError(
+                f"validation_fraction={fraction} of {X.shape[0]} samples leaves no sample "
+                "for validation or for training."
+            )
+        arrays = (X, Y) if sw is None else (X, Y, sw)
+        parts = train_test_split(*arrays, test_size=fraction, random_state=rng)
+        X_train, X_val, Y_train, Y_val = (np.ascontiguousarray(a) for a in parts[:4])
+        sw_train, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
+
+        def score():
+            return -self.loss_and_grad(X_val, Y_val, sw_val)[0]
+
+        return X_train, Y_train, sw_train, score
+
+    def _check_data(self, X, Y, sample_weight):
         X = self._check_X(X)
         Y = v.check_matrix(Y, "Y", self.dtype, self.layer_sizes[-1], "outputs")
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}.")
         self._check_target_range(Y)
-        sw = v.check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        alpha = _check_alpha(alpha)
-        grad = np.empty_like(self.params)
-        loss = cpu.loss_and_grad(
-            self.params, grad, self._sizes, self._codes, self._act_params, self._loss_code,
-            X, Y, _empty_if_none(sw, self.dtype), alpha, np.finfo(self.dtype).eps,
-            self._workspace(X.shape[0]), self._workspace(X.shape[0]),
-        )
-        return float(loss), grad
+        return X, Y, v.check_sample_weight(sample_weight, X.shape[0], self.dtype)
 
     def _check_target_range(self, Y):
         if self.loss == "poisson" and np.any(Y < 0):
@@ -230,11 +298,8 @@ def _check_layer_sizes(layer_sizes):
     return tuple(sizes)
 
 
-def _check_alpha(alpha):
-    alpha = float(alpha)
-    if not (np.isfinite(alpha) and alpha >= 0):
-        raise ValueError(f"alpha must be a finite non-negative number, got {alpha}.")
-    return alpha
+def _check_penalty(value, name):
+    return v.check_number(value, name, low=0)
 
 
 def _empty_if_none(sample_weight, dtype):

@@ -46,13 +46,40 @@ def dense_forward(A_prev, W, b, out, code, param):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def delta_backward(D, W, A_prev, D_prev, code, param):
-    """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output."""
+def delta_backward(D, W, A_prev, D_prev, code, param, M):
+    """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output.
+
+    ``M`` is the layer's inverted-dropout mask (0 or 1/keep per element) or an empty
+    array: a dropped unit passes no gradient, a kept one stored ``a * m`` in ``A_prev``.
+    """
     np.dot(D, W.T, D_prev)
     n, m = D_prev.shape
+    masked = M.size > 0
     for i in range(n):
         for j in range(m):
-            D_prev[i, j] *= derivative(code, A_prev[i, j], param)
+            if masked:
+                scale = M[i, j]
+                if scale == 0.0:
+                    D_prev[i, j] = 0.0
+                else:
+                    D_prev[i, j] *= scale * derivative(code, A_prev[i, j] / scale, param)
+            else:
+                D_prev[i, j] *= derivative(code, A_prev[i, j], param)
+
+
+@njit(cache=True)
+def draw_dropout(A, M, rate):
+    """Inverted dropout in place: keep each unit with probability 1 - rate, scaled by 1/keep."""
+    keep = 1.0 - rate
+    n, m = A.shape
+    for i in range(n):
+        for j in range(m):
+            if np.random.random() < keep:
+                M[i, j] = 1.0 / keep
+                A[i, j] *= M[i, j]
+            else:
+                M[i, j] = 0.0
+                A[i, j] = 0.0
 
 
 @njit(cache=True, fastmath=FASTMATH)

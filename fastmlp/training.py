@@ -1,0 +1,369 @@
+"""The training loop around the compiled epoch: schedules, stopping, history, safety.
+
+Per epoch, Python only shuffles the sample order (one call into the random stream, so
+runs follow scikit-learn's draws), calls the compiled epoch, and does O(parameters)
+bookkeeping. Everything per minibatch happens inside ``kernels.cpu.train_epoch``.
+"""
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import shuffle as sk_shuffle
+
+from ._validation import check_number as _number
+from ._validation import check_option, check_positive_int
+from .kernels import codes, cpu
+from .kernels.cpu.train import N_STATS, STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
+
+SOLVERS = tuple(codes.SOLVERS)
+SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosine")
+ADAPTIVE_MIN_LR = 1e-6
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or parameter; the last finite weights are kept."""
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimizer, schedule, regularizers and stopping rules.
+
+    Optimizer conventions (all in place on the flat parameter buffer):
+
+    - ``sgd``: ``v <- momentum v - lr g``; ``w <- w + v`` or, with Nesterov,
+      ``w <- w + momentum v - lr g`` (scikit-learn's form).
+    - ``adam``: scikit-learn's form, ``lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t)``,
+      ``w <- w - lr_t m / (sqrt(v) + epsilon)``, t counted in minibatches.
+    - ``adamw``: adam plus decoupled decay ``w <- w - lr weight_decay w`` on the weights
+      (not the intercepts), Loshchilov & Hutter.
+    - ``adagrad``: ``G <- G + g^2``, ``w <- w - lr g / (sqrt(G) + epsilon)``.
+    - ``rmsprop``: ``s <- rho s + (1 - rho) g^2``, ``w <- w - lr g / (sqrt(s) + epsilon)``,
+      rho = 0.9 as in Hinton's lecture. Both put epsilon outside the square root, as PyTorch.
+
+    Schedules give the rate used during epoch ``e`` (0-based): constant; invscaling
+    ``lr_init / (t + 1)^power_t`` with t the samples seen so far; adaptive (divide by 5 when
+    the stopping counter triggers, stop at 1e-6, as scikit-learn); step
+    ``lr_init gamma^(e // step_size)``; exponential ``lr_init gamma^e``; cosine from
+    ``lr_init`` down to ``lr_min`` over ``horizon`` epochs (default max_iter).
+    """
+
+    solver: str = "adam"
+    learning_rate_init: float = 0.001
+    learning_rate: str = "constant"
+    power_t: float = 0.5
+    lr_gamma: float = 0.1
+    lr_step_size: int = 10
+    lr_horizon: int | None = None
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    nesterovs_momentum: bool = True
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    weight_decay: float = 0.01
+    rho: float = 0.9
+    alpha: float = 0.0
+    l1: float = 0.0
+    dropout: float | tuple = 0.0
+    max_grad_norm: float | None = None
+    batch_size: int = 200
+    shuffle: bool = True
+    max_iter: int = 200
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    loss_scale: float = 1.0
+    diagnostics: bool = True
+
+    def validate(self, n_hidden):
+        """Raise ValueError on any out-of-range setting; return the per-layer dropout rates."""
+        check_option(self.solver, SOLVERS, "solver")
+        check_option(self.learning_rate, SCHEDULES, "learning_rate schedule")
+        _number(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
+        _number(self.power_t, "power_t", low=0)
+        _number(self.lr_gamma, "lr_gamma", low=0, low_open=True, high=1)
+        check_positive_int(self.lr_step_size, "lr_step_size")
+        if self.lr_horizon is not None:
+            check_positive_int(self.lr_horizon, "lr_horizon")
+        _number(self.lr_min, "lr_min", low=0, high=self.learning_rate_init)
+        _number(self.momentum, "momentum", low=0, high=1)
+        _number(self.beta_1, "beta_1", low=0, high=1, high_open=True)
+        _number(self.beta_2, "beta_2", low=0, high=1, high_open=True)
+        _number(self.epsilon, "epsilon", low=0, low_open=True)
+        _number(self.weight_decay, "weight_decay", low=0)
+        _number(self.rho, "rho", low=0, high=1, high_open=True)
+        _number(self.alpha, "alpha", low=0)
+        _number(self.l1, "l1", low=0)
+        if self.max_grad_norm is not None:
+            _number(self.max_grad_norm, "max_grad_norm", low=0, low_open=True)
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.max_iter, "max_iter")
+        _number(self.tol, "tol", low=0)
+        check_positive_int(self.n_iter_no_change, "n_iter_no_change")
+        rates = self.dropout
+        if isinstance(rates, numbers.Real):
+            rates = [rates] * n_hidden
+        rates = list(rates)
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout lists {len(rates)} rates for {n_hidden} hidden layers.")
+        for rate in rates:
+            _number(rate, "dropout rate", low=0, high=1, high_open=True)
+        return np.asarray(rates, dtype=np.float64)
+
+    def hyperparameters(self, lr):
+        hp = np.zeros(codes.N_HP)
+        hp[codes.HP_LR] = lr
+        hp[codes.HP_MOMENTUM] = self.momentum
+        hp[codes.HP_NESTEROV] = float(self.nesterovs_momentum)
+        hp[codes.HP_BETA_1] = self.beta_1
+        hp[codes.HP_BETA_2] = self.beta_2
+        hp[codes.HP_EPSILON] = self.epsilon
+        hp[codes.HP_WEIGHT_DECAY] = self.weight_decay
+        hp[codes.HP_RHO] = self.rho
+        hp[codes.HP_ALPHA] = self.alpha
+        hp[codes.HP_L1] = self.l1
+        hp[codes.HP_MAX_NORM] = self.max_grad_norm or 0.0
+        hp[codes.HP_LOSS_SCALE] = self.loss_scale
+        return hp
+
+    def scheduled_rate(self, epoch, samples_seen):
+        """The rate for epoch ``epoch`` (0-based) of the epoch-driven schedules."""
+        lr0 = self.learning_rate_init
+        schedule = self.learning_rate
+        if schedule == "invscaling":
+            return lr0 / (samples_seen + 1) ** self.power_t
+        if schedule == "step":
+            return lr0 * self.lr_gamma ** (epoch // self.lr_step_size)
+        if schedule == "exponential":
+            return lr0 * self.lr_gamma**epoch
+        if schedule == "cosine":
+            horizon = self.lr_horizon or self.max_iter
+            progress = min(epoch, horizon) / horizon
+            return self.lr_min + 0.5 * (lr0 - self.lr_min) * (1 + math.cos(math.pi * progress))
+        return lr0
+
+
+class Optimizer:
+    """Optimizer state in the parameters' layout, the update count and the current rate.
+
+    A new one starts every fit; ``partial_fit`` keeps it (scikit-learn's semantics).
+    """
+
+    def __init__(self, net, config):
+        self.solver = codes.SOLVERS[config.solver]
+        self.state1 = np.zeros_like(net.params)
+        self.state2 = np.zeros_like(net.params) if config.solver in ("adam", "adamw") else (
+            np.zeros(0, dtype=net.dtype)
+        )
+        self.step = np.zeros(1, dtype=np.int64)
+        self.learning_rate = config.learning_rate_init
+        self.epochs = 0
+
+
+@dataclass
+class History:
+    """Per-epoch diagnostics, one array per quantity (see ``Network.fit``)."""
+
+    loss: list = field(default_factory=list)
+    validation_score: list = field(default_factory=list)
+    learning_rate: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    layer_grad_norms: list = field(default_factory=list)
+    dead_fraction: list = field(default_factory=list)
+    update_ratio: list = field(default_factory=list)
+
+    def __getattribute__(self, name):
+        value = object.__getattribute__(self, name)
+        if isinstance(value, list) and not name.startswith("_"):
+            return np.asarray(value, dtype=np.float64)
+        return value
+
+    def _append(self, **row):
+        for key, value in row.items():
+            object.__getattribute__(self, key).append(value)
+
+    def __len__(self):
+        return len(object.__getattribute__(self, "loss"))
+
+
+@dataclass
+class Progress:
+    """Stopping bookkeeping that persists across fits until the network is re-initialised."""
+
+    samples_seen: int = 0
+    best_loss: float = np.inf
+    best_score: float = -np.inf
+    no_improvement_count: int = 0
+    best_params: np.ndarray | None = None
+    history: History = field(default_factory=History)
+
+
+class Workspace:
+    """Buffers for one compiled epoch, allocated once per fit for the largest batch."""
+
+    def __init__(self, net, rows, dropout):
+        width = sum(net.layer_sizes[1:])
+        self.Xb = np.empty((rows, net.layer_sizes[0]), dtype=net.dtype)
+        self.Yb = np.empty((rows, net.layer_sizes[-1]), dtype=net.dtype)
+        self.swb = np.empty(rows, dtype=net.dtype)
+        self.acts = np.empty(rows * width, dtype=net.dtype)
+        self.deltas = np.empty(rows * width, dtype=net.dtype)
+        self.masks = np.empty(rows * width if np.any(dropout > 0) else 0, dtype=net.dtype)
+        self.grad = np.empty_like(net.params)
+        self.active = np.zeros(sum(net.layer_sizes[1:-1]), dtype=np.bool_)
+        self.layer_grad_norms = np.zeros(net.n_layers)
+        self.stats = np.zeros(N_STATS)
+
+
+def run_epochs(
+    net, X, Y, sample_weight, config, optimizer, progress, rng, *, validation_score=None,
+    incremental=False, verbose=False, warn=True,
+):
+    """Train ``net`` in place for up to ``config.max_iter`` epochs; return the epochs run.
+
+    ``X``, ``Y`` and ``sample_weight`` are already validated and in ``net.dtype``.
+    ``validation_score`` (a callable of no argument, higher is better) switches the
+    stopping rule from the training loss to early stopping with best weights restored.
+    ``rng`` is a ``RandomState``: it draws the shuffles (scikit-learn's order) and, only
+    when dropout is on, the seed of each epoch's masks.
+    """
+    dropout = config.validate(len(net.layer_sizes) - 2)
+    n_samples = X.shape[0]
+    batch_size = min(config.batch_size, n_samples)
+    hp = config.hyperparameters(optimizer.learning_rate)
+    ws = Workspace(net, batch_size, dropout)
+    dropout_on = bool(np.any(dropout > 0))
+    sw = sample_weight if sample_weight is not None else np.empty(0, dtype=net.dtype)
+    order = np.arange(n_samples, dtype=np.int64)
+    epochs = 0
+    for _ in range(config.max_iter):
+        if config.shuffle:
+            order = sk_shuffle(order, random_state=rng)
+        seed = rng.randint(np.iinfo(np.int32).max) if dropout_on else 0
+        previous = net.params.copy()
+        hp[codes.HP_LR] = optimizer.learning_rate
+        ws.stats[:] = 0.0
+        ws.layer_grad_norms[:] = 0.0
+        ws.active[:] = False
+        cpu.train_epoch(
+            net.params, ws.grad, optimizer.state1, optimizer.state2, optimizer.step,
+            net._sizes, net._codes, net._act_params, net._loss_code, optimizer.solver, hp,
+            X, Y, sw, order, batch_size, dropout, seed, ws.Xb, ws.Yb, ws.swb, ws.acts,
+            ws.deltas, ws.masks, config.diagnostics, ws.active, ws.layer_grad_norms, ws.stats,
+        )
+        if ws.stats[STAT_DIVERGED] or not np.all(np.isfinite(net.params)):
+            net.params[:] = previous
+            raise DivergenceError(
+                f"Training diverged in epoch {optimizer.epochs + 1}: the loss or the weights "
+                f"became non-finite (learning rate {optimizer.learning_rate:g}). The weights "
+                "of the last finite epoch were kept; try a smaller learning_rate_init, "
+                "gradient clipping (max_grad_norm) or scaling the inputs."
+            )
+        epochs += 1
+        optimizer.epochs += 1
+        loss = ws.stats[STAT_LOSS] / n_samples
+        progress.samples_seen += n_samples
+        _record(net, progress.history, ws, loss, optimizer.learning_rate, previous, config)
+        if verbose:
+            print(f"Iteration {optimizer.epochs}, loss = {loss:.8f}")
+        score = None
+        if validation_score is not None:
+            score = validation_score()
+            progress.history._append(validation_score=score)
+            if verbose:
+                print(f"Validation score: {score:f}")
+        _update_no_improvement(progress, net, loss, score, config.tol)
+        _end_of_epoch_rate(optimizer, config, progress.samples_seen)
+        if progress.no_improvement_count > config.n_iter_no_change:
+            if _trigger_stopping(optimizer, config, validation_score is not None, verbose):
+                break
+            progress.no_improvement_count = 0
+        if incremental:
+            break
+        if warn and epochs == config.max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+    if validation_score is not None and progress.best_params is not None:
+        net.params[:] = progress.best_params
+    return epochs
+
+
+def _record(net, history, ws, loss, lr, previous, config):
+    batches = max(ws.stats[STAT_BATCHES], 1.0)
+    if not config.diagnostics:
+        history._append(loss=loss, learning_rate=lr)
+        return
+    history._append(
+        loss=loss,
+        learning_rate=lr,
+        grad_norm=ws.stats[STAT_GRAD_NORM] / batches,
+        layer_grad_norms=ws.layer_grad_norms / batches,
+        dead_fraction=_dead_fractions(net, ws.active),
+        update_ratio=_update_ratios(net, previous),
+    )
+
+
+def _dead_fractions(net, active):
+    """Fraction of each hidden layer's units that never fired (relu family; NaN otherwise)."""
+    fractions, offset = [], 0
+    for name, width in zip(net.hidden_activations, net.layer_sizes[1:-1]):
+        fired = active[offset : offset + width]
+        fractions.append(1.0 - fired.mean() if name in ("relu", "leaky_relu") else np.nan)
+        offset += width
+    return np.asarray(fractions)
+
+
+def _update_ratios(net, previous):
+    """||W_after - W_before|| / ||W_after|| per layer over the epoch."""
+    before, _ = net.unpack(previous)
+    return np.asarray([
+        np.linalg.norm(after - old) / max(np.linalg.norm(after), np.finfo(np.float64).tiny)
+        for after, old in zip(net.coefs, before)
+    ])
+
+
+def _update_no_improvement(progress, net, loss, score, tol):
+    """scikit-learn's counter: an epoch that fails to improve on the best by tol counts."""
+    if score is not None:
+        progress.no_improvement_count = (
+            progress.no_improvement_count + 1 if score < progress.best_score + tol else 0
+        )
+        if score > progress.best_score:
+            progress.best_score = score
+            progress.best_params = net.params.copy()
+    else:
+        progress.no_improvement_count = (
+            progress.no_improvement_count + 1 if loss > progress.best_loss - tol else 0
+        )
+        progress.best_loss = min(progress.best_loss, loss)
+
+
+def _end_of_epoch_rate(optimizer, config, samples_seen):
+    if config.learning_rate not in ("constant", "adaptive"):
+        optimizer.learning_rate = config.scheduled_rate(optimizer.epochs, samples_seen)
+
+
+def _trigger_stopping(optimizer, config, early_stopping, verbose):
+    what = "Validation score" if early_stopping else "Training loss"
+    msg = (
+        f"{what} did not improve more than tol={config.tol:f} for "
+        f"{config.n_iter_no_change} consecutive epochs."
+    )
+    if config.learning_rate != "adaptive":
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+    if optimizer.learning_rate <= ADAPTIVE_MIN_LR:
+        if verbose:
+            print(msg + " Learning rate too small. Stopping.")
+        return True
+    optimizer.learning_rate /= 5.0
+    if verbose:
+        print(msg + f" Setting learning rate to {optimizer.learning_rate:f}")
+    return False

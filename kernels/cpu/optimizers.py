@@ -1,0 +1,79 @@
+"""In-place optimizer updates: one fused pass over the flat parameter buffer.
+
+``state1``/``state2`` share the parameters' layout: the velocity (sgd), first and second
+moments (adam, adamw), the squared-gradient sum (adagrad) or running mean (rmsprop).
+``n_decay`` entries at the front of the buffer (the weights) get adamw's weight decay.
+"""
+
+import math
+
+from numba import njit
+
+from ..codes import ADAGRAD, ADAM, ADAMW, HP_BETA_1, HP_BETA_2, HP_EPSILON, HP_LR
+from ..codes import HP_MOMENTUM, HP_NESTEROV, HP_RHO, HP_WEIGHT_DECAY, RMSPROP, SGD
+from ..config import FASTMATH
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sgd_update(params, grad, velocity, lr, momentum, nesterov):
+    """v <- mu v - lr g; w <- w + v (Nesterov: w <- w + mu v - lr g), scikit-learn's form."""
+    for k in range(params.size):
+        g = grad[k]
+        vel = momentum * velocity[k] - lr * g
+        velocity[k] = vel
+        params[k] += momentum * vel - lr * g if nesterov else vel
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def adam_update(params, grad, m, v, step, lr, beta_1, beta_2, epsilon, weight_decay, n_decay):
+    """scikit-learn's Adam (bias correction folded into the rate) plus AdamW's decoupled
+    decay ``w <- w - lr * weight_decay * w`` on the first ``n_decay`` entries."""
+    lr_t = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+    for k in range(params.size):
+        g = grad[k]
+        m_k = beta_1 * m[k] + (1.0 - beta_1) * g
+        v_k = beta_2 * v[k] + (1.0 - beta_2) * g * g
+        m[k] = m_k
+        v[k] = v_k
+        update = lr_t * m_k / (math.sqrt(v_k) + epsilon)
+        if k < n_decay:
+            update += lr * weight_decay * params[k]
+        params[k] -= update
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def adagrad_update(params, grad, accum, lr, epsilon):
+    """G <- G + g^2; w <- w - lr g / (sqrt(G) + eps)."""
+    for k in range(params.size):
+        g = grad[k]
+        a = accum[k] + g * g
+        accum[k] = a
+        params[k] -= lr * g / (math.sqrt(a) + epsilon)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def rmsprop_update(params, grad, sq_avg, lr, rho, epsilon):
+    """s <- rho s + (1 - rho) g^2; w <- w - lr g / (sqrt(s) + eps)."""
+    for k in range(params.size):
+        g = grad[k]
+        s = rho * sq_avg[k] + (1.0 - rho) * g * g
+        sq_avg[k] = s
+        params[k] -= lr * g / (math.sqrt(s) + epsilon)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def optimizer_update(solver, params, grad, state1, state2, step, hp, n_decay):
+    """Dispatch on the solver code; ``step`` is the 1-based update count (adam's t)."""
+    lr = hp[HP_LR]
+    if solver == SGD:
+        sgd_update(params, grad, state1, lr, hp[HP_MOMENTUM], hp[HP_NESTEROV] != 0.0)
+    elif solver == ADAM or solver == ADAMW:
+        decay = hp[HP_WEIGHT_DECAY] if solver == ADAMW else 0.0
+        adam_update(
+            params, grad, state1, state2, step, lr, hp[HP_BETA_1], hp[HP_BETA_2],
+            hp[HP_EPSILON], decay, n_decay,
+        )
+    elif solver == ADAGRAD:
+        adagrad_update(params, grad, state1, lr, hp[HP_EPSILON])
+    elif solver == RMSPROP:
+        rmsprop_update(params, grad, state1, lr, hp[HP_RHO], hp[HP_EPSILON])
