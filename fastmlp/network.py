@@ -197,12 +197,17 @@ class Network:
         the unscaled loss), which is how scikit-learn reports multi-output squared error.
         """
         X, Y, sw = self._check_data(X, Y, sample_weight)
+        alpha = _check_penalty(alpha, "alpha")
+        return self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
+
+    def _loss_and_grad(self, X, Y, sw, alpha, l1=0.0, loss_scale=1.0, grad=None):
+        """loss_and_grad on data already checked (C-contiguous, in ``self.dtype``)."""
         hp = np.zeros(codes.N_HP)
-        hp[codes.HP_ALPHA] = _check_penalty(alpha, "alpha")
-        hp[codes.HP_L1] = _check_penalty(l1, "l1")
+        hp[codes.HP_ALPHA] = alpha
+        hp[codes.HP_L1] = l1
         hp[codes.HP_LOSS_SCALE] = loss_scale
         hp[codes.HP_CLIP_EPS] = np.finfo(self.dtype).eps
-        grad = np.empty_like(self.params)
+        grad = np.empty_like(self.params) if grad is None else grad
         loss = cpu.loss_and_grad(
             self.params, grad, self._sizes, self._codes, self._act_params, self._loss_code,
             X, Y, _empty_if_none(sw, self.dtype), hp, self._workspace(X.shape[0]),

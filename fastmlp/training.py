@@ -24,8 +24,11 @@ SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosin
 ADAPTIVE_MIN_LR = 1e-6
 
 
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or parameter; the last finite weights are kept."""
+class DivergenceError(ValueError, FloatingPointError):
+    """Training produced a non-finite loss or parameter; the last finite weights are kept.
+
+    A ValueError, as scikit-learn raises for non-finite weights, and a FloatingPointError.
+    """
 
 
 @dataclass
