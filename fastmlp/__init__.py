@@ -2,8 +2,13 @@
 
 from . import kernels, reference
 from .gradcheck import GradientCheck, check_gradients
+from .estimators import MLPClassifier, MLPRegressor
 from .network import Network
+from .persistence import load
 
 __version__ = "0.1.0"
 
-__all__ = ["GradientCheck", "Network", "check_gradients", "kernels", "reference"]
+__all__ = [
+    "GradientCheck", "MLPClassifier", "MLPRegressor", "Network", "check_gradients", "kernels",
+    "load", "reference",
+]

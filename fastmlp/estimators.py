@@ -1,0 +1,958 @@
+"""Drop-in replacements for scikit-learn's ``MLPClassifier`` and ``MLPRegressor``.
+
+The estimators keep scikit-learn's parameters, defaults, validation, fitted attributes and
+random draws (initial weights, validation split, per-epoch shuffles, in that order), so a
+fit with the same ``random_state`` reproduces scikit-learn's numbers, while every epoch of
+the stochastic solvers runs as one compiled call (:func:`fastmlp.training.run_epochs`) and
+L-BFGS evaluates the compiled loss and gradient over the network's flat parameters.
+
+Parameters beyond scikit-learn's come after them, are keyword-only, and are off by default.
+"""
+
+import sys
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.optimize import _check_optimize_result
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import training
+from .kernels import codes
+from .network import INITS, Network
+
+STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+SOLVERS = ("lbfgs",) + STOCHASTIC_SOLVERS
+HIDDEN_ACTIVATIONS = tuple(codes.HIDDEN_ACTIVATIONS)
+# n_iter_no_change=np.inf (allowed by scikit-learn) means "never stop on the counter".
+_NEVER = sys.maxsize
+
+NON_FINITE_MESSAGE = (
+    "Solver produced non-finite parameter weights. The input data may contain large "
+    "values and need to be preprocessed."
+)
+
+
+@contextmanager
+def _thread_limits(n_threads):
+    """Numba threads and BLAS threads both set to ``n_threads`` while inside; None: as is."""
+    if n_threads is None:
+        yield
+        return
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        with threadpool_limits(limits=int(n_threads), user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _plain_array(a, dtype=None):
+    """A writeable, C-contiguous base-class ndarray (what the compiled kernels are typed for).
+
+    Read-only arrays and memmaps would make Numba compile another specialisation.
+    """
+    if sp.issparse(a):
+        a = a.toarray()
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if type(a) is not np.ndarray or not a.flags.writeable:
+        a = np.array(a, dtype=dtype, order="C")
+    return a
+
+
+def _plain_arrays_in(obj):
+    """Replace every ndarray attribute of ``obj`` by a writeable plain copy (after unpickling)."""
+    for key, value in vars(obj).items():
+        if isinstance(value, np.ndarray):
+            setattr(obj, key, _plain_array(value))
+
+
+class BaseMultilayerPerceptron(BaseEstimator):
+    """Shared machinery of :class:`MLPClassifier` and :class:`MLPRegressor`.
+
+    Not meant to be used directly.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple],
+        "solver": [StrOptions(set(SOLVERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(set(training.SCHEDULES))],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        # fastmlp extras (all off by default)
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "init": [StrOptions(set(INITS))],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "lr_gamma": [Interval(Real, 0, 1, closed="right")],
+        "lr_step_size": [Interval(Integral, 1, None, closed="left")],
+        "lr_horizon": [Interval(Integral, 1, None, closed="left"), None],
+        "lr_min": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def _set_init_params(self, params):
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    # ---- fitted parameters: views into the network's flat buffer --------------------------
+    @property
+    def coefs_(self):
+        """list of ndarray of shape (fan_in, fan_out): weight matrix of each layer.
+
+        Views into the network's flat parameter buffer. Assigning a list of arrays of the
+        same shapes to ``coefs_`` copies them into the network.
+        """
+        return list(self._fitted_net().coefs)
+
+    @coefs_.setter
+    def coefs_(self, value):
+        self._assign_parameters(self._fitted_net().coefs, value, "coefs_")
+
+    @property
+    def intercepts_(self):
+        """list of ndarray of shape (fan_out,): bias vector of each layer (views)."""
+        return list(self._fitted_net().intercepts)
+
+    @intercepts_.setter
+    def intercepts_(self, value):
+        self._assign_parameters(self._fitted_net().intercepts, value, "intercepts_")
+
+    def _fitted_net(self):
+        net = self.__dict__.get("_net")
+        if net is None:
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet: it has no network."
+            )
+        return net
+
+    @staticmethod
+    def _assign_parameters(views, values, name):
+        values = list(values)
+        shapes = [v.shape for v in views]
+        if [np.shape(v) for v in values] != shapes:
+            raise ValueError(
+                f"{name} must be a list of arrays of shapes {shapes}, got "
+                f"{[np.shape(v) for v in values]}."
+            )
+        for view, value in zip(views, values):
+            view[...] = value
+
+    # ---- pickling: coefs_ stay views of the network's buffer ------------------------------
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        net = state.get("_net")
+        if net is not None:
+            # The per-layer views would be pickled as separate copies of the buffer.
+            net_state = {k: v for k, v in vars(net).items() if k not in ("coefs", "intercepts")}
+            state["_net"] = _PickledNetwork(net_state)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        net = state.get("_net")
+        if isinstance(net, _PickledNetwork):
+            state["_net"] = net.rebuild()
+        super().__setstate__(state)
+        for name in ("_optimizer", "_progress"):
+            obj = self.__dict__.get(name)
+            if obj is not None:
+                _plain_arrays_in(obj)
+        progress = self.__dict__.get("_progress")
+        if progress is not None and progress.best_params is not None:
+            progress.best_params = _plain_array(progress.best_params)
+
+    # ---- fitting -------------------------------------------------------------------------
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+        return sizes
+
+    def _hidden_activations(self, n_hidden):
+        """One name (used for every layer, scikit-learn's case) or the validated list."""
+        if isinstance(self.activation, str):
+            return self.activation
+        names = list(self.activation)
+        bad = [a for a in names if not isinstance(a, str) or a not in HIDDEN_ACTIVATIONS]
+        if bad:
+            raise ValueError(
+                f"activation lists unknown names {bad}; expected names from "
+                f"{sorted(HIDDEN_ACTIVATIONS)}."
+            )
+        if len(names) != n_hidden:
+            raise ValueError(
+                f"activation lists {len(names)} names for {n_hidden} hidden layers; give one "
+                "name per hidden layer, or a single name for all of them."
+            )
+        if n_hidden == 0:
+            return "relu"  # no hidden layer: only the initialisation scale would use it
+        return names
+
+    def _loss_scale(self):
+        # scikit-learn reports squared error averaged over outputs, its gradient is not.
+        if not is_classifier(self) and self.loss == "squared_error":
+            return 1.0 / self.n_outputs_
+        return 1.0
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden = self._hidden_layer_sizes()
+        first_pass = self.__dict__.get("_net") is None or (
+            not self.warm_start and not incremental
+        )
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        activations = self._hidden_activations(len(hidden))
+        self._check_targets(y)
+
+        n_features = X.shape[1]
+        layer_units = [n_features] + hidden + [y.shape[1]]
+        if not first_pass and list(self._net.layer_sizes) != layer_units:
+            raise ValueError(
+                f"warm_start and partial_fit keep the network of the previous fit, with layer "
+                f"sizes {list(self._net.layer_sizes)}, but this call needs {layer_units} "
+                "(hidden_layer_sizes or the number of outputs changed). Set "
+                "warm_start=False or fit a new estimator."
+            )
+        self.n_outputs_ = y.shape[1]
+        self._random_state = check_random_state(self.random_state)
+
+        if first_pass:
+            self._initialize(layer_units, activations, X.dtype)
+
+        dtype = self._net.dtype
+        X = _plain_array(X, dtype)
+        Y = _plain_array(y, dtype)
+        sw = None if sample_weight is None else _plain_array(sample_weight, dtype)
+        with _thread_limits(self.n_threads):
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, Y, sw)
+            else:
+                self._fit_stochastic(X, Y, y, sw, incremental)
+
+        if not np.all(np.isfinite(self._net.params)):
+            raise ValueError(NON_FINITE_MESSAGE)
+        return self
+
+    def _check_targets(self, y):
+        """Hook for target checks beyond scikit-learn's (the regressor's poisson range)."""
+
+    def _initialize(self, layer_units, activations, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:  # binary and multilabel
+            self.out_activation_ = "logistic"
+        # Draws the weights from self._random_state exactly as scikit-learn's _init_coef.
+        self._net = Network(
+            layer_units,
+            activation=activations,
+            output_activation=self.out_activation_,
+            loss="log_loss" if is_classifier(self) else self.loss,
+            dtype=np.dtype(dtype).name,
+            init=self.init,
+            random_state=self._random_state,
+        )
+        self._progress = training.Progress()
+        self._optimizer = None
+        self._optimizer_solver = None
+        for name in ("loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+            self.__dict__.pop(name, None)
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _train_config(self, batch_size):
+        n_iter_no_change = self.n_iter_no_change
+        if n_iter_no_change == np.inf:
+            n_iter_no_change = _NEVER
+        dropout = self.dropout
+        if not isinstance(dropout, Real):
+            dropout = tuple(float(r) for r in dropout)
+        return training.TrainConfig(
+            solver=self.solver,
+            learning_rate_init=self.learning_rate_init,
+            # scikit-learn's adam ignores the schedule; the other solvers follow it.
+            learning_rate="constant" if self.solver == "adam" else self.learning_rate,
+            power_t=self.power_t,
+            lr_gamma=self.lr_gamma,
+            lr_step_size=self.lr_step_size,
+            lr_horizon=self.lr_horizon,
+            lr_min=self.lr_min,
+            momentum=self.momentum,
+            nesterovs_momentum=self.nesterovs_momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            weight_decay=self.weight_decay,
+            rho=self.rho,
+            alpha=self.alpha,
+            l1=self.l1,
+            dropout=dropout,
+            max_grad_norm=self.max_grad_norm,
+            batch_size=int(batch_size),
+            shuffle=bool(self.shuffle),
+            max_iter=int(self.max_iter),
+            tol=self.tol,
+            n_iter_no_change=int(n_iter_no_change),
+            loss_scale=self._loss_scale(),
+        )
+
+    def _fit_stochastic(self, X, Y, y, sample_weight, incremental):
+        net = self._net
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        validation_score = None
+        if early_stopping:
+            # scikit-learn's split, drawn from the same stream after the initial weights;
+            # splitting indices draws exactly what splitting the arrays would.
+            should_stratify = is_classifier(self) and self.n_outputs_ == 1
+            train_idx, val_idx = train_test_split(
+                np.arange(X.shape[0]),
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=y if should_stratify else None,
+            )
+            if val_idx.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            X_val = X[val_idx]
+            y_val = y[val_idx]
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+            sw_val = None if sample_weight is None else sample_weight[val_idx]
+            X, Y = X[train_idx], Y[train_idx]
+            sample_weight = None if sample_weight is None else sample_weight[train_idx]
+
+            def validation_score():
+                return self._score_with_function(X_val, y_val, sw_val)
+
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than "
+                    "sample size. It is going to be clipped"
+                )
+            batch_size = np.clip(self.batch_size, 1, n_samples)
+        config = self._train_config(batch_size)
+
+        if not incremental or self._optimizer is None or self._optimizer_solver != self.solver:
+            self._optimizer = training.Optimizer(net, config)
+            self._optimizer_solver = self.solver
+
+        progress = self._progress
+        epochs_before = len(progress.history)
+        try:
+            training.run_epochs(
+                net, X, Y, sample_weight, config, self._optimizer, progress,
+                self._random_state, validation_score=validation_score,
+                incremental=incremental, verbose=bool(self.verbose), warn=True,
+            )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+            if early_stopping and progress.best_params is not None:
+                net.params[:] = progress.best_params
+        except training.DivergenceError as exc:
+            raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
+        finally:
+            self._record_progress(len(progress.history) - epochs_before, early_stopping)
+
+    def _record_progress(self, n_iter, early_stopping):
+        progress = self._progress
+        history = progress.history
+        self.n_iter_ = n_iter
+        self.t_ = progress.samples_seen
+        self.history_ = history
+        self._no_improvement_count = progress.no_improvement_count
+        self.loss_curve_ = [float(v) for v in history.loss]
+        if self.loss_curve_:
+            self.loss_ = self.loss_curve_[-1]
+        if early_stopping:
+            self.validation_scores_ = [float(v) for v in history.validation_score]
+            self.best_validation_score_ = float(progress.best_score)
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = float(progress.best_loss)
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        net = self._net
+        alpha, l1, loss_scale = float(self.alpha), float(self.l1), self._loss_scale()
+        history = self._progress.history
+
+        def loss_and_grad(packed):
+            net.params[:] = packed
+            loss, grad = net._loss_and_grad(X, Y, sample_weight, alpha, l1, loss_scale)
+            return loss, grad.astype(np.float64, copy=False)
+
+        def record(intermediate_result):
+            history._append(loss=float(intermediate_result.fun))
+
+        iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        result = scipy.optimize.minimize(
+            loss_and_grad,
+            net.params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=record,
+            options={
+                "maxfun": self.max_fun,
+                "maxiter": self.max_iter,
+                "gtol": self.tol,
+                **_get_additional_lbfgs_options_dict("iprint", iprint),
+            },
+        )
+        self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
+        self.loss_ = float(result.fun)
+        net.params[:] = result.x
+        self.history_ = history
+
+    # ---- prediction ----------------------------------------------------------------------
+    def _forward_pass_fast(self, X, check_input=True):
+        """Network outputs after the output activation, shape (n_samples, n_outputs)."""
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        net = self._net
+        with _thread_limits(self.n_threads):
+            return net.forward(_plain_array(X, net.dtype))
+
+    def _score_with_function(self, X, y, sample_weight):
+        """Validation score without input checks (NaN when the predictions are not finite)."""
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _check_solver(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. Sparse input is densified (the kernels are dense).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def save(self, path):
+        """Write the fitted estimator to ``path`` (see :func:`fastmlp.load`).
+
+        A NumPy ``.npz`` archive holding arrays and a JSON metadata string, no pickle;
+        written to a temporary file in the same directory and then renamed into place.
+        """
+        from .persistence import save
+
+        save(self, path)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class _PickledNetwork:
+    """A Network's attributes without its per-layer views; rebuilt into a Network on load."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def rebuild(self):
+        net = Network.__new__(Network)
+        net.__dict__.update(self.state)
+        _plain_arrays_in(net)
+        net.coefs, net.intercepts = net.unpack(net.params)
+        return net
+
+
+_EXTRAS_DOC = """
+    l1 : float, default=0.0
+        Strength of an L1 penalty on the weights (not the intercepts), scaled like ``alpha``.
+        fastmlp extra.
+    dropout : float or list of float, default=0.0
+        Dropout rate of the hidden layers (one for all or one per hidden layer), inverted
+        dropout during stochastic training only. fastmlp extra.
+    max_grad_norm : float, default=None
+        Clip each minibatch gradient to this global L2 norm. fastmlp extra.
+    init : {"glorot_uniform", "glorot_normal", "he_uniform", "he_normal"}, \
+default="glorot_uniform"
+        Weight initialisation; ``glorot_uniform`` is scikit-learn's. fastmlp extra.
+    n_threads : int, default=None
+        Numba threads and BLAS threads (threadpoolctl) used while fitting and predicting;
+        None leaves both as they are. fastmlp extra.
+    weight_decay : float, default=0.01
+        Decoupled weight decay of ``solver="adamw"``. fastmlp extra.
+    rho : float, default=0.9
+        Decay of the squared-gradient average of ``solver="rmsprop"``. fastmlp extra.
+    lr_gamma : float, default=0.1
+        Factor of the "step" and "exponential" schedules. fastmlp extra.
+    lr_step_size : int, default=10
+        Epochs between steps of the "step" schedule. fastmlp extra.
+    lr_horizon : int, default=None
+        Epochs of the "cosine" schedule (None: max_iter). fastmlp extra.
+    lr_min : float, default=0.0
+        Final rate of the "cosine" schedule. fastmlp extra.
+"""
+
+_COMMON_DOC = """
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    activation : str or list of str, default="relu"
+        Hidden activation: identity, logistic, tanh, relu (scikit-learn's) or the fastmlp
+        extras leaky_relu and elu; a list gives one per hidden layer.
+    solver : {"lbfgs", "sgd", "adam", "adamw", "rmsprop", "adagrad"}, default="adam"
+        scikit-learn's three, plus the fastmlp extras adamw, rmsprop and adagrad.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty (divided by the sample size when added to the loss).
+    batch_size : int or "auto", default="auto"
+        Minibatch size of the stochastic solvers; "auto" is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive", "step", "exponential", \
+"cosine"}, default="constant"
+        Schedule of the stochastic solvers other than adam (which, as in scikit-learn,
+        ignores it). step, exponential and cosine are fastmlp extras.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+    max_iter : int, default=200
+        Epochs for the stochastic solvers, iterations for lbfgs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Initial weights, validation split and shuffles, drawn in scikit-learn's order.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+    warm_start : bool, default=False
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+    beta_1 : float, default=0.9
+    beta_2 : float, default=0.999
+    epsilon : float, default=1e-8
+    n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+"""
+
+_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    loss_ : float
+    best_loss_ : float or None
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    t_ : int
+    coefs_ : list of ndarray of shape (fan_in, fan_out)
+        Views into the network's flat parameter buffer.
+    intercepts_ : list of ndarray of shape (fan_out,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_iter_ : int
+    n_layers_ : int
+    n_outputs_ : int
+    out_activation_ : str
+    history_ : fastmlp.training.History
+        Per-epoch diagnostics (loss, validation score, learning rate, gradient norms,
+        dead units, update ratios); fastmlp extra.
+"""
+
+
+class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
+    __doc__ = (
+        """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, compiled.
+
+    Same parameters, attributes and (with the same ``random_state``) the same numbers as
+    :class:`sklearn.neural_network.MLPClassifier`; the keyword-only parameters after
+    ``max_fun`` are fastmlp extras, off by default.
+
+    Parameters
+    ----------"""
+        + _COMMON_DOC
+        + _EXTRAS_DOC
+        + _ATTRIBUTES_DOC
+        + """    classes_ : ndarray or list of ndarray of shape (n_classes,)
+    """
+    )
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        l1=0.0,
+        dropout=0.0,
+        max_grad_norm=None,
+        init="glorot_uniform",
+        n_threads=None,
+        weight_decay=0.01,
+        rho=0.9,
+        lr_gamma=0.1,
+        lr_step_size=10,
+        lr_horizon=None,
+        lr_min=0.0,
+    ):
+        self._set_init_params(locals())
+
+    @staticmethod
+    def _score_function(y_true, y_pred, sample_weight=None):
+        return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        # classes_ are (re)defined by a fresh fit; warm_start and partial_fit check them.
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        # bool keeps float32 input float32 (the kernels get the network's dtype anyway)
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y
+
+    def predict(self, X):
+        """Predict class labels (or label indicators, for multilabel targets).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            Every class of all calls; required on the first call.
+
+        Returns
+        -------
+        self : object
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def predict_proba(self, X):
+        """Probability of each class, columns ordered as ``classes_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_prob : ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
+    __doc__ = (
+        """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, compiled.
+
+    Same parameters, attributes and (with the same ``random_state``) the same numbers as
+    :class:`sklearn.neural_network.MLPRegressor`; the keyword-only parameters after
+    ``max_fun`` are fastmlp extras, off by default.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Half squared error (reported averaged over outputs, as scikit-learn) or half
+        Poisson deviance with an exponential output (needs ``y >= 0``)."""
+        + _COMMON_DOC
+        + _EXTRAS_DOC
+        + _ATTRIBUTES_DOC
+    )
+
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        l1=0.0,
+        dropout=0.0,
+        max_grad_norm=None,
+        init="glorot_uniform",
+        n_threads=None,
+        weight_decay=0.01,
+        rho=0.9,
+        lr_gamma=0.1,
+        lr_step_size=10,
+        lr_horizon=None,
+        lr_min=0.0,
+    ):
+        self._set_init_params(locals())
+
+    @staticmethod
+    def _score_function(y_true, y_pred, sample_weight=None):
+        return r2_score(y_true, y_pred, sample_weight=sample_weight)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _check_targets(self, y):
+        # scikit-learn would train on to a NaN loss; fail clearly instead.
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson "
+                "regression (loss='poisson')."
+            )
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if y_pred.shape[1] == 1:
+            return y_pred.ravel()
+        return y_pred
+
+    # As in scikit-learn, the regressor's partial_fit is available for every solver (with
+    # lbfgs it continues the L-BFGS optimisation from the current weights).
+    @available_if(lambda est: est._check_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
