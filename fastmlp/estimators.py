@@ -12,6 +12,7 @@ Parameters beyond scikit-learn's come after them, are keyword-only, and are off 
 import sys
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -55,6 +56,24 @@ NON_FINITE_MESSAGE = (
 )
 
 
+@dataclass
+class _TrainConfig(training.TrainConfig):
+    """TrainConfig that also clips probabilities in the log losses, as scikit-learn does.
+
+    ``TrainConfig.hyperparameters`` leaves ``HP_CLIP_EPS`` at 0, so a saturated logistic
+    or softmax output gives an infinite loss (and a DivergenceError) where scikit-learn
+    clips at the dtype's eps and keeps training.
+    """
+
+    clip_eps: float = 0.0
+
+    def hyperparameters(self, lr, *args, **kwargs):
+        hp = super().hyperparameters(lr, *args, **kwargs)
+        if hp[codes.HP_CLIP_EPS] == 0.0:
+            hp[codes.HP_CLIP_EPS] = self.clip_eps
+        return hp
+
+
 @contextmanager
 def _thread_limits(n_threads):
     """Numba threads and BLAS threads both set to ``n_threads`` while inside; None: as is."""
@@ -86,11 +105,22 @@ def _plain_array(a, dtype=None):
     return a
 
 
+def _plain_tree(value):
+    """``value`` with every ndarray in it (also inside namedtuples) a writeable plain array."""
+    if isinstance(value, np.ndarray):
+        return _plain_array(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_plain_tree(v) for v in value))
+    return value
+
+
 def _plain_arrays_in(obj):
-    """Replace every ndarray attribute of ``obj`` by a writeable plain copy (after unpickling)."""
-    for key, value in vars(obj).items():
-        if isinstance(value, np.ndarray):
-            setattr(obj, key, _plain_array(value))
+    """Make every array held by ``obj``'s attributes writeable and plain (after unpickling).
+
+    joblib can unpickle arrays as read-only memmaps, which the kernels are not typed for.
+    """
+    for key, value in list(vars(obj).items()):
+        setattr(obj, key, _plain_tree(value))
 
 
 class BaseMultilayerPerceptron(BaseEstimator):
@@ -337,7 +367,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         dropout = self.dropout
         if not isinstance(dropout, Real):
             dropout = tuple(float(r) for r in dropout)
-        return training.TrainConfig(
+        return _TrainConfig(
+            clip_eps=float(np.finfo(self._net.dtype).eps),
             solver=self.solver,
             learning_rate_init=self.learning_rate_init,
             # scikit-learn's adam ignores the schedule; the other solvers follow it.

@@ -179,9 +179,8 @@ def _collect(est):
             "learning_rate": float(optimizer.learning_rate),
             "epochs": int(optimizer.epochs),
         }
-        arrays["optimizer_state1"] = optimizer.state1
-        arrays["optimizer_state2"] = optimizer.state2
-        arrays["optimizer_step"] = optimizer.step
+        for name, array in _optimizer_arrays(optimizer).items():
+            arrays[f"optimizer_{name}"] = array
 
     progress = est._progress
     meta["progress"] = {
@@ -197,6 +196,12 @@ def _collect(est):
             getattr(progress.history, field.name), dtype=np.float64
         )
     return arrays, meta
+
+
+def _optimizer_arrays(optimizer):
+    """The optimizer's state arrays by name (held directly or in its ``state`` tuple)."""
+    holder = getattr(optimizer, "state", optimizer)
+    return {name: getattr(holder, name) for name in ("state1", "state2", "step")}
 
 
 def _string_array(values, name):
@@ -287,9 +292,8 @@ def _rebuild(meta, arrays):
     if "optimizer" in meta:
         solver = meta["fitted"].get("_optimizer_solver") or est.solver
         optimizer = training.Optimizer(net, training.TrainConfig(solver=solver))
-        optimizer.state1 = _matching(arrays["optimizer_state1"], optimizer.state1)
-        optimizer.state2 = np.array(arrays["optimizer_state2"], dtype=net.dtype)
-        optimizer.step = np.array(arrays["optimizer_step"], dtype=np.int64)
+        for name, array in _optimizer_arrays(optimizer).items():
+            array[...] = _matching(arrays[f"optimizer_{name}"], array)
         optimizer.learning_rate = meta["optimizer"]["learning_rate"]
         optimizer.epochs = meta["optimizer"]["epochs"]
         est._optimizer = optimizer
