@@ -99,7 +99,6 @@ class Network:
             raise ValueError("leaky_slope and elu_alpha must be positive.")
 
         names = self.hidden_activations + [self.output_activation]
-        self._sizes = np.asarray(self.layer_sizes, dtype=np.int64)
         self._codes = np.asarray([codes.ACTIVATIONS[a] for a in names], dtype=np.int64)
         slope_or_alpha = {"leaky_relu": self.leaky_slope, "elu": self.elu_alpha}
         self._act_params = np.asarray([slope_or_alpha.get(a, 0.0) for a in names])
@@ -171,22 +170,39 @@ class Network:
     def _check_X(self, X):
         return v.check_matrix(X, "X", self.dtype, self.layer_sizes[0])
 
-    def _workspace(self, n_rows):
-        return np.empty(n_rows * sum(self.layer_sizes[1:]), dtype=self.dtype)
+    def _model(self):
+        """The kernels' view of this network (the tuples hold views into ``params``)."""
+        return cpu.Model(
+            self.params, tuple(self.coefs), tuple(self.intercepts), self._codes,
+            self._act_params, self._loss_code,
+        )
+
+    def _grads(self, flat):
+        coefs, intercepts = self.unpack(flat)
+        return cpu.Grads(flat, tuple(coefs), tuple(intercepts))
+
+    def _workspace(self, n_rows, dropout=None):
+        """Per-layer activation, delta and (with dropout) mask buffers for n_rows rows."""
+        widths = self.layer_sizes[1:]
+
+        def blocks(rows):
+            return tuple(np.empty((rows, w), dtype=self.dtype) for w in widths)
+
+        dropping = dropout is not None and np.any(dropout > 0)
+        return cpu.Workspace(
+            blocks(n_rows), blocks(n_rows), blocks(n_rows if dropping else 0),
+            np.empty(0) if dropout is None else dropout,
+        )
 
     def forward(self, X, chunk_size=4096):
         """Outputs after the output activation, shape (n_samples, n_outputs)."""
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
-        acts = self._workspace(min(chunk_size, X.shape[0]))
-        no_dropout = np.empty(0)
-        no_masks = np.empty(0, dtype=self.dtype)
+        model = self._model()
+        ws = self._workspace(min(chunk_size, X.shape[0]))
         for start in range(0, X.shape[0], chunk_size):
             chunk = X[start : start + chunk_size]
-            out[start : start + chunk.shape[0]] = cpu.forward(
-                self.params, self._sizes, self._codes, self._act_params, chunk, acts,
-                no_dropout, no_masks,
-            )
+            out[start : start + chunk.shape[0]] = cpu.forward(model, chunk, ws)
         return out
 
     def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0, *, l1=0.0, loss_scale=1.0):
@@ -202,16 +218,13 @@ class Network:
 
     def _loss_and_grad(self, X, Y, sw, alpha, l1=0.0, loss_scale=1.0, grad=None):
         """loss_and_grad on data already checked (C-contiguous, in ``self.dtype``)."""
-        hp = np.zeros(codes.N_HP)
-        hp[codes.HP_ALPHA] = alpha
-        hp[codes.HP_L1] = l1
-        hp[codes.HP_LOSS_SCALE] = loss_scale
-        hp[codes.HP_CLIP_EPS] = np.finfo(self.dtype).eps
+        hp = training.TrainConfig(alpha=alpha, l1=l1, loss_scale=loss_scale).hyperparameters(
+            0.0, self.dtype
+        )
         grad = np.empty_like(self.params) if grad is None else grad
         loss = cpu.loss_and_grad(
-            self.params, grad, self._sizes, self._codes, self._act_params, self._loss_code,
-            X, Y, _empty_if_none(sw, self.dtype), hp, self._workspace(X.shape[0]),
-            self._workspace(X.shape[0]), np.empty(0), np.empty(0, dtype=self.dtype),
+            self._model(), self._grads(grad), X, Y, _empty_if_none(sw, self.dtype), hp,
+            self._workspace(X.shape[0]),
         )
         return float(loss), grad
 
@@ -240,6 +253,7 @@ class Network:
             solver=solver, learning_rate_init=learning_rate_init, batch_size=batch_size,
             max_iter=max_iter, shuffle=shuffle, alpha=alpha, **options,
         )
+        config.validate(len(self.layer_sizes) - 2)
         rng = check_random_state(random_state)
         validation_score = None
         if early_stopping:

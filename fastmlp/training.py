@@ -116,7 +116,8 @@ class TrainConfig:
             _number(rate, "dropout rate", low=0, high=1, high_open=True)
         return np.asarray(rates, dtype=np.float64)
 
-    def hyperparameters(self, lr):
+    def hyperparameters(self, lr, dtype):
+        """The float64 vector the kernels read (codes.HP_* slots)."""
         hp = np.zeros(codes.N_HP)
         hp[codes.HP_LR] = lr
         hp[codes.HP_MOMENTUM] = self.momentum
@@ -130,6 +131,7 @@ class TrainConfig:
         hp[codes.HP_L1] = self.l1
         hp[codes.HP_MAX_NORM] = self.max_grad_norm or 0.0
         hp[codes.HP_LOSS_SCALE] = self.loss_scale
+        hp[codes.HP_CLIP_EPS] = np.finfo(dtype).eps
         return hp
 
     def scheduled_rate(self, epoch, samples_seen):
@@ -156,12 +158,14 @@ class Optimizer:
     """
 
     def __init__(self, net, config):
-        self.solver = codes.SOLVERS[config.solver]
-        self.state1 = np.zeros_like(net.params)
-        self.state2 = np.zeros_like(net.params) if config.solver in ("adam", "adamw") else (
-            np.zeros(0, dtype=net.dtype)
+        solver = check_option(config.solver, SOLVERS, "solver")
+        two_moments = solver in ("adam", "adamw")
+        self.state = cpu.OptState(
+            codes.SOLVERS[solver],
+            np.zeros_like(net.params),
+            np.zeros_like(net.params) if two_moments else np.zeros(0, dtype=net.dtype),
+            np.zeros(1, dtype=np.int64),
         )
-        self.step = np.zeros(1, dtype=np.int64)
         self.learning_rate = config.learning_rate_init
         self.epochs = 0
 
@@ -204,21 +208,28 @@ class Progress:
     history: History = field(default_factory=History)
 
 
-class Workspace:
-    """Buffers for one compiled epoch, allocated once per fit for the largest batch."""
+class EpochBuffers:
+    """Everything one compiled epoch writes into, allocated once per fit for the largest batch."""
 
-    def __init__(self, net, rows, dropout):
-        width = sum(net.layer_sizes[1:])
-        self.Xb = np.empty((rows, net.layer_sizes[0]), dtype=net.dtype)
-        self.Yb = np.empty((rows, net.layer_sizes[-1]), dtype=net.dtype)
-        self.swb = np.empty(rows, dtype=net.dtype)
-        self.acts = np.empty(rows * width, dtype=net.dtype)
-        self.deltas = np.empty(rows * width, dtype=net.dtype)
-        self.masks = np.empty(rows * width if np.any(dropout > 0) else 0, dtype=net.dtype)
-        self.grad = np.empty_like(net.params)
-        self.active = np.zeros(sum(net.layer_sizes[1:-1]), dtype=np.bool_)
-        self.layer_grad_norms = np.zeros(net.n_layers)
-        self.stats = np.zeros(N_STATS)
+    def __init__(self, net, rows, dropout, diagnostics):
+        self.grads = net._grads(np.empty_like(net.params))
+        self.batch = cpu.Batch(
+            np.empty((rows, net.layer_sizes[0]), dtype=net.dtype),
+            np.empty((rows, net.layer_sizes[-1]), dtype=net.dtype),
+            np.empty(rows, dtype=net.dtype),
+        )
+        self.workspace = net._workspace(rows, dropout)
+        self.diag = cpu.Diagnostics(
+            diagnostics,
+            np.zeros(sum(net.layer_sizes[1:-1]), dtype=np.bool_),
+            np.zeros(net.n_layers),
+            np.zeros(N_STATS),
+        )
+
+    def reset(self):
+        self.diag.active[:] = False
+        self.diag.layer_grad_norms[:] = 0.0
+        self.diag.stats[:] = 0.0
 
 
 def run_epochs(
@@ -236,8 +247,10 @@ def run_epochs(
     dropout = config.validate(len(net.layer_sizes) - 2)
     n_samples = X.shape[0]
     batch_size = min(config.batch_size, n_samples)
-    hp = config.hyperparameters(optimizer.learning_rate)
-    ws = Workspace(net, batch_size, dropout)
+    hp = config.hyperparameters(optimizer.learning_rate, net.dtype)
+    buffers = EpochBuffers(net, batch_size, dropout, config.diagnostics)
+    stats = buffers.diag.stats
+    model = net._model()
     dropout_on = bool(np.any(dropout > 0))
     sw = sample_weight if sample_weight is not None else np.empty(0, dtype=net.dtype)
     order = np.arange(n_samples, dtype=np.int64)
@@ -248,16 +261,12 @@ def run_epochs(
         seed = rng.randint(np.iinfo(np.int32).max) if dropout_on else 0
         previous = net.params.copy()
         hp[codes.HP_LR] = optimizer.learning_rate
-        ws.stats[:] = 0.0
-        ws.layer_grad_norms[:] = 0.0
-        ws.active[:] = False
+        buffers.reset()
         cpu.train_epoch(
-            net.params, ws.grad, optimizer.state1, optimizer.state2, optimizer.step,
-            net._sizes, net._codes, net._act_params, net._loss_code, optimizer.solver, hp,
-            X, Y, sw, order, batch_size, dropout, seed, ws.Xb, ws.Yb, ws.swb, ws.acts,
-            ws.deltas, ws.masks, config.diagnostics, ws.active, ws.layer_grad_norms, ws.stats,
+            model, buffers.grads, optimizer.state, hp, X, Y, sw, order, batch_size, seed,
+            buffers.batch, buffers.workspace, buffers.diag,
         )
-        if ws.stats[STAT_DIVERGED] or not np.all(np.isfinite(net.params)):
+        if stats[STAT_DIVERGED] or not np.all(np.isfinite(net.params)):
             net.params[:] = previous
             raise DivergenceError(
                 f"Training diverged in epoch {optimizer.epochs + 1}: the loss or the weights "
@@ -267,9 +276,9 @@ def run_epochs(
             )
         epochs += 1
         optimizer.epochs += 1
-        loss = ws.stats[STAT_LOSS] / n_samples
+        loss = stats[STAT_LOSS] / n_samples
         progress.samples_seen += n_samples
-        _record(net, progress.history, ws, loss, optimizer.learning_rate, previous, config)
+        _record(net, progress.history, buffers.diag, loss, optimizer.learning_rate, previous)
         if verbose:
             print(f"Iteration {optimizer.epochs}, loss = {loss:.8f}")
         score = None
@@ -297,17 +306,17 @@ def run_epochs(
     return epochs
 
 
-def _record(net, history, ws, loss, lr, previous, config):
-    batches = max(ws.stats[STAT_BATCHES], 1.0)
-    if not config.diagnostics:
+def _record(net, history, diag, loss, lr, previous):
+    if not diag.enabled:
         history._append(loss=loss, learning_rate=lr)
         return
+    batches = max(diag.stats[STAT_BATCHES], 1.0)
     history._append(
         loss=loss,
         learning_rate=lr,
-        grad_norm=ws.stats[STAT_GRAD_NORM] / batches,
-        layer_grad_norms=ws.layer_grad_norms / batches,
-        dead_fraction=_dead_fractions(net, ws.active),
+        grad_norm=diag.stats[STAT_GRAD_NORM] / batches,
+        layer_grad_norms=diag.layer_grad_norms / batches,
+        dead_fraction=_dead_fractions(net, diag.active),
         update_ratio=_update_ratios(net, previous),
     )
 

@@ -1,21 +1,14 @@
-"""CPU kernels (Numba nopython)."""
+"""CPU kernels (Numba nopython).
 
-from .dense import bias_activation, delta_backward, dense_forward, dense_grads, draw_dropout
-from .losses import output_loss_and_delta
-from .network import (
-    backward,
-    bias_view,
-    block_view,
-    forward,
-    loss_and_grad,
-    n_weights,
-    weight_view,
-)
+Entry points called from Python: ``forward``, ``loss_and_grad``, ``optimizer_update`` and
+``train_epoch``; everything else is inlined into them.
+"""
+
+from .network import Grads, Model, Workspace, forward, loss_and_grad
 from .optimizers import optimizer_update
-from .train import train_epoch
+from .train import Batch, Diagnostics, OptState, train_epoch
 
 __all__ = [
-    "backward", "bias_activation", "bias_view", "block_view", "delta_backward",
-    "dense_forward", "dense_grads", "draw_dropout", "forward", "loss_and_grad", "n_weights",
-    "optimizer_update", "output_loss_and_delta", "train_epoch", "weight_view",
+    "Batch", "Diagnostics", "Grads", "Model", "OptState", "Workspace", "forward",
+    "loss_and_grad", "optimizer_update", "train_epoch",
 ]

@@ -10,11 +10,11 @@ import numpy as np
 from numba import njit
 
 from ..codes import SOFTMAX
-from ..config import FASTMATH
+from ..config import INLINE, SMALL_GEMM
 from ..scalar import activate, derivative
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def bias_activation(Z, b, code, param):
     """In place: ``Z <- g(Z + b)``; softmax is row-wise and shifted by the row max."""
     n, m = Z.shape
@@ -38,21 +38,70 @@ def bias_activation(Z, b, code, param):
                 Z[i, j] = activate(code, Z[i, j] + b[j], param)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
+def matmul(A, B, out):
+    """``out <- A @ B``; hand loops (innermost over B's contiguous rows) for small sizes."""
+    n, k = A.shape
+    m = B.shape[1]
+    if n * k * m > SMALL_GEMM:
+        np.dot(A, B, out)
+        return
+    for i in range(n):
+        for j in range(m):
+            out[i, j] = 0.0
+        for p in range(k):
+            a = A[i, p]
+            for j in range(m):
+                out[i, j] += a * B[p, j]
+
+
+@njit(**INLINE)
+def matmul_nt(A, B, out):
+    """``out <- A @ B.T``; small sizes as dot products of contiguous rows."""
+    n, m = A.shape
+    k = B.shape[0]
+    if n * k * m > SMALL_GEMM:
+        np.dot(A, B.T, out)
+        return
+    for i in range(n):
+        for p in range(k):
+            total = 0.0
+            for j in range(m):
+                total += A[i, j] * B[p, j]
+            out[i, p] = total
+
+
+@njit(**INLINE)
+def matmul_tn(A, B, out):
+    """``out <- A.T @ B``; small sizes as a sum of outer products of rows."""
+    n, k = A.shape
+    m = B.shape[1]
+    if n * k * m > SMALL_GEMM:
+        np.dot(A.T, B, out)
+        return
+    out[:, :] = 0.0
+    for i in range(n):
+        for p in range(k):
+            a = A[i, p]
+            for j in range(m):
+                out[p, j] += a * B[i, j]
+
+
+@njit(**INLINE)
 def dense_forward(A_prev, W, b, out, code, param):
     """``out <- g(A_prev @ W + b)``."""
-    np.dot(A_prev, W, out)
+    matmul(A_prev, W, out)
     bias_activation(out, b, code, param)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def delta_backward(D, W, A_prev, D_prev, code, param, M):
     """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output.
 
     ``M`` is the layer's inverted-dropout mask (0 or 1/keep per element) or an empty
     array: a dropped unit passes no gradient, a kept one stored ``a * m`` in ``A_prev``.
     """
-    np.dot(D, W.T, D_prev)
+    matmul_nt(D, W, D_prev)
     n, m = D_prev.shape
     masked = M.size > 0
     for i in range(n):
@@ -67,7 +116,7 @@ def delta_backward(D, W, A_prev, D_prev, code, param, M):
                 D_prev[i, j] *= derivative(code, A_prev[i, j], param)
 
 
-@njit(cache=True)
+@njit(**INLINE)
 def draw_dropout(A, M, rate):
     """Inverted dropout in place: keep each unit with probability 1 - rate, scaled by 1/keep."""
     keep = 1.0 - rate
@@ -82,10 +131,10 @@ def draw_dropout(A, M, rate):
                 A[i, j] = 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def dense_grads(A_prev, D, W, gW, gb, l2):
     """``gW <- A_prev.T @ D + l2 * W`` and ``gb <- column sums of D``."""
-    np.dot(A_prev.T, D, gW)
+    matmul_tn(A_prev, D, gW)
     if l2 != 0.0:
         fan_in, fan_out = W.shape
         for k in range(fan_in):

@@ -1,116 +1,87 @@
-"""Whole-network kernels over the flat parameter buffer.
+"""Whole-network kernels: forward, loss and gradient of a batch.
 
-Layout of ``params`` (scikit-learn's ``_pack`` order): every layer's weights row-major,
-then every layer's intercepts. Gradients and optimizer states share it, so the
-regularised entries (the weights) are the prefix ``params[:n_weights(sizes)]``.
+Parameters live in one flat buffer (scikit-learn's ``_pack`` order: every layer's weights
+row-major, then every layer's intercepts); gradients and optimizer states share that layout,
+so the regularised entries (the weights) are a prefix of it. Kernels receive, besides the
+flat buffer, tuples of per-layer views into it, made once in Python: reshaping inside a
+kernel costs ~60 ns per view, and a step of a small network needs twenty of them.
 
-Workspaces ``acts``, ``deltas`` and dropout ``masks`` are flat too: for a batch of ``n``
-rows, layer ``l``'s ``(n, sizes[l + 1])`` block starts at ``n * sum(sizes[1:l + 1])``. They
-are allocated once (for the largest batch) and a smaller batch uses a prefix of each block.
-``dropout`` holds one rate per hidden layer, or is empty when nothing is dropped.
+Workspaces are tuples of per-layer ``(max_rows, width)`` arrays; a batch of ``n`` rows uses
+``acts[l][:n]``, which stays C-contiguous and costs nothing to take.
 """
 
-import math
+from collections import namedtuple
 
-import numpy as np
 from numba import njit
 
 from ..codes import HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE
-from ..config import FASTMATH
+from ..config import INLINE, KERNEL
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .losses import output_loss_and_delta
 
-
-@njit(cache=True)
-def n_weights(sizes):
-    total = 0
-    for l in range(sizes.size - 1):
-        total += sizes[l] * sizes[l + 1]
-    return total
-
-
-@njit(cache=True)
-def weight_start(sizes, l):
-    start = 0
-    for k in range(l):
-        start += sizes[k] * sizes[k + 1]
-    return start
+# params: flat buffer; coefs/intercepts: tuples of views into it; codes, act_params: per
+# layer activation codes and their slope/alpha; loss_code: the loss.
+Model = namedtuple("Model", ["params", "coefs", "intercepts", "codes", "act_params", "loss_code"])
+# flat: gradient buffer in params' layout; coefs/intercepts: tuples of views into it.
+Grads = namedtuple("Grads", ["flat", "coefs", "intercepts"])
+# Per-layer activations, deltas and inverted-dropout masks (masks are (0, 0) arrays when
+# nothing is dropped); dropout holds one rate per hidden layer, or is empty.
+Workspace = namedtuple("Workspace", ["acts", "deltas", "masks", "dropout"])
 
 
-@njit(cache=True)
-def bias_start(sizes, l):
-    start = n_weights(sizes)
-    for k in range(l):
-        start += sizes[k + 1]
-    return start
-
-
-@njit(cache=True)
-def weight_view(params, sizes, l):
-    start = weight_start(sizes, l)
-    return params[start : start + sizes[l] * sizes[l + 1]].reshape(sizes[l], sizes[l + 1])
-
-
-@njit(cache=True)
-def bias_view(params, sizes, l):
-    start = bias_start(sizes, l)
-    return params[start : start + sizes[l + 1]]
-
-
-@njit(cache=True)
-def block_view(buf, sizes, l, n):
-    """Layer ``l``'s (n, sizes[l + 1]) block of a flat activation, delta or mask workspace."""
-    start = 0
-    for k in range(l):
-        start += sizes[k + 1]
-    start *= n
-    return buf[start : start + n * sizes[l + 1]].reshape(n, sizes[l + 1])
-
-
-@njit(cache=True)
+@njit(**INLINE)
 def has_dropout(dropout, l):
     return l < dropout.size and dropout[l] > 0.0
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def forward(params, sizes, codes, act_params, X, acts, dropout, masks):
-    """Run every layer on ``X``; returns the output block of ``acts``."""
+@njit(**INLINE)
+def n_weights(model):
+    total = 0
+    for l in range(len(model.coefs)):
+        total += model.coefs[l].size
+    return total
+
+
+@njit(**INLINE)
+def forward_layers(model, X, ws):
+    """Run every layer on ``X`` (dropping units where ``ws.dropout`` says); return the output."""
     n = X.shape[0]
     A = X
-    for l in range(sizes.size - 1):
-        out = block_view(acts, sizes, l, n)
-        dense_forward(
-            A, weight_view(params, sizes, l), bias_view(params, sizes, l), out,
-            codes[l], act_params[l],
-        )
-        if has_dropout(dropout, l):
-            draw_dropout(out, block_view(masks, sizes, l, n), dropout[l])
+    for l in range(len(model.coefs)):
+        out = ws.acts[l][:n]
+        dense_forward(A, model.coefs[l], model.intercepts[l], out, model.codes[l],
+                      model.act_params[l])
+        if has_dropout(ws.dropout, l):
+            draw_dropout(out, ws.masks[l][:n], ws.dropout[l])
         A = out
     return A
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def backward(params, grad, sizes, codes, act_params, X, acts, deltas, l2, dropout, masks):
-    """Given the output delta in ``deltas``, fill ``grad`` for every layer.
+@njit(**KERNEL)
+def forward(model, X, ws):
+    """Outputs of the network for ``X``: a view of the last block of ``ws.acts``."""
+    return forward_layers(model, X, ws)
+
+
+@njit(**INLINE)
+def backward(model, grads, X, ws, l2):
+    """Given the output delta in ``ws.deltas``, fill ``grads`` for every layer.
 
     ``l2`` is the per-weight coefficient of the L2 gradient (alpha / S).
     """
     n = X.shape[0]
-    no_mask = masks[:0].reshape(0, 0)
-    for l in range(sizes.size - 2, -1, -1):
-        A_prev = X if l == 0 else block_view(acts, sizes, l - 1, n)
-        D = block_view(deltas, sizes, l, n)
-        W = weight_view(params, sizes, l)
-        dense_grads(A_prev, D, W, weight_view(grad, sizes, l), bias_view(grad, sizes, l), l2)
+    for l in range(len(model.coefs) - 1, -1, -1):
+        A_prev = X if l == 0 else ws.acts[l - 1][:n]
+        D = ws.deltas[l][:n]
+        W = model.coefs[l]
+        dense_grads(A_prev, D, W, grads.coefs[l], grads.intercepts[l], l2)
         if l > 0:
-            M = block_view(masks, sizes, l - 1, n) if has_dropout(dropout, l - 1) else no_mask
-            delta_backward(
-                D, W, A_prev, block_view(deltas, sizes, l - 1, n), codes[l - 1],
-                act_params[l - 1], M,
-            )
+            M = ws.masks[l - 1][:n] if has_dropout(ws.dropout, l - 1) else ws.masks[l - 1][:0]
+            delta_backward(D, W, A_prev, ws.deltas[l - 1][:n], model.codes[l - 1],
+                           model.act_params[l - 1], M)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def add_l1(params, grad, nw, coef):
     """Add the L1 subgradient ``coef * sign(w)`` over the weights; return sum |w|."""
     total = 0.0
@@ -124,7 +95,7 @@ def add_l1(params, grad, nw, coef):
     return total
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def sum_squares(x, start, stop):
     total = 0.0
     for k in range(start, stop):
@@ -132,12 +103,9 @@ def sum_squares(x, start, stop):
     return total
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def loss_and_grad(
-    params, grad, sizes, codes, act_params, loss_code, X, Y, sw, hp, acts, deltas, dropout,
-    masks,
-):
-    """Loss of the batch (X, Y) and its gradient written into ``grad``.
+@njit(**INLINE)
+def batch_loss_and_grad(model, grads, X, Y, sw, hp, ws):
+    """Loss of the batch (X, Y) and its gradient written into ``grads``.
 
     ``sw`` holds the sample weights, or is empty for unit weights; S is their total (or the
     row count). Regularisers follow scikit-learn's convention: ``0.5 * alpha * sum(W**2) / S``
@@ -146,18 +114,24 @@ def loss_and_grad(
     """
     n = X.shape[0]
     sw_sum = float(n) if sw.size == 0 else sw.sum()
-    out = forward(params, sizes, codes, act_params, X, acts, dropout, masks)
-    L = sizes.size - 1
+    out = forward_layers(model, X, ws)
+    last = len(model.coefs) - 1
     loss = output_loss_and_delta(
-        out, Y, sw, sw_sum, codes[L - 1], act_params[L - 1], loss_code, hp[HP_CLIP_EPS],
-        block_view(deltas, sizes, L - 1, n),
+        out, Y, sw, sw_sum, model.codes[last], model.act_params[last], model.loss_code,
+        hp[HP_CLIP_EPS], ws.deltas[last][:n],
     )
     loss *= hp[HP_LOSS_SCALE]
     alpha = hp[HP_ALPHA]
-    nw = n_weights(sizes)
+    nw = n_weights(model)
     if alpha != 0.0:
-        loss += 0.5 * alpha * sum_squares(params, 0, nw) / sw_sum
-    backward(params, grad, sizes, codes, act_params, X, acts, deltas, alpha / sw_sum, dropout, masks)
+        loss += 0.5 * alpha * sum_squares(model.params, 0, nw) / sw_sum
+    backward(model, grads, X, ws, alpha / sw_sum)
     if hp[HP_L1] != 0.0:
-        loss += hp[HP_L1] * add_l1(params, grad, nw, hp[HP_L1] / sw_sum) / sw_sum
+        loss += hp[HP_L1] * add_l1(model.params, grads.flat, nw, hp[HP_L1] / sw_sum) / sw_sum
     return loss
+
+
+@njit(**KERNEL)
+def loss_and_grad(model, grads, X, Y, sw, hp, ws):
+    """Entry point for :func:`batch_loss_and_grad` (one batch, called from Python)."""
+    return batch_loss_and_grad(model, grads, X, Y, sw, hp, ws)

@@ -3,20 +3,25 @@
 ``state1``/``state2`` share the parameters' layout: the velocity (sgd), first and second
 moments (adam, adamw), the squared-gradient sum (adagrad) or running mean (rmsprop).
 ``n_decay`` entries at the front of the buffer (the weights) get adamw's weight decay.
+Scalars are cast to the parameters' dtype first, so float32 updates run in float32 SIMD
+lanes (twice as many, and no conversions) instead of being promoted to float64.
 """
 
 import math
 
+import numpy as np
 from numba import njit
 
 from ..codes import ADAGRAD, ADAM, ADAMW, HP_BETA_1, HP_BETA_2, HP_EPSILON, HP_LR
 from ..codes import HP_MOMENTUM, HP_NESTEROV, HP_RHO, HP_WEIGHT_DECAY, RMSPROP, SGD
-from ..config import FASTMATH
+from ..config import INLINE, KERNEL
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def sgd_update(params, grad, velocity, lr, momentum, nesterov):
     """v <- mu v - lr g; w <- w + v (Nesterov: w <- w + mu v - lr g), scikit-learn's form."""
+    T = params.dtype.type
+    lr, momentum = T(lr), T(momentum)
     for k in range(params.size):
         g = grad[k]
         vel = momentum * velocity[k] - lr * g
@@ -24,45 +29,52 @@ def sgd_update(params, grad, velocity, lr, momentum, nesterov):
         params[k] += momentum * vel - lr * g if nesterov else vel
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def adam_update(params, grad, m, v, step, lr, beta_1, beta_2, epsilon, weight_decay, n_decay):
     """scikit-learn's Adam (bias correction folded into the rate) plus AdamW's decoupled
     decay ``w <- w - lr * weight_decay * w`` on the first ``n_decay`` entries."""
-    lr_t = lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step)
+    T = params.dtype.type
+    lr_t = T(lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step))
+    b1, b2, c1, c2 = T(beta_1), T(beta_2), T(1.0 - beta_1), T(1.0 - beta_2)
+    eps, decay = T(epsilon), T(lr * weight_decay)
     for k in range(params.size):
         g = grad[k]
-        m_k = beta_1 * m[k] + (1.0 - beta_1) * g
-        v_k = beta_2 * v[k] + (1.0 - beta_2) * g * g
+        m_k = b1 * m[k] + c1 * g
+        v_k = b2 * v[k] + c2 * g * g
         m[k] = m_k
         v[k] = v_k
-        update = lr_t * m_k / (math.sqrt(v_k) + epsilon)
+        update = lr_t * m_k / (np.sqrt(v_k) + eps)
         if k < n_decay:
-            update += lr * weight_decay * params[k]
+            update += decay * params[k]
         params[k] -= update
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def adagrad_update(params, grad, accum, lr, epsilon):
     """G <- G + g^2; w <- w - lr g / (sqrt(G) + eps)."""
+    T = params.dtype.type
+    lr, eps = T(lr), T(epsilon)
     for k in range(params.size):
         g = grad[k]
         a = accum[k] + g * g
         accum[k] = a
-        params[k] -= lr * g / (math.sqrt(a) + epsilon)
+        params[k] -= lr * g / (np.sqrt(a) + eps)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def rmsprop_update(params, grad, sq_avg, lr, rho, epsilon):
     """s <- rho s + (1 - rho) g^2; w <- w - lr g / (sqrt(s) + eps)."""
+    T = params.dtype.type
+    lr, rho, one_minus_rho, eps = T(lr), T(rho), T(1.0 - rho), T(epsilon)
     for k in range(params.size):
         g = grad[k]
-        s = rho * sq_avg[k] + (1.0 - rho) * g * g
+        s = rho * sq_avg[k] + one_minus_rho * g * g
         sq_avg[k] = s
-        params[k] -= lr * g / (math.sqrt(s) + epsilon)
+        params[k] -= lr * g / (np.sqrt(s) + eps)
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def optimizer_update(solver, params, grad, state1, state2, step, hp, n_decay):
+@njit(**INLINE)
+def update_params(solver, params, grad, state1, state2, step, hp, n_decay):
     """Dispatch on the solver code; ``step`` is the 1-based update count (adam's t)."""
     lr = hp[HP_LR]
     if solver == SGD:
@@ -77,3 +89,9 @@ def optimizer_update(solver, params, grad, state1, state2, step, hp, n_decay):
         adagrad_update(params, grad, state1, lr, hp[HP_EPSILON])
     elif solver == RMSPROP:
         rmsprop_update(params, grad, state1, lr, hp[HP_RHO], hp[HP_EPSILON])
+
+
+@njit(**KERNEL)
+def optimizer_update(solver, params, grad, state1, state2, step, hp, n_decay):
+    """Entry point for :func:`update_params` (one update, called from Python)."""
+    update_params(solver, params, grad, state1, state2, step, hp, n_decay)

@@ -7,16 +7,24 @@ generator, seeded per epoch.
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
 
 from ..codes import HP_MAX_NORM, LEAKY_RELU, RELU
-from ..config import FASTMATH
-from .network import bias_start, block_view, loss_and_grad, n_weights, sum_squares, weight_start
-from .optimizers import optimizer_update
+from ..config import INLINE, KERNEL
+from .network import batch_loss_and_grad, n_weights
+from .optimizers import update_params
 
-# Slots of the per-epoch statistics vector.
+# Optimizer state in the parameters' layout; step: one-element array, the update count.
+OptState = namedtuple("OptState", ["solver", "state1", "state2", "step"])
+# Row buffers a minibatch is gathered into (rows = the batch size).
+Batch = namedtuple("Batch", ["X", "Y", "sw"])
+# Per-epoch diagnostics: `active` flags hidden units that fired, `layer_grad_norms` and
+# `stats` (the STAT_* slots) receive sums over the epoch's batches.
+Diagnostics = namedtuple("Diagnostics", ["enabled", "active", "layer_grad_norms", "stats"])
+
 STAT_LOSS = 0  # sum over batches of batch loss x batch length
 STAT_GRAD_NORM = 1  # sum over batches of the global gradient norm (before clipping)
 STAT_BATCHES = 2
@@ -24,35 +32,45 @@ STAT_DIVERGED = 3  # 1 when a batch loss or gradient was not finite (epoch stopp
 N_STATS = 4
 
 
-@njit(cache=True)
+@njit(**INLINE)
 def gather_rows(src, order, start, stop, dst):
     """dst[:stop-start] <- src[order[start:stop]]."""
     for i in range(stop - start):
         dst[i, :] = src[order[start + i], :]
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def layer_grad_norms_sq(grad, sizes, out):
-    """Accumulate each layer's squared gradient norm (weights and intercepts) into ``out``."""
+@njit(**INLINE)
+def sum_squares_2d(A):
     total = 0.0
-    for l in range(sizes.size - 1):
-        w0 = weight_start(sizes, l)
-        b0 = bias_start(sizes, l)
-        sq = sum_squares(grad, w0, w0 + sizes[l] * sizes[l + 1])
-        sq += sum_squares(grad, b0, b0 + sizes[l + 1])
-        out[l] += math.sqrt(sq)
-        total += sq
+    n, m = A.shape
+    for i in range(n):
+        for j in range(m):
+            total += A[i, j] * A[i, j]
     return total
 
 
-@njit(cache=True)
-def mark_active(acts, sizes, codes, n, active):
+@njit(**INLINE)
+def grad_norm(grads, layer_norms):
+    """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``."""
+    total = 0.0
+    for l in range(len(grads.coefs)):
+        sq = sum_squares_2d(grads.coefs[l])
+        b = grads.intercepts[l]
+        for j in range(b.size):
+            sq += b[j] * b[j]
+        layer_norms[l] += math.sqrt(sq)
+        total += sq
+    return math.sqrt(total)
+
+
+@njit(**INLINE)
+def mark_active(model, acts, n, active):
     """Flag hidden relu-family units that were positive for some sample of the batch."""
     offset = 0
-    for l in range(sizes.size - 2):
-        width = sizes[l + 1]
-        if codes[l] == RELU or codes[l] == LEAKY_RELU:
-            A = block_view(acts, sizes, l, n)
+    for l in range(len(model.coefs) - 1):
+        A = acts[l][:n]
+        width = A.shape[1]
+        if model.codes[l] == RELU or model.codes[l] == LEAKY_RELU:
             for i in range(n):
                 for j in range(width):
                     if A[i, j] > 0.0:
@@ -60,57 +78,47 @@ def mark_active(acts, sizes, codes, n, active):
         offset += width
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**INLINE)
 def scale(x, factor):
     for k in range(x.size):
         x[k] *= factor
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def train_epoch(
-    params, grad, state1, state2, step, sizes, codes, act_params, loss_code, solver, hp,
-    X, Y, sw, order, batch_size, dropout, seed, Xb, Yb, swb, acts, deltas, masks,
-    diagnostics, active, layer_grad_norms, stats,
-):
-    """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short).
-
-    ``step`` is a one-element array holding the number of updates so far (adam's t).
-    ``stats`` receives the STAT_* sums; ``layer_grad_norms`` the per-layer norm sums; and
-    ``active`` the hidden units that fired, when ``diagnostics`` is set.
-    """
+@njit(**KERNEL)
+def train_epoch(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
+    """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short)."""
     np.random.seed(seed)
     n = order.size
-    nw = n_weights(sizes)
+    nw = n_weights(model)
     weighted = sw.size > 0
     max_norm = hp[HP_MAX_NORM]
+    stats = diag.stats
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         rows = stop - start
-        xb = Xb[:rows]
-        yb = Yb[:rows]
+        xb = batch.X[:rows]
+        yb = batch.Y[:rows]
         gather_rows(X, order, start, stop, xb)
         gather_rows(Y, order, start, stop, yb)
-        swv = swb[:rows] if weighted else swb[:0]
+        swb = batch.sw[:rows] if weighted else batch.sw[:0]
         if weighted:
             for i in range(rows):
-                swv[i] = sw[order[start + i]]
-        loss = loss_and_grad(
-            params, grad, sizes, codes, act_params, loss_code, xb, yb, swv, hp, acts, deltas,
-            dropout, masks,
-        )
-        if diagnostics or max_norm > 0.0:
-            norm = math.sqrt(layer_grad_norms_sq(grad, sizes, layer_grad_norms))
+                swb[i] = sw[order[start + i]]
+        loss = batch_loss_and_grad(model, grads, xb, yb, swb, hp, ws)
+        if diag.enabled or max_norm > 0.0:
+            norm = grad_norm(grads, diag.layer_grad_norms)
             stats[STAT_GRAD_NORM] += norm
-            if max_norm > 0.0 and norm > max_norm:
-                scale(grad, max_norm / norm)
             if not math.isfinite(norm):
                 stats[STAT_DIVERGED] = 1.0
+            elif max_norm > 0.0 and norm > max_norm:
+                scale(grads.flat, max_norm / norm)
         if not math.isfinite(loss) or stats[STAT_DIVERGED] != 0.0:
             stats[STAT_DIVERGED] = 1.0
             return
-        if diagnostics:
-            mark_active(acts, sizes, codes, rows, active)
-        step[0] += 1
-        optimizer_update(solver, params, grad, state1, state2, step[0], hp, nw)
+        if diag.enabled:
+            mark_active(model, ws.acts, rows, diag.active)
+        opt.step[0] += 1
+        update_params(opt.solver, model.params, grads.flat, opt.state1, opt.state2,
+                      opt.step[0], hp, nw)
         stats[STAT_LOSS] += loss * rows
         stats[STAT_BATCHES] += 1.0
