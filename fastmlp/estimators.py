@@ -407,6 +407,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             # scikit-learn's split, drawn from the same stream after the initial weights;
             # splitting indices draws exactly what splitting the arrays would.
             should_stratify = is_classifier(self) and self.n_outputs_ == 1
+            if should_stratify:
+                self._check_stratifiable(y)
             train_idx, val_idx = train_test_split(
                 np.arange(X.shape[0]),
                 random_state=self._random_state,
@@ -461,6 +463,17 @@ class BaseMultilayerPerceptron(BaseEstimator):
             raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
         finally:
             self._record_progress(len(progress.history) - epochs_before, early_stopping)
+
+    def _check_stratifiable(self, y):
+        # train_test_split would also refuse, but naming the binarized label (True/False).
+        labels, counts = np.unique(self._label_binarizer.inverse_transform(y), return_counts=True)
+        rare = labels[counts < 2]
+        if rare.size:
+            raise ValueError(
+                "early_stopping=True holds out a stratified validation set, which needs at "
+                f"least 2 samples of every class; class(es) {rare.tolist()} have only 1. "
+                "Add samples of those classes or set early_stopping=False."
+            )
 
     def _record_progress(self, n_iter, early_stopping):
         progress = self._progress
