@@ -12,7 +12,6 @@ Parameters beyond scikit-learn's come after them, are keyword-only, and are off 
 import sys
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -54,24 +53,6 @@ NON_FINITE_MESSAGE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
     "values and need to be preprocessed."
 )
-
-
-@dataclass
-class _TrainConfig(training.TrainConfig):
-    """TrainConfig that also clips probabilities in the log losses, as scikit-learn does.
-
-    ``TrainConfig.hyperparameters`` leaves ``HP_CLIP_EPS`` at 0, so a saturated logistic
-    or softmax output gives an infinite loss (and a DivergenceError) where scikit-learn
-    clips at the dtype's eps and keeps training.
-    """
-
-    clip_eps: float = 0.0
-
-    def hyperparameters(self, lr, *args, **kwargs):
-        hp = super().hyperparameters(lr, *args, **kwargs)
-        if hp[codes.HP_CLIP_EPS] == 0.0:
-            hp[codes.HP_CLIP_EPS] = self.clip_eps
-        return hp
 
 
 @contextmanager
@@ -367,8 +348,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         dropout = self.dropout
         if not isinstance(dropout, Real):
             dropout = tuple(float(r) for r in dropout)
-        return _TrainConfig(
-            clip_eps=float(np.finfo(self._net.dtype).eps),
+        return training.TrainConfig(
             solver=self.solver,
             learning_rate_init=self.learning_rate_init,
             # scikit-learn's adam ignores the schedule; the other solvers follow it.
