@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from ..codes import SOFTMAX
-from ..config import INLINE, SMALL_GEMM
+from ..config import INLINE, KERNEL, SMALL_GEMM
 from ..scalar import activate, derivative
 
 
@@ -87,14 +87,14 @@ def matmul_tn(A, B, out):
                 out[p, j] += a * B[i, j]
 
 
-@njit(**INLINE)
+@njit(**KERNEL)
 def dense_forward(A_prev, W, b, out, code, param):
     """``out <- g(A_prev @ W + b)``."""
     matmul(A_prev, W, out)
     bias_activation(out, b, code, param)
 
 
-@njit(**INLINE)
+@njit(**KERNEL)
 def delta_backward(D, W, A_prev, D_prev, code, param, M):
     """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output.
 
@@ -131,7 +131,7 @@ def draw_dropout(A, M, rate):
                 A[i, j] = 0.0
 
 
-@njit(**INLINE)
+@njit(**KERNEL)
 def dense_grads(A_prev, D, W, gW, gb, l2):
     """``gW <- A_prev.T @ D + l2 * W`` and ``gb <- column sums of D``."""
     matmul_tn(A_prev, D, gW)

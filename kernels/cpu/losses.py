@@ -12,7 +12,7 @@ from numba import njit
 
 from ..codes import BINARY_LOG_LOSS, EXP, IDENTITY, LOG_LOSS, LOGISTIC, POISSON, SOFTMAX
 from ..codes import SQUARED_ERROR
-from ..config import INLINE
+from ..config import INLINE, KERNEL
 from ..scalar import derivative
 
 
@@ -59,7 +59,7 @@ def is_canonical(out_code, loss_code):
     )
 
 
-@njit(**INLINE)
+@njit(**KERNEL)
 def output_loss_and_delta(A, Y, sw, sw_sum, out_code, out_param, loss_code, eps, D):
     """Return the weighted mean loss and write ``D = dLoss/dZ`` (already divided by S).
 

@@ -8,6 +8,12 @@ kernel costs ~60 ns per view, and a step of a small network needs twenty of them
 
 Workspaces are tuples of per-layer ``(max_rows, width)`` arrays; a batch of ``n`` rows uses
 ``acts[l][:n]``, which stays C-contiguous and costs nothing to take.
+
+A tuple's length is part of its compiled type, so each network depth compiles its own
+kernels once (then loads them from the on-disk cache). Padding the tuples to a fixed
+length would let one compilation serve all depths, but the kernels then loop over layers
+with a run-time bound and index the tuples through a switch: measured 1.85 -> 3.3 us per
+step on a 10-32-1 network at batch 1, so depth-specific code it is.
 """
 
 from collections import namedtuple

@@ -73,7 +73,7 @@ def rmsprop_update(params, grad, sq_avg, lr, rho, epsilon):
         params[k] -= lr * g / (np.sqrt(s) + eps)
 
 
-@njit(**INLINE)
+@njit(**KERNEL)
 def update_params(solver, params, grad, state1, state2, step, hp, n_decay):
     """Dispatch on the solver code; ``step`` is the 1-based update count (adam's t)."""
     lr = hp[HP_LR]
