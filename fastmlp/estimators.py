@@ -253,10 +253,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
             return "relu"  # no hidden layer: only the initialisation scale would use it
         return names
 
-    def _loss_scale(self):
+    def _loss_scale(self, n_outputs):
         # scikit-learn reports squared error averaged over outputs, its gradient is not.
         if not is_classifier(self) and self.loss == "squared_error":
-            return 1.0 / self.n_outputs_
+            return 1.0 / n_outputs
         return 1.0
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -271,6 +271,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
             y = y.reshape((-1, 1))
         activations = self._hidden_activations(len(hidden))
         self._check_targets(y)
+        # Settings the engine checks (dropout per layer, lr_min <= learning_rate_init...)
+        # fail here, before a first fit creates a network; lbfgs ignores the minibatch ones.
+        self._train_config(1, y.shape[1], "adam" if self.solver == "lbfgs" else None).validate(
+            len(hidden)
+        )
 
         n_features = X.shape[1]
         layer_units = [n_features] + hidden + [y.shape[1]]
@@ -341,7 +346,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _train_config(self, batch_size):
+    def _train_config(self, batch_size, n_outputs, solver=None):
         n_iter_no_change = self.n_iter_no_change
         if n_iter_no_change == np.inf:
             n_iter_no_change = _NEVER
@@ -349,7 +354,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if not isinstance(dropout, Real):
             dropout = tuple(float(r) for r in dropout)
         return training.TrainConfig(
-            solver=self.solver,
+            solver=solver or self.solver,
             learning_rate_init=self.learning_rate_init,
             # scikit-learn's adam ignores the schedule; the other solvers follow it.
             learning_rate="constant" if self.solver == "adam" else self.learning_rate,
@@ -374,7 +379,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             max_iter=int(self.max_iter),
             tol=self.tol,
             n_iter_no_change=int(n_iter_no_change),
-            loss_scale=self._loss_scale(),
+            loss_scale=self._loss_scale(n_outputs),
         )
 
     def _fit_stochastic(self, X, Y, y, sample_weight, incremental):
@@ -421,7 +426,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     "sample size. It is going to be clipped"
                 )
             batch_size = np.clip(self.batch_size, 1, n_samples)
-        config = self._train_config(batch_size)
+        config = self._train_config(batch_size, self.n_outputs_)
 
         if not incremental or self._optimizer is None or self._optimizer_solver != self.solver:
             self._optimizer = training.Optimizer(net, config)
@@ -476,7 +481,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         net = self._net
-        alpha, l1, loss_scale = float(self.alpha), float(self.l1), self._loss_scale()
+        alpha, l1, loss_scale = float(self.alpha), float(self.l1), self._loss_scale(self.n_outputs_)
         history = self._progress.history
 
         def loss_and_grad(packed):

@@ -250,8 +250,10 @@ def test_invalid_parameters_raise_invalid_parameter_error(iris, params):
      (dict(lr_min=1.0, learning_rate_init=0.1, solver="sgd"), "lr_min")],
 )
 def test_inconsistent_parameters_raise_value_error(iris, params, match):
+    est = MLPClassifier(max_iter=2, **params)
     with pytest.raises(ValueError, match=match):
-        MLPClassifier(max_iter=2, **params).fit(*iris)
+        est.fit(*iris)
+    assert not hasattr(est, "coefs_")  # refused before a network was built
 
 
 def test_bad_data_fails_like_sklearn(iris):
