@@ -482,7 +482,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _fit_lbfgs(self, X, Y, sample_weight):
         net = self._net
         alpha, l1, loss_scale = float(self.alpha), float(self.l1), self._loss_scale(self.n_outputs_)
-        history = self._progress.history
+        # Its own record (loss per L-BFGS iteration): the epochs' history stays epochs only.
+        history = training.History()
 
         def loss_and_grad(packed):
             net.params[:] = packed

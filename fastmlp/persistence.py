@@ -191,11 +191,29 @@ def _collect(est):
     }
     if progress.best_params is not None:
         arrays["progress_best_params"] = progress.best_params
-    for field in dataclasses.fields(training.History):
-        arrays[f"history_{field.name}"] = np.asarray(
-            getattr(progress.history, field.name), dtype=np.float64
-        )
+    # history_ is the epochs' history (stochastic solvers) or an L-BFGS record of its own.
+    history = getattr(est, "history_", None)
+    meta["history_is_progress"] = history is progress.history
+    arrays.update(_history_arrays(progress.history, "progress_history_"))
+    if history is not None and history is not progress.history:
+        arrays.update(_history_arrays(history, "history_"))
     return arrays, meta
+
+
+def _history_arrays(history, prefix):
+    return {
+        f"{prefix}{field.name}": np.asarray(getattr(history, field.name), dtype=np.float64)
+        for field in dataclasses.fields(training.History)
+    }
+
+
+def _history_from(arrays, prefix):
+    history = training.History()
+    for field in dataclasses.fields(training.History):
+        values = arrays[f"{prefix}{field.name}"]
+        rows = [np.array(row) for row in values] if values.ndim == 2 else values.tolist()
+        object.__getattribute__(history, field.name).extend(rows)
+    return history
 
 
 def _optimizer_arrays(optimizer):
@@ -299,11 +317,7 @@ def _rebuild(meta, arrays):
         est._optimizer = optimizer
 
     spec = meta["progress"]
-    history = training.History()
-    for field in dataclasses.fields(training.History):
-        values = arrays[f"history_{field.name}"]
-        rows = [np.array(row) for row in values] if values.ndim == 2 else values.tolist()
-        object.__getattribute__(history, field.name).extend(rows)
+    history = _history_from(arrays, "progress_history_")
     best = arrays.get("progress_best_params")
     est._progress = training.Progress(
         samples_seen=spec["samples_seen"],
@@ -313,8 +327,10 @@ def _rebuild(meta, arrays):
         best_params=None if best is None else _matching(best, net.params),
         history=history,
     )
-    if meta.get("has_history"):
+    if meta["history_is_progress"]:
         est.history_ = history
+    elif meta["has_history"]:
+        est.history_ = _history_from(arrays, "history_")
     return est
 
 

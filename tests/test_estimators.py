@@ -476,3 +476,12 @@ def test_save_is_atomic(iris, tmp_path, monkeypatch):
 def test_save_requires_a_fitted_estimator(tmp_path):
     with pytest.raises(NotFittedError):
         MLPClassifier().save(tmp_path / "m.npz")
+
+
+def test_lbfgs_history_is_kept_apart_from_epochs(iris):
+    X, y = iris
+    est = small(solver="lbfgs", max_iter=5).fit(X, y)
+    assert len(est.history_.loss) == est.n_iter_
+    assert not hasattr(est, "loss_curve_")  # as scikit-learn: lbfgs has no loss curve
+    est.set_params(solver="adam").partial_fit(X, y)  # scikit-learn fails here
+    assert len(est.loss_curve_) == 1 and est.n_iter_ == 1
