@@ -9,7 +9,6 @@ L-BFGS evaluates the compiled loss and gradient over the network's flat paramete
 Parameters beyond scikit-learn's come after them, are keyword-only, and are off by default.
 """
 
-import sys
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -46,8 +45,6 @@ from .network import INITS, Network
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SOLVERS = ("lbfgs",) + STOCHASTIC_SOLVERS
 HIDDEN_ACTIVATIONS = tuple(codes.HIDDEN_ACTIVATIONS)
-# n_iter_no_change=np.inf (allowed by scikit-learn) means "never stop on the counter".
-_NEVER = sys.maxsize
 
 NON_FINITE_MESSAGE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
@@ -200,20 +197,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             view[...] = value
 
     # ---- pickling: coefs_ stay views of the network's buffer ------------------------------
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        net = state.get("_net")
-        if net is not None:
-            # The per-layer views would be pickled as separate copies of the buffer.
-            net_state = {k: v for k, v in vars(net).items() if k not in ("coefs", "intercepts")}
-            state["_net"] = _PickledNetwork(net_state)
-        return state
-
+    # (Network pickles its buffer once and rebuilds its views itself.)
     def __setstate__(self, state):
-        state = dict(state)
-        net = state.get("_net")
-        if isinstance(net, _PickledNetwork):
-            state["_net"] = net.rebuild()
         super().__setstate__(state)
         for name in ("_optimizer", "_progress"):
             obj = self.__dict__.get(name)
@@ -347,9 +332,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 self.best_validation_score_ = None
 
     def _train_config(self, batch_size, n_outputs, solver=None):
-        n_iter_no_change = self.n_iter_no_change
-        if n_iter_no_change == np.inf:
-            n_iter_no_change = _NEVER
         dropout = self.dropout
         if not isinstance(dropout, Real):
             dropout = tuple(float(r) for r in dropout)
@@ -378,7 +360,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             shuffle=bool(self.shuffle),
             max_iter=int(self.max_iter),
             tol=self.tol,
-            n_iter_no_change=int(n_iter_no_change),
+            n_iter_no_change=self.n_iter_no_change,
             loss_scale=self._loss_scale(n_outputs),
         )
 
@@ -440,10 +422,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 self._random_state, validation_score=validation_score,
                 incremental=incremental, verbose=bool(self.verbose), warn=True,
             )
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-            if early_stopping and progress.best_params is not None:
-                net.params[:] = progress.best_params
         except training.DivergenceError as exc:
             raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
         finally:
@@ -571,20 +549,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-class _PickledNetwork:
-    """A Network's attributes without its per-layer views; rebuilt into a Network on load."""
-
-    def __init__(self, state):
-        self.state = state
-
-    def rebuild(self):
-        net = Network.__new__(Network)
-        net.__dict__.update(self.state)
-        _plain_arrays_in(net)
-        net.coefs, net.intercepts = net.unpack(net.params)
-        return net
 
 
 _EXTRAS_DOC = """

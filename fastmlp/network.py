@@ -297,6 +297,18 @@ class Network:
         if self.loss in ("log_loss", "binary_log_loss") and (np.any(Y < 0) or np.any(Y > 1)):
             raise ValueError(f"{self.loss} needs targets Y in [0, 1].")
 
+    def __getstate__(self):
+        # coefs/intercepts are views into params: pickle the buffer once, rebuild the views.
+        state = dict(self.__dict__)
+        del state["coefs"], state["intercepts"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        # A writeable, plain buffer (joblib may hand back a read-only memmap).
+        self.params = np.array(self.params, dtype=self.dtype, order="C")
+        self.coefs, self.intercepts = self.unpack(self.params)
+
     def __repr__(self):
         return (
             f"Network(layer_sizes={list(self.layer_sizes)}, activation={self.activation}, "

@@ -217,9 +217,8 @@ def _history_from(arrays, prefix):
 
 
 def _optimizer_arrays(optimizer):
-    """The optimizer's state arrays by name (held directly or in its ``state`` tuple)."""
-    holder = getattr(optimizer, "state", optimizer)
-    return {name: getattr(holder, name) for name in ("state1", "state2", "step")}
+    """The optimizer's state arrays by name."""
+    return {name: getattr(optimizer.state, name) for name in ("state1", "state2", "step")}
 
 
 def _string_array(values, name):

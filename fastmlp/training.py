@@ -77,7 +77,7 @@ class TrainConfig:
     shuffle: bool = True
     max_iter: int = 200
     tol: float = 1e-4
-    n_iter_no_change: int = 10
+    n_iter_no_change: int | float = 10
     loss_scale: float = 1.0
     diagnostics: bool = True
 
@@ -105,7 +105,8 @@ class TrainConfig:
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.max_iter, "max_iter")
         _number(self.tol, "tol", low=0)
-        check_positive_int(self.n_iter_no_change, "n_iter_no_change")
+        if self.n_iter_no_change != np.inf:  # inf: never stop on the counter (scikit-learn)
+            check_positive_int(self.n_iter_no_change, "n_iter_no_change")
         rates = self.dropout
         if isinstance(rates, numbers.Real):
             rates = [rates] * n_hidden
@@ -242,68 +243,97 @@ def run_epochs(
     ``validation_score`` (a callable of no argument, higher is better) switches the
     stopping rule from the training loss to early stopping with best weights restored.
     ``rng`` is a ``RandomState``: it draws the shuffles (scikit-learn's order) and, only
-    when dropout is on, the seed of each epoch's masks.
+    when dropout is on, the seed of each epoch's masks. Ctrl-C stops training between
+    epochs with a warning, as in scikit-learn.
     """
     dropout = config.validate(len(net.layer_sizes) - 2)
-    n_samples = X.shape[0]
-    batch_size = min(config.batch_size, n_samples)
-    hp = config.hyperparameters(optimizer.learning_rate, net.dtype)
-    buffers = EpochBuffers(net, batch_size, dropout, config.diagnostics)
-    stats = buffers.diag.stats
-    model = net._model()
-    dropout_on = bool(np.any(dropout > 0))
-    sw = sample_weight if sample_weight is not None else np.empty(0, dtype=net.dtype)
-    order = np.arange(n_samples, dtype=np.int64)
+    epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
     epochs = 0
-    for _ in range(config.max_iter):
-        if config.shuffle:
-            order = sk_shuffle(order, random_state=rng)
-        seed = rng.randint(np.iinfo(np.int32).max) if dropout_on else 0
-        previous = net.params.copy()
-        hp[codes.HP_LR] = optimizer.learning_rate
-        buffers.reset()
-        cpu.train_epoch(
-            model, buffers.grads, optimizer.state, hp, X, Y, sw, order, batch_size, seed,
-            buffers.batch, buffers.workspace, buffers.diag,
-        )
-        if stats[STAT_DIVERGED] or not np.all(np.isfinite(net.params)):
-            net.params[:] = previous
-            raise DivergenceError(
-                f"Training diverged in epoch {optimizer.epochs + 1}: the loss or the weights "
-                f"became non-finite (learning rate {optimizer.learning_rate:g}). The weights "
-                "of the last finite epoch were kept; try a smaller learning_rate_init, "
-                "gradient clipping (max_grad_norm) or scaling the inputs."
-            )
-        epochs += 1
-        optimizer.epochs += 1
-        loss = stats[STAT_LOSS] / n_samples
-        progress.samples_seen += n_samples
-        _record(net, progress.history, buffers.diag, loss, optimizer.learning_rate, previous)
-        if verbose:
-            print(f"Iteration {optimizer.epochs}, loss = {loss:.8f}")
-        score = None
-        if validation_score is not None:
-            score = validation_score()
-            progress.history._append(validation_score=score)
+    try:
+        while epochs < config.max_iter:
+            loss, previous = epoch.run()
+            epochs += 1
+            optimizer.epochs += 1
+            progress.samples_seen += X.shape[0]
+            _record(net, progress.history, epoch.buffers.diag, loss, optimizer.learning_rate,
+                    previous)
             if verbose:
-                print(f"Validation score: {score:f}")
-        _update_no_improvement(progress, net, loss, score, config.tol)
-        _end_of_epoch_rate(optimizer, config, progress.samples_seen)
-        if progress.no_improvement_count > config.n_iter_no_change:
-            if _trigger_stopping(optimizer, config, validation_score is not None, verbose):
+                print(f"Iteration {epochs}, loss = {loss:.8f}")
+            if _should_stop(net, config, optimizer, progress, loss, validation_score, verbose):
                 break
-            progress.no_improvement_count = 0
-        if incremental:
-            break
-        if warn and epochs == config.max_iter:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-            )
+            if incremental:
+                break
+            if warn and epochs == config.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.")
     if validation_score is not None and progress.best_params is not None:
         net.params[:] = progress.best_params
     return epochs
+
+
+class _EpochRunner:
+    """One compiled epoch at a time over fixed data, with its buffers and sample order."""
+
+    def __init__(self, net, X, Y, sample_weight, config, optimizer, dropout, rng):
+        self.net, self.X, self.Y, self.config = net, X, Y, config
+        self.optimizer, self.rng = optimizer, rng
+        self.batch_size = min(config.batch_size, X.shape[0])
+        self.hp = config.hyperparameters(optimizer.learning_rate, net.dtype)
+        self.buffers = EpochBuffers(net, self.batch_size, dropout, config.diagnostics)
+        self.model = net._model()
+        self.dropout_on = bool(np.any(dropout > 0))
+        self.sw = sample_weight if sample_weight is not None else np.empty(0, dtype=net.dtype)
+        self.order = np.arange(X.shape[0], dtype=np.int64)
+
+    def run(self):
+        """Shuffle, train one epoch; return its loss and the parameters before it.
+
+        A non-finite loss or parameter restores those parameters and raises.
+        """
+        if self.config.shuffle:
+            self.order = sk_shuffle(self.order, random_state=self.rng)
+        seed = self.rng.randint(np.iinfo(np.int32).max) if self.dropout_on else 0
+        params = self.net.params
+        previous = params.copy()
+        self.hp[codes.HP_LR] = self.optimizer.learning_rate
+        self.buffers.reset()
+        cpu.train_epoch(
+            self.model, self.buffers.grads, self.optimizer.state, self.hp, self.X, self.Y,
+            self.sw, self.order, self.batch_size, seed, self.buffers.batch,
+            self.buffers.workspace, self.buffers.diag,
+        )
+        stats = self.buffers.diag.stats
+        if stats[STAT_DIVERGED] or not np.all(np.isfinite(params)):
+            params[:] = previous
+            raise DivergenceError(
+                f"Training diverged in epoch {self.optimizer.epochs + 1}: the loss or the "
+                f"weights became non-finite (learning rate {self.optimizer.learning_rate:g})."
+                " The weights of the last finite epoch were kept; try a smaller "
+                "learning_rate_init, gradient clipping (max_grad_norm) or scaling the inputs."
+            )
+        return stats[STAT_LOSS] / self.X.shape[0], previous
+
+
+def _should_stop(net, config, optimizer, progress, loss, validation_score, verbose):
+    """End-of-epoch bookkeeping: validation, stopping counter, learning-rate schedule."""
+    score = None
+    if validation_score is not None:
+        score = validation_score()
+        progress.history._append(validation_score=score)
+        if verbose:
+            print(f"Validation score: {score:f}")
+    _update_no_improvement(progress, net, loss, score, config.tol)
+    _end_of_epoch_rate(optimizer, config, progress.samples_seen)
+    if progress.no_improvement_count > config.n_iter_no_change:
+        if _trigger_stopping(optimizer, config, validation_score is not None, verbose):
+            return True
+        progress.no_improvement_count = 0
+    return False
 
 
 def _record(net, history, diag, loss, lr, previous):

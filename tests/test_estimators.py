@@ -219,13 +219,20 @@ def test_verbose_prints_iterations(iris):
 
 def test_keyboard_interrupt_keeps_model(iris, monkeypatch):
     X, y = iris
+    run_epoch = training._EpochRunner.run
+    calls = []
 
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
+    def interrupted_in_third_epoch(self):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return run_epoch(self)
 
-    monkeypatch.setattr(training, "run_epochs", interrupted)
+    monkeypatch.setattr(training._EpochRunner, "run", interrupted_in_third_epoch)
     with pytest.warns(UserWarning, match="Training interrupted by user"):
-        est = small().fit(X, y)
+        est = small(max_iter=10).fit(X, y)
+    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    assert np.all(np.isfinite(est.coefs_[0]))
     assert est.predict(X).shape == y.shape
 
 
