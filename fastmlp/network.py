@@ -71,6 +71,10 @@ class Network:
         n_hidden = len(self.layer_sizes) - 2
         if isinstance(activation, str):
             activation = [activation] * n_hidden if n_hidden else [activation]
+        if not isinstance(activation, (list, tuple)):
+            raise TypeError(
+                f"activation must be a name or a list of names, got {activation!r}."
+            )
         activation = list(activation)
         if n_hidden and len(activation) != n_hidden:
             raise ValueError(
@@ -91,7 +95,7 @@ class Network:
                 f"use one of {LOSS_OUTPUTS[loss]}."
             )
         self.loss = loss
-        self.dtype = np.dtype(v.check_option(np.dtype(dtype).name, DTYPES, "dtype"))
+        self.dtype = _check_dtype(dtype)
         self.init = v.check_option(init, INITS, "init")
         self.leaky_slope = float(leaky_slope)
         self.elu_alpha = float(elu_alpha)
@@ -195,8 +199,12 @@ class Network:
         )
 
     def forward(self, X, chunk_size=4096):
-        """Outputs after the output activation, shape (n_samples, n_outputs)."""
+        """Outputs after the output activation, shape (n_samples, n_outputs).
+
+        Rows are processed ``chunk_size`` at a time, bounding the workspace's memory.
+        """
         X = self._check_X(X)
+        chunk_size = v.check_positive_int(chunk_size, "chunk_size")
         out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
         model = self._model()
         ws = self._workspace(min(chunk_size, X.shape[0]))
@@ -296,6 +304,14 @@ class Network:
             raise ValueError("poisson loss needs non-negative targets Y.")
         if self.loss in ("log_loss", "binary_log_loss") and (np.any(Y < 0) or np.any(Y > 1)):
             raise ValueError(f"{self.loss} needs targets Y in [0, 1].")
+        if self.loss == "log_loss" and self.output_activation == "softmax":
+            # The fused delta (output - Y) is the gradient only for rows that sum to 1.
+            tolerance = 1e3 * np.finfo(self.dtype).eps * Y.shape[1]
+            if np.any(np.abs(Y.sum(axis=1) - 1) > tolerance):
+                raise ValueError(
+                    "log_loss with a softmax output needs each row of Y to sum to 1 "
+                    "(one-hot labels or class probabilities)."
+                )
 
     def __getstate__(self):
         # coefs/intercepts are views into params: pickle the buffer once, rebuild the views.
@@ -317,7 +333,17 @@ class Network:
         )
 
 
+def _check_dtype(dtype):
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = str(dtype)
+    return np.dtype(v.check_option(name, DTYPES, "dtype"))
+
+
 def _check_layer_sizes(layer_sizes):
+    if isinstance(layer_sizes, (str, bytes)):
+        raise TypeError(f"layer_sizes must be a sequence of integers, got {layer_sizes!r}.")
     try:
         sizes = [int(s) for s in layer_sizes]
     except (TypeError, ValueError):
