@@ -27,7 +27,7 @@ STYLE = {
     "scikit-learn": dict(color="C1", marker="^"),
     "torch": dict(color="C2", marker="D"),
 }
-LEGEND = {"fastmlp MLP*": "fastmlp MLPClassifier"}
+LEGEND = {"fastmlp MLP*": "fastmlp MLPClassifier/Regressor", "torch": "PyTorch"}
 
 
 def sweep_rows(data):
@@ -65,18 +65,20 @@ def plot(data, out):
     )
     for library, (batches, rates) in lines.items():
         ax.plot(batches, rates, label=LEGEND.get(library, library), **STYLE.get(library, {}))
+    batches = [r["case"]["batch"] for r in rows]
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    ax.set_xticks(batches, [str(b) for b in batches])
     ax.set_xlabel("batch size")
     ax.set_ylabel("training samples / s (median)")
     ax.set_title(f"{name}, {dtype}, adam: throughput")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
 
-    batches = [r["case"]["batch"] for r in rows]
     ax_ratio.plot(batches, [r["ratio"] for r in rows], color="C0", marker="o")
     ax_ratio.set_xscale("log", base=2)
     ax_ratio.set_yscale("log")
+    ax_ratio.set_xticks(batches, [str(b) for b in batches])
     ax_ratio.axhline(1.0, color="grey", lw=0.8)
     ax_ratio.set_xlabel("batch size")
     ax_ratio.set_ylabel("fastmlp / faster peer")
