@@ -76,7 +76,7 @@ class Network:
                 f"activation must be a name or a list of names, got {activation!r}."
             )
         activation = list(activation)
-        if n_hidden and len(activation) != n_hidden:
+        if len(activation) != max(n_hidden, 1):
             raise ValueError(
                 f"activation lists {len(activation)} names for {n_hidden} hidden layers."
             )
@@ -334,6 +334,8 @@ class Network:
 
 
 def _check_dtype(dtype):
+    if dtype is None:
+        raise ValueError("dtype must be 'float32' or 'float64', got None.")
     try:
         name = np.dtype(dtype).name
     except TypeError:
@@ -342,8 +344,10 @@ def _check_dtype(dtype):
 
 
 def _check_layer_sizes(layer_sizes):
-    if isinstance(layer_sizes, (str, bytes)):
+    if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__iter__"):
         raise TypeError(f"layer_sizes must be a sequence of integers, got {layer_sizes!r}.")
+    if any(isinstance(s, (bool, np.bool_)) for s in layer_sizes):
+        raise TypeError(f"layer_sizes must hold integers, not booleans: {layer_sizes!r}.")
     try:
         sizes = [int(s) for s in layer_sizes]
     except (TypeError, ValueError):

@@ -276,3 +276,32 @@ def test_bad_chunk_size(net, data, chunk_size):
     X, _ = data
     with pytest.raises(ValueError, match="chunk_size"):
         net.forward(X, chunk_size=chunk_size)
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"layer_sizes": [4, True]}, TypeError, "not booleans"),
+        ({"layer_sizes": [4, 3], "dtype": None}, ValueError, "dtype"),
+        ({"layer_sizes": [4, 3], "activation": ["relu", "tanh"]}, ValueError,
+         "2 names for 0 hidden layers"),
+    ],
+)
+def test_more_constructor_mistakes(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Network(**kwargs)
+
+
+def test_forward_none(net):
+    with pytest.raises(TypeError, match="X must be a 2-D array of numbers, got None"):
+        net.forward(None)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_in_an_already_clean_array(net, data, bad):
+    # C-contiguous arrays of the network's dtype skip check_array; they are still checked.
+    X, Y = data
+    X = np.ascontiguousarray(X, dtype=net.dtype)
+    X[1, 2] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        net.loss_and_grad(X, Y)
