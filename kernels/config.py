@@ -22,3 +22,6 @@ INLINE = {**KERNEL, "inline": "always"}
 # below it a BLAS call costs more than its work (measured: 1x10 @ 10x32 takes 0.04 us in
 # loops, 0.08 us in sgemm); above it sgemm wins, already 4x at 16x20 @ 20x64.
 SMALL_GEMM = 512
+
+# Flush denormal floats to zero inside the entry kernels (see cpu/fpenv.py).
+FLUSH_DENORMALS = True

@@ -22,6 +22,7 @@ from numba import njit
 
 from ..codes import HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE
 from ..config import INLINE, KERNEL
+from .fpenv import flush_denormals, restore_fpenv
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .losses import output_loss_and_delta
 
@@ -66,7 +67,10 @@ def forward_layers(model, X, ws):
 @njit(**KERNEL)
 def forward(model, X, ws):
     """Outputs of the network for ``X``: a view of the last block of ``ws.acts``."""
-    return forward_layers(model, X, ws)
+    saved = flush_denormals()
+    out = forward_layers(model, X, ws)
+    restore_fpenv(saved)
+    return out
 
 
 @njit(**INLINE)
@@ -140,4 +144,7 @@ def batch_loss_and_grad(model, grads, X, Y, sw, hp, ws):
 @njit(**KERNEL)
 def loss_and_grad(model, grads, X, Y, sw, hp, ws):
     """Entry point for :func:`batch_loss_and_grad` (one batch, called from Python)."""
-    return batch_loss_and_grad(model, grads, X, Y, sw, hp, ws)
+    saved = flush_denormals()
+    loss = batch_loss_and_grad(model, grads, X, Y, sw, hp, ws)
+    restore_fpenv(saved)
+    return loss

@@ -15,6 +15,7 @@ from numba import njit
 from ..codes import ADAGRAD, ADAM, ADAMW, HP_BETA_1, HP_BETA_2, HP_EPSILON, HP_LR
 from ..codes import HP_MOMENTUM, HP_NESTEROV, HP_RHO, HP_WEIGHT_DECAY, RMSPROP, SGD
 from ..config import INLINE, KERNEL
+from .fpenv import flush_denormals, restore_fpenv
 
 
 @njit(**INLINE)
@@ -94,4 +95,6 @@ def update_params(solver, params, grad, state1, state2, step, hp, n_decay):
 @njit(**KERNEL)
 def optimizer_update(solver, params, grad, state1, state2, step, hp, n_decay):
     """Entry point for :func:`update_params` (one update, called from Python)."""
+    saved = flush_denormals()
     update_params(solver, params, grad, state1, state2, step, hp, n_decay)
+    restore_fpenv(saved)

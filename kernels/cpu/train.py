@@ -14,7 +14,8 @@ from numba import njit
 
 from ..codes import HP_MAX_NORM, LEAKY_RELU, RELU
 from ..config import INLINE, KERNEL
-from .network import batch_loss_and_grad, n_weights
+from .network import batch_loss_and_grad, n_weights, sum_squares
+from .fpenv import flush_denormals, restore_fpenv
 from .optimizers import update_params
 
 # Optimizer state in the parameters' layout; step: one-element array, the update count.
@@ -40,24 +41,22 @@ def gather_rows(src, order, start, stop, dst):
 
 
 @njit(**INLINE)
-def sum_squares_2d(A):
-    total = 0.0
-    n, m = A.shape
-    for i in range(n):
-        for j in range(m):
-            total += A[i, j] * A[i, j]
-    return total
+def grad_norm(grads, nw, layer_norms):
+    """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``.
 
-
-@njit(**INLINE)
-def grad_norm(grads, layer_norms):
-    """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``."""
+    Works on the flat buffer: each layer's weights, and its intercepts, are contiguous
+    runs there (one long vectorised reduction each, not one per matrix row).
+    """
+    flat = grads.flat
+    w = 0
+    b = nw
     total = 0.0
     for l in range(len(grads.coefs)):
-        sq = sum_squares_2d(grads.coefs[l])
-        b = grads.intercepts[l]
-        for j in range(b.size):
-            sq += b[j] * b[j]
+        n_w = grads.coefs[l].size
+        n_b = grads.intercepts[l].size
+        sq = sum_squares(flat, w, w + n_w) + sum_squares(flat, b, b + n_b)
+        w += n_w
+        b += n_b
         layer_norms[l] += math.sqrt(sq)
         total += sq
     return math.sqrt(total)
@@ -71,10 +70,10 @@ def mark_active(model, acts, n, active):
         A = acts[l][:n]
         width = A.shape[1]
         if model.codes[l] == RELU or model.codes[l] == LEAKY_RELU:
+            zero = A.dtype.type(0.0)
             for i in range(n):
                 for j in range(width):
-                    if A[i, j] > 0.0:
-                        active[offset + j] = True
+                    active[offset + j] |= A[i, j] > zero
         offset += width
 
 
@@ -87,6 +86,14 @@ def scale(x, factor):
 @njit(**KERNEL)
 def train_epoch(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
     """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short)."""
+    saved = flush_denormals()
+    run_batches(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag)
+    restore_fpenv(saved)
+
+
+@njit(**INLINE)
+def run_batches(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
+    """The body of :func:`train_epoch`; returns early when a batch diverges."""
     np.random.seed(seed)
     n = order.size
     nw = n_weights(model)
@@ -106,7 +113,7 @@ def train_epoch(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch,
                 swb[i] = sw[order[start + i]]
         loss = batch_loss_and_grad(model, grads, xb, yb, swb, hp, ws)
         if diag.enabled or max_norm > 0.0:
-            norm = grad_norm(grads, diag.layer_grad_norms)
+            norm = grad_norm(grads, nw, diag.layer_grad_norms)
             stats[STAT_GRAD_NORM] += norm
             if not math.isfinite(norm):
                 stats[STAT_DIVERGED] = 1.0
