@@ -113,7 +113,7 @@ def sum_squares(x, start, stop):
     return total
 
 
-@njit(**INLINE)
+@njit(**KERNEL)
 def batch_loss_and_grad(model, grads, X, Y, sw, hp, ws):
     """Loss of the batch (X, Y) and its gradient written into ``grads``.
 
