@@ -239,7 +239,8 @@ class Network:
     def fit(
         self, X, Y, *, sample_weight=None, solver="adam", learning_rate_init=0.001,
         batch_size=200, max_iter=200, shuffle=True, random_state=None, alpha=0.0,
-        early_stopping=False, validation_fraction=0.1, verbose=False, **options,
+        early_stopping=False, validation_fraction=0.1, verbose=False, progress_bar=False,
+        **options,
     ):
         """Train in place with minibatch gradient methods; return the :class:`History`.
 
@@ -254,7 +255,8 @@ class Network:
         With ``early_stopping`` a ``validation_fraction`` of the data is held out, the
         score is minus the validation loss, and the best weights are restored at the end.
         A non-finite loss or weight raises :class:`fastmlp.training.DivergenceError` and
-        leaves the weights of the last finite epoch in place.
+        leaves the weights of the last finite epoch in place. ``verbose`` prints
+        scikit-learn's "Iteration k, loss = ..." lines; ``progress_bar`` draws a progress bar on stderr.
         """
         X, Y, sw = self._check_data(X, Y, sample_weight)
         config = training.TrainConfig(
@@ -271,6 +273,7 @@ class Network:
         training.run_epochs(
             self, X, Y, sw, config, training.Optimizer(self, config), progress, rng,
             validation_score=validation_score, verbose=verbose, warn=False,
+            progress_bar=progress_bar,
         )
         return progress.history
 

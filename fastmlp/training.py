@@ -7,6 +7,8 @@ bookkeeping. Everything per minibatch happens inside ``kernels.cpu.train_epoch``
 
 import math
 import numbers
+import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -234,7 +236,7 @@ class EpochBuffers:
 
 def run_epochs(
     net, X, Y, sample_weight, config, optimizer, progress, rng, *, validation_score=None,
-    incremental=False, verbose=False, warn=True,
+    incremental=False, verbose=False, warn=True, progress_bar=False,
 ):
     """Train ``net`` in place for up to ``config.max_iter`` epochs; return the epochs run.
 
@@ -243,10 +245,11 @@ def run_epochs(
     stopping rule from the training loss to early stopping with best weights restored.
     ``rng`` is a ``RandomState``: it draws the shuffles (scikit-learn's order) and, only
     when dropout is on, the seed of each epoch's masks. Ctrl-C stops training between
-    epochs with a warning, as in scikit-learn.
+    epochs with a warning, as in scikit-learn. ``progress_bar`` draws a one-line bar on stderr.
     """
     dropout = config.validate(len(net.layer_sizes) - 2)
     epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
+    bar = _ProgressBar(config.max_iter) if progress_bar else None
     epochs = 0
     try:
         while epochs < config.max_iter:
@@ -258,6 +261,8 @@ def run_epochs(
                     previous)
             if verbose:
                 print(f"Iteration {epochs}, loss = {loss:.8f}")
+            if bar is not None:
+                bar.update(epochs, loss)
             if _should_stop(net, config, optimizer, progress, loss, validation_score, verbose):
                 break
             if incremental:
@@ -270,9 +275,36 @@ def run_epochs(
                 )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
+    finally:
+        if bar is not None:
+            bar.close()
     if validation_score is not None and progress.best_params is not None:
         net.params[:] = progress.best_params
     return epochs
+
+
+class _ProgressBar:
+    """``[#######.............]  35/100 epochs  loss 0.123456``, redrawn in place on stderr."""
+
+    WIDTH = 30
+
+    def __init__(self, total, stream=None):
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = time.perf_counter()
+
+    def update(self, done, loss):
+        filled = int(self.WIDTH * done / self.total)
+        elapsed = time.perf_counter() - self.start
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:>{len(str(self.total))}}"
+            f"/{self.total} epochs  loss {loss:.6f}  {elapsed:.1f} s"
+        )
+        self.stream.flush()
+
+    def close(self):
+        self.stream.write("\n")
+        self.stream.flush()
 
 
 class _EpochRunner:

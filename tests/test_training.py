@@ -730,8 +730,7 @@ def test_confident_wrong_prediction_is_clipped_not_divergent(dtype):
 
 def _net_grad_at(net, params, X, Y):
     probe = Network(net.layer_sizes, activation=net.activation,
-                            output_activation=net.output_activation, loss=net.loss,
-                            dtype="float64")
+                    output_activation=net.output_activation, loss=net.loss, dtype="float64")
     probe.params[:] = params
     return probe.loss_and_grad(X, Y)[1]
 
@@ -853,3 +852,15 @@ def test_sgd_momentum_solves_xor():
     net.fit(X, y[:, None], solver="sgd", learning_rate_init=0.5, momentum=0.9,
             nesterovs_momentum=True, batch_size=4, max_iter=300, **NO_STOP)
     assert_array_equal((net.forward(X)[:, 0] > 0.5).astype(float), y)
+
+
+def test_progress_bar_draws_one_line_on_stderr(capsys):
+    X, Y = _data()
+    net = _net("float64")
+    net.fit(X, Y, max_iter=4, progress_bar=True, **NO_STOP)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    frames = captured.err.split("\r")[1:]
+    assert len(frames) == 4 and captured.err.endswith("\n")
+    assert frames[-1].startswith("[" + "#" * 30 + "] 4/4 epochs  loss ")
+    assert frames[1].startswith("[" + "#" * 15 + "." * 15 + "] 2/4 epochs")
