@@ -85,15 +85,11 @@ def scale(x, factor):
 
 @njit(**KERNEL)
 def train_epoch(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
-    """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short)."""
+    """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short).
+
+    Stops early, flagging ``STAT_DIVERGED``, at the first non-finite loss or gradient.
+    """
     saved = flush_denormals()
-    run_batches(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag)
-    restore_fpenv(saved)
-
-
-@njit(**INLINE)
-def run_batches(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
-    """The body of :func:`train_epoch`; returns early when a batch diverges."""
     np.random.seed(seed)
     n = order.size
     nw = n_weights(model)
@@ -121,7 +117,7 @@ def run_batches(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch,
                 scale(grads.flat, max_norm / norm)
         if not math.isfinite(loss) or stats[STAT_DIVERGED] != 0.0:
             stats[STAT_DIVERGED] = 1.0
-            return
+            break
         if diag.enabled:
             mark_active(model, ws.acts, rows, diag.active)
         opt.step[0] += 1
@@ -129,3 +125,4 @@ def run_batches(model, grads, opt, hp, X, Y, sw, order, batch_size, seed, batch,
                       opt.step[0], hp, nw)
         stats[STAT_LOSS] += loss * rows
         stats[STAT_BATCHES] += 1.0
+    restore_fpenv(saved)
