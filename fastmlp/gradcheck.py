@@ -55,7 +55,7 @@ def check_gradients(
 
     X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
     flat64 = net.params.astype(np.float64)
-    layer_params = [_activation_param(net, a) for a in net.hidden_activations]
+    layer_params = [net.activation_param(a) for a in net.hidden_activations]
     layer_params.append(None)
 
     def ref_loss_and_grad(flat):
@@ -77,7 +77,3 @@ def check_gradients(
         kernel_tolerance=kernel_tolerance,
         finite_difference_tolerance=finite_difference_tolerance,
     )
-
-
-def _activation_param(net, name):
-    return {"leaky_relu": net.leaky_slope, "elu": net.elu_alpha}.get(name)

@@ -104,8 +104,7 @@ class Network:
 
         names = self.hidden_activations + [self.output_activation]
         self._codes = np.asarray([codes.ACTIVATIONS[a] for a in names], dtype=np.int64)
-        slope_or_alpha = {"leaky_relu": self.leaky_slope, "elu": self.elu_alpha}
-        self._act_params = np.asarray([slope_or_alpha.get(a, 0.0) for a in names])
+        self._act_params = np.asarray([self.activation_param(a) or 0.0 for a in names])
         self._loss_code = codes.LOSSES[self.loss]
         self.params = np.zeros(self.n_params, dtype=self.dtype)
         self.coefs, self.intercepts = self.unpack(self.params)
@@ -116,6 +115,10 @@ class Network:
     def hidden_activations(self):
         """Activation name of each hidden layer."""
         return list(self.activation) if len(self.layer_sizes) > 2 else []
+
+    def activation_param(self, name):
+        """The parameter of activation ``name`` in this network (slope or alpha), or None."""
+        return {"leaky_relu": self.leaky_slope, "elu": self.elu_alpha}.get(name)
 
     @property
     def n_layers(self):
