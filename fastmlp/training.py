@@ -223,13 +223,13 @@ class EpochBuffers:
         self.workspace = net._workspace(rows, dropout)
         self.diag = cpu.Diagnostics(
             diagnostics,
-            np.zeros(sum(net.layer_sizes[1:-1]), dtype=np.bool_),
+            np.zeros(sum(net.layer_sizes[1:-1]), dtype=net.dtype),
             np.zeros(net.n_layers),
             np.zeros(N_STATS),
         )
 
     def reset(self):
-        self.diag.active[:] = False
+        self.diag.peak[:] = 0.0
         self.diag.layer_grad_norms[:] = 0.0
         self.diag.stats[:] = 0.0
 
@@ -389,7 +389,7 @@ def _record(net, history, diag, loss, lr, previous):
         learning_rate=lr,
         grad_norm=diag.stats[STAT_GRAD_NORM] / batches,
         layer_grad_norms=diag.layer_grad_norms / batches,
-        dead_fraction=_dead_fractions(net, diag.active),
+        dead_fraction=_dead_fractions(net, diag.peak > 0),
         update_ratio=_update_ratios(net, previous),
     )
 
