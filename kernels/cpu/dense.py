@@ -91,7 +91,9 @@ def matmul_tn(A, B, out):
     if n * k * m > SMALL_GEMM:
         np.dot(A.T, B, out)
         return
-    out[:, :] = 0.0
+    for p in range(k):
+        for j in range(m):
+            out[p, j] = 0.0
     for i in range(n):
         for p in range(k):
             a = A[i, p]
@@ -160,7 +162,8 @@ def dense_grads(A_prev, D, W, gW, gb, l2):
         for k in range(fan_in):
             for j in range(fan_out):
                 gW[k, j] += l2 * W[k, j]
-    gb[:] = 0.0
+    for j in range(gb.size):  # element loops compile far faster than slice assignment
+        gb[j] = 0.0
     n, m = D.shape
     for i in range(n):
         for j in range(m):
