@@ -200,13 +200,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # (Network pickles its buffer once and rebuilds its views itself.)
     def __setstate__(self, state):
         super().__setstate__(state)
-        for name in ("_optimizer", "_progress"):
+        for name in ("_optimizer", "_progress"):  # (best_params is a _progress attribute)
             obj = self.__dict__.get(name)
             if obj is not None:
                 _plain_arrays_in(obj)
-        progress = self.__dict__.get("_progress")
-        if progress is not None and progress.best_params is not None:
-            progress.best_params = _plain_array(progress.best_params)
 
     # ---- fitting -------------------------------------------------------------------------
     def _hidden_layer_sizes(self):

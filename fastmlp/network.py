@@ -234,7 +234,7 @@ class Network:
         )
         grad = np.empty_like(self.params) if grad is None else grad
         loss = cpu.loss_and_grad(
-            self._model(), self._grads(grad), X, Y, _empty_if_none(sw, self.dtype), hp,
+            self._model(), self._grads(grad), X, Y, training.kernel_weights(sw, self.dtype), hp,
             self._workspace(X.shape[0]),
         )
         return float(loss), grad
@@ -367,8 +367,3 @@ def _check_layer_sizes(layer_sizes):
 
 def _check_penalty(value, name):
     return v.check_number(value, name, low=0)
-
-
-def _empty_if_none(sample_weight, dtype):
-    # Kernels take an empty array for unit weights (one compiled signature for both cases).
-    return np.empty(0, dtype=dtype) if sample_weight is None else sample_weight

@@ -25,6 +25,12 @@ SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosin
 ADAPTIVE_MIN_LR = 1e-6
 
 
+def kernel_weights(sample_weight, dtype):
+    """Sample weights as the kernels take them: an empty array stands for unit weights
+    (one compiled signature serves both cases)."""
+    return np.empty(0, dtype=dtype) if sample_weight is None else sample_weight
+
+
 class DivergenceError(ValueError, FloatingPointError):
     """Training produced a non-finite loss or parameter; the last finite weights are kept.
 
@@ -318,7 +324,7 @@ class _EpochRunner:
         self.buffers = EpochBuffers(net, self.batch_size, dropout, config.diagnostics)
         self.model = net._model()
         self.dropout_on = bool(np.any(dropout > 0))
-        self.sw = sample_weight if sample_weight is not None else np.empty(0, dtype=net.dtype)
+        self.sw = kernel_weights(sample_weight, net.dtype)
         self.order = np.arange(X.shape[0], dtype=np.int64)
 
     def run(self):
