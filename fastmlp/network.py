@@ -103,7 +103,7 @@ class Network:
             raise ValueError("leaky_slope and elu_alpha must be positive.")
 
         names = self.hidden_activations + [self.output_activation]
-        self._codes = np.asarray([codes.ACTIVATIONS[a] for a in names], dtype=np.int64)
+        self._layers = cpu.layer_table(self.layer_sizes, [codes.ACTIVATIONS[a] for a in names])
         self._act_params = np.asarray([self.activation_param(a) or 0.0 for a in names])
         self._loss_code = codes.LOSSES[self.loss]
         self.params = np.zeros(self.n_params, dtype=self.dtype)
@@ -178,26 +178,16 @@ class Network:
         return v.check_matrix(X, "X", self.dtype, self.layer_sizes[0])
 
     def _model(self):
-        """The kernels' view of this network (the tuples hold views into ``params``)."""
-        return cpu.Model(
-            self.params, tuple(self.coefs), tuple(self.intercepts), self._codes,
-            self._act_params, self._loss_code,
-        )
-
-    def _grads(self, flat):
-        coefs, intercepts = self.unpack(flat)
-        return cpu.Grads(flat, tuple(coefs), tuple(intercepts))
+        """The kernels' view of this network: the flat parameters and the layer table."""
+        return cpu.Model(self.params, self._layers, self._act_params, self._loss_code)
 
     def _workspace(self, n_rows, dropout=None):
-        """Per-layer activation, delta and (with dropout) mask buffers for n_rows rows."""
-        widths = self.layer_sizes[1:]
-
-        def blocks(rows):
-            return tuple(np.empty((rows, w), dtype=self.dtype) for w in widths)
-
+        """Flat activation, delta and (with dropout) mask buffers for up to n_rows rows."""
+        size = n_rows * sum(self.layer_sizes[1:])
         dropping = dropout is not None and np.any(dropout > 0)
         return cpu.Workspace(
-            blocks(n_rows), blocks(n_rows), blocks(n_rows if dropping else 0),
+            n_rows, np.empty(size, dtype=self.dtype), np.empty(size, dtype=self.dtype),
+            np.empty(size if dropping else 0, dtype=self.dtype),
             np.empty(0) if dropout is None else dropout,
         )
 
@@ -234,7 +224,7 @@ class Network:
         )
         grad = np.empty_like(self.params) if grad is None else grad
         loss = cpu.loss_and_grad(
-            self._model(), self._grads(grad), X, Y, training.kernel_weights(sw, self.dtype), hp,
+            self._model(), grad, X, Y, training.kernel_weights(sw, self.dtype), hp,
             self._workspace(X.shape[0]),
         )
         return float(loss), grad

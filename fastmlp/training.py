@@ -220,7 +220,7 @@ class EpochBuffers:
     """Everything one compiled epoch writes into, allocated once per fit for the largest batch."""
 
     def __init__(self, net, rows, dropout, diagnostics):
-        self.grads = net._grads(np.empty_like(net.params))
+        self.grad = np.empty_like(net.params)
         self.batch = cpu.Batch(
             np.empty((rows, net.layer_sizes[0]), dtype=net.dtype),
             np.empty((rows, net.layer_sizes[-1]), dtype=net.dtype),
@@ -340,7 +340,7 @@ class _EpochRunner:
         self.hp[codes.HP_LR] = self.optimizer.learning_rate
         self.buffers.reset()
         cpu.train_epoch(
-            self.model, self.buffers.grads, self.optimizer.state, self.hp, self.X, self.Y,
+            self.model, self.buffers.grad, self.optimizer.state, self.hp, self.X, self.Y,
             self.sw, self.order, self.batch_size, seed, self.buffers.batch,
             self.buffers.workspace, self.buffers.diag,
         )

@@ -160,6 +160,48 @@ def test_mnist_sized_network_parameter_count_and_views():
     assert net.coefs[0][0, 0] == 42.0
 
 
+def test_layer_table_locates_every_view():
+    # The kernels make their per-layer views from this table: it must agree with the
+    # Python views (offsets into params) and place workspace blocks back to back.
+    from fastmlp.kernels.cpu import views
+
+    net = Network([5, 7, 3, 2], activation=["tanh", "relu"], output_activation="softmax",
+                  loss="log_loss", random_state=0)
+    table = net._layers
+    assert table.shape == (3, views.N_LAYER_FIELDS) and table.dtype == np.int64
+    for l, (W, b) in enumerate(zip(net.coefs, net.intercepts)):
+        row = table[l]
+        assert (row[views.FAN_IN], row[views.FAN_OUT]) == W.shape
+        w, bs = row[views.W_START], row[views.B_START]
+        assert_array_equal(net.params[w : w + W.size].reshape(W.shape), W)
+        assert_array_equal(net.params[bs : bs + b.size], b)
+    assert list(table[:, views.UNIT_START]) == [0, 7, 10]
+    assert list(table[:, views.CODE]) == [2, 3, 6]  # tanh, relu, softmax
+
+
+def test_one_compilation_serves_every_depth():
+    # Kernel argument types do not depend on the number of layers: networks of other
+    # depths reuse the compiled (and on-disk cached) kernels instead of compiling anew.
+    from fastmlp.kernels import cpu
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(20, 4)
+    Y = np.eye(3)[rng.randint(0, 3, 20)]
+
+    def use(hidden):
+        net = Network([4, *hidden, 3], activation="relu", output_activation="softmax",
+                      loss="log_loss", dtype="float64", random_state=0)
+        net.fit(X, Y, max_iter=1, batch_size=5)
+        net.loss_and_grad(X, Y)
+        net.forward(X)
+
+    use([8])
+    counts = [len(k.signatures) for k in (cpu.train_epoch, cpu.loss_and_grad, cpu.forward)]
+    for hidden in ([], [8, 8], [6, 5, 4, 3]):
+        use(hidden)
+    assert [len(k.signatures) for k in (cpu.train_epoch, cpu.loss_and_grad, cpu.forward)] == counts
+
+
 # ---- gradient checks over the whole matrix ----------------------------------------------
 @pytest.mark.parametrize("weighted,alpha", [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.3)],
                          ids=["plain", "weighted", "l2", "weighted-l2"])

@@ -1,7 +1,7 @@
 """The compiled CPU kernels, called directly: forward, loss and gradient, optimizer updates.
 
 The kernels' arguments are built once in ``setup`` through the Network's own helpers
-(``_model``, ``_grads``, ``_workspace``) and the training module (hyperparameter vector,
+(``_model``, ``_workspace``) and the training module (hyperparameter vector,
 optimizer state), and every kernel is called once there, so compilation or loading from
 Numba's on-disk cache never lands in the timed body.
 """
@@ -27,7 +27,7 @@ class _KernelCase:
         self.X, self.Y, _ = make_data(sizes, batch, dtype)
         self.model = self.net._model()
         self.ws = self.net._workspace(batch)
-        self.grads = self.net._grads(np.empty_like(self.net.params))
+        self.grad = np.empty_like(self.net.params)
         self.sw = np.empty(0, dtype=self.net.dtype)
         self.hp = training.TrainConfig().hyperparameters(0.0, self.net.dtype)
 
@@ -48,10 +48,10 @@ class LossAndGrad(_KernelCase):
 
     def setup(self, case, dtype):
         super().setup(case, dtype)
-        cpu.loss_and_grad(self.model, self.grads, self.X, self.Y, self.sw, self.hp, self.ws)
+        cpu.loss_and_grad(self.model, self.grad, self.X, self.Y, self.sw, self.hp, self.ws)
 
     def time_loss_and_grad(self, case, dtype):
-        cpu.loss_and_grad(self.model, self.grads, self.X, self.Y, self.sw, self.hp, self.ws)
+        cpu.loss_and_grad(self.model, self.grad, self.X, self.Y, self.sw, self.hp, self.ws)
 
 
 class OptimizerUpdate:

@@ -4,11 +4,12 @@ Entry points called from Python: ``forward``, ``loss_and_grad``, ``optimizer_upd
 ``train_epoch``; everything else is inlined into them.
 """
 
-from .network import Grads, Model, Workspace, forward, loss_and_grad
+from .network import Model, Workspace, forward, loss_and_grad
 from .optimizers import optimizer_update
 from .train import Batch, Diagnostics, OptState, train_epoch
+from .views import layer_table
 
 __all__ = [
-    "Batch", "Diagnostics", "Grads", "Model", "OptState", "Workspace", "forward",
+    "Batch", "Diagnostics", "Model", "OptState", "Workspace", "forward", "layer_table",
     "loss_and_grad", "optimizer_update", "train_epoch",
 ]

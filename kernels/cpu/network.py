@@ -2,18 +2,10 @@
 
 Parameters live in one flat buffer (scikit-learn's ``_pack`` order: every layer's weights
 row-major, then every layer's intercepts); gradients and optimizer states share that layout,
-so the regularised entries (the weights) are a prefix of it. Kernels receive, besides the
-flat buffer, tuples of per-layer views into it, made once in Python: reshaping inside a
-kernel costs ~60 ns per view, and a step of a small network needs twenty of them.
-
-Workspaces are tuples of per-layer ``(max_rows, width)`` arrays; a batch of ``n`` rows uses
-``acts[l][:n]``, which stays C-contiguous and costs nothing to take.
-
-A tuple's length is part of its compiled type, so each network depth compiles its own
-kernels once (then loads them from the on-disk cache). Padding the tuples to a fixed
-length would let one compilation serve all depths, but the kernels then loop over layers
-with a run-time bound and index the tuples through a switch: measured 1.85 -> 3.3 us per
-step on a 10-32-1 network at batch 1, so depth-specific code it is.
+so the regularised entries (the weights) are a prefix of it. Workspaces are flat too: layer
+``l``'s activations for up to ``capacity`` rows are one (capacity, fan_out) block, and a
+batch of ``n`` rows uses its first ``n`` rows. The layer table (views.py) locates every
+block, so the kernels' types do not depend on the network's depth.
 """
 
 from collections import namedtuple
@@ -25,15 +17,15 @@ from ..config import INLINE, KERNEL
 from .fpenv import flush_denormals, restore_fpenv
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .losses import output_loss_and_delta
+from .views import B_START, CODE, block, intercepts, matrix, weights
 
-# params: flat buffer; coefs/intercepts: tuples of views into it; codes, act_params: per
-# layer activation codes and their slope/alpha; loss_code: the loss.
-Model = namedtuple("Model", ["params", "coefs", "intercepts", "codes", "act_params", "loss_code"])
-# flat: gradient buffer in params' layout; coefs/intercepts: tuples of views into it.
-Grads = namedtuple("Grads", ["flat", "coefs", "intercepts"])
-# Per-layer activations, deltas and inverted-dropout masks (masks are (0, 0) arrays when
-# nothing is dropped); dropout holds one rate per hidden layer, or is empty.
-Workspace = namedtuple("Workspace", ["acts", "deltas", "masks", "dropout"])
+# params: flat buffer; layers: the layer table (views.py); act_params: each layer's
+# activation slope/alpha; loss_code: the loss.
+Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code"])
+# Flat activation, delta and inverted-dropout mask buffers with room for ``capacity`` rows
+# (masks is empty when nothing is dropped); dropout holds one rate per hidden layer, or is
+# empty.
+Workspace = namedtuple("Workspace", ["capacity", "acts", "deltas", "masks", "dropout"])
 
 
 @njit(**INLINE)
@@ -43,30 +35,29 @@ def has_dropout(dropout, l):
 
 @njit(**INLINE)
 def n_weights(model):
-    total = 0
-    for l in range(len(model.coefs)):
-        total += model.coefs[l].size
-    return total
+    """The weights come first in params' layout: their count is where intercepts start."""
+    return model.layers[0, B_START]
 
 
 @njit(**INLINE)
 def forward_layers(model, X, ws):
     """Run every layer on ``X`` (dropping units where ``ws.dropout`` says); return the output."""
     n = X.shape[0]
+    layers, params = model.layers, model.params
     A = X
-    for l in range(len(model.coefs)):
-        out = ws.acts[l][:n]
-        dense_forward(A, model.coefs[l], model.intercepts[l], out, model.codes[l],
-                      model.act_params[l])
+    for l in range(layers.shape[0]):
+        out = block(ws.acts, ws.capacity, layers, l, n)
+        dense_forward(A, weights(params, layers, l), intercepts(params, layers, l), out,
+                      layers[l, CODE], model.act_params[l])
         if has_dropout(ws.dropout, l):
-            draw_dropout(out, ws.masks[l][:n], ws.dropout[l])
+            draw_dropout(out, block(ws.masks, ws.capacity, layers, l, n), ws.dropout[l])
         A = out
     return A
 
 
 @njit(**KERNEL)
 def forward(model, X, ws):
-    """Outputs of the network for ``X``: a view of the last block of ``ws.acts``."""
+    """Outputs of the network for ``X``: a view of the last layer's block of ``ws.acts``."""
     saved = flush_denormals()
     out = forward_layers(model, X, ws)
     restore_fpenv(saved)
@@ -74,21 +65,25 @@ def forward(model, X, ws):
 
 
 @njit(**INLINE)
-def backward(model, grads, X, ws, l2):
-    """Given the output delta in ``ws.deltas``, fill ``grads`` for every layer.
+def backward(model, grad, X, ws, l2):
+    """Given the output delta in ``ws.deltas``, fill ``grad`` (params' layout).
 
     ``l2`` is the per-weight coefficient of the L2 gradient (alpha / S).
     """
     n = X.shape[0]
-    for l in range(len(model.coefs) - 1, -1, -1):
-        A_prev = X if l == 0 else ws.acts[l - 1][:n]
-        D = ws.deltas[l][:n]
-        W = model.coefs[l]
-        dense_grads(A_prev, D, W, grads.coefs[l], grads.intercepts[l], l2)
+    layers, params = model.layers, model.params
+    for l in range(layers.shape[0] - 1, -1, -1):
+        A_prev = X if l == 0 else block(ws.acts, ws.capacity, layers, l - 1, n)
+        D = block(ws.deltas, ws.capacity, layers, l, n)
+        W = weights(params, layers, l)
+        dense_grads(A_prev, D, W, weights(grad, layers, l), intercepts(grad, layers, l), l2)
         if l > 0:
-            M = ws.masks[l - 1][:n] if has_dropout(ws.dropout, l - 1) else ws.masks[l - 1][:0]
-            delta_backward(D, W, A_prev, ws.deltas[l - 1][:n], model.codes[l - 1],
-                           model.act_params[l - 1], M)
+            if has_dropout(ws.dropout, l - 1):
+                M = block(ws.masks, ws.capacity, layers, l - 1, n)
+            else:
+                M = matrix(ws.masks, 0, 0, 0)
+            delta_backward(D, W, A_prev, block(ws.deltas, ws.capacity, layers, l - 1, n),
+                           layers[l - 1, CODE], model.act_params[l - 1], M)
 
 
 @njit(**INLINE)
@@ -106,6 +101,18 @@ def add_l1(params, grad, nw, coef):
 
 
 @njit(**INLINE)
+def weight_total(sw, n):
+    """S: the sample weights' total, or the row count for unit weights (a loop: Numba's
+    ``ndarray.sum`` alone cost 0.26 s of compilation)."""
+    if sw.size == 0:
+        return float(n)
+    total = 0.0
+    for w in sw:
+        total += w
+    return total
+
+
+@njit(**INLINE)
 def sum_squares(x, start, stop):
     total = 0.0
     for k in range(start, stop):
@@ -113,9 +120,9 @@ def sum_squares(x, start, stop):
     return total
 
 
-@njit(**KERNEL)
-def batch_loss_and_grad(model, grads, X, Y, sw, hp, ws):
-    """Loss of the batch (X, Y) and its gradient written into ``grads``.
+@njit(**INLINE)
+def batch_loss_and_grad(model, grad, X, Y, sw, hp, ws):
+    """Loss of the batch (X, Y) and its gradient written into ``grad`` (params' layout).
 
     ``sw`` holds the sample weights, or is empty for unit weights; S is their total (or the
     row count). Regularisers follow scikit-learn's convention: ``0.5 * alpha * sum(W**2) / S``
@@ -123,28 +130,29 @@ def batch_loss_and_grad(model, grads, X, Y, sw, hp, ws):
     ``hp[HP_LOSS_SCALE]``; the gradient is always that of the unscaled loss.
     """
     n = X.shape[0]
-    sw_sum = float(n) if sw.size == 0 else sw.sum()
+    sw_sum = weight_total(sw, n)
     out = forward_layers(model, X, ws)
-    last = len(model.coefs) - 1
+    layers = model.layers
+    last = layers.shape[0] - 1
     loss = output_loss_and_delta(
-        out, Y, sw, sw_sum, model.codes[last], model.act_params[last], model.loss_code,
-        hp[HP_CLIP_EPS], ws.deltas[last][:n],
+        out, Y, sw, sw_sum, layers[last, CODE], model.act_params[last], model.loss_code,
+        hp[HP_CLIP_EPS], block(ws.deltas, ws.capacity, layers, last, n),
     )
     loss *= hp[HP_LOSS_SCALE]
     alpha = hp[HP_ALPHA]
     nw = n_weights(model)
     if alpha != 0.0:
         loss += 0.5 * alpha * sum_squares(model.params, 0, nw) / sw_sum
-    backward(model, grads, X, ws, alpha / sw_sum)
+    backward(model, grad, X, ws, alpha / sw_sum)
     if hp[HP_L1] != 0.0:
-        loss += hp[HP_L1] * add_l1(model.params, grads.flat, nw, hp[HP_L1] / sw_sum) / sw_sum
+        loss += hp[HP_L1] * add_l1(model.params, grad, nw, hp[HP_L1] / sw_sum) / sw_sum
     return loss
 
 
 @njit(**KERNEL)
-def loss_and_grad(model, grads, X, Y, sw, hp, ws):
+def loss_and_grad(model, grad, X, Y, sw, hp, ws):
     """Entry point for :func:`batch_loss_and_grad` (one batch, called from Python)."""
     saved = flush_denormals()
-    loss = batch_loss_and_grad(model, grads, X, Y, sw, hp, ws)
+    loss = batch_loss_and_grad(model, grad, X, Y, sw, hp, ws)
     restore_fpenv(saved)
     return loss
