@@ -17,7 +17,7 @@ from ..config import INLINE, KERNEL
 from .fpenv import flush_denormals, restore_fpenv
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .losses import output_loss_and_delta
-from .views import B_START, CODE, block, intercepts, matrix, weights
+from .views import B_START, CODE, block, empty_block, intercepts, weights
 
 # params: flat buffer; layers: the layer table (views.py); act_params: each layer's
 # activation slope/alpha; loss_code: the loss.
@@ -81,7 +81,7 @@ def backward(model, grad, X, ws, l2):
             if has_dropout(ws.dropout, l - 1):
                 M = block(ws.masks, ws.capacity, layers, l - 1, n)
             else:
-                M = matrix(ws.masks, 0, 0, 0)
+                M = empty_block(ws.masks)
             delta_backward(D, W, A_prev, block(ws.deltas, ws.capacity, layers, l - 1, n),
                            layers[l - 1, CODE], model.act_params[l - 1], M)
 

@@ -6,7 +6,7 @@ masks, and the same for gradients) lives in one flat buffer per kind; a small in
 arrays whatever the network's depth, so one compilation (and one on-disk cache entry)
 serves every depth, and Numba's per-call dispatch stays short.
 
-``matrix`` builds a C-contiguous 2-D view in a few instructions. NumPy-style
+The view functions are intrinsics: a view costs a few instructions. NumPy-style
 ``flat[a:b].reshape(r, c)`` would do the same but goes through Numba's general reshape
 (~60 ns a view, twenty views a step); tuples of views made in Python instead cost ~3 s of
 compilation per depth (each tuple's length is part of the compiled type) and ~25 us of
@@ -14,12 +14,12 @@ dispatch per call.
 """
 
 import numpy as np
-from numba import njit, types
+from numba import types
+from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from ..config import INLINE
 
 # Columns of the layer table, one row per weight layer.
 FAN_IN = 0
@@ -45,55 +45,83 @@ def layer_table(layer_sizes, activation_codes):
     return table
 
 
+def _view(context, builder, flat_type, flat, start, shape):
+    """A C-contiguous view of ``flat`` with ``shape`` from element ``start``; it shares the
+    buffer's memory owner (as NumPy's views do), so it may outlive the kernel."""
+    src = make_array(flat_type)(context, builder, flat)
+    view_type = types.Array(flat_type.dtype, len(shape), "C")
+    view = make_array(view_type)(context, builder)
+    itemsize = src.itemsize
+    strides = [itemsize]
+    for extent in reversed(shape[1:]):
+        strides.insert(0, builder.mul(strides[0], extent))
+    populate_array(
+        view, data=builder.gep(src.data, [start]), shape=shape, strides=strides,
+        itemsize=itemsize, meminfo=src.meminfo, parent=src.parent,
+    )
+    return impl_ret_borrowed(context, builder, view_type, view._getvalue())
+
+
+def _reader(context, builder, signature, args, table_arg, row_arg):
+    """A function reading column ``c`` of row ``args[row_arg]`` of the layer table."""
+    table_type = signature.args[table_arg]
+    table = make_array(table_type)(context, builder, args[table_arg])
+    row = context.cast(builder, args[row_arg], signature.args[row_arg], types.intp)
+
+    def read(column):
+        index = [row, context.get_constant(types.intp, column)]
+        return builder.load(cgutils.get_item_pointer(context, builder, table_type, table, index))
+
+    return read
+
+
+def _intp(context, builder, signature, args, i):
+    return context.cast(builder, args[i], signature.args[i], types.intp)
+
+
 @intrinsic
-def _matrix_view(typingctx, flat, start, rows, cols):
-    """``flat[start:start + rows * cols].reshape(rows, cols)``, unchecked."""
-    view_type = types.Array(flat.dtype, 2, "C")
+def weights(typingctx, flat, layers, l):
+    """Layer ``l``'s (fan_in, fan_out) weights in a buffer of params' layout."""
 
     def codegen(context, builder, signature, args):
-        flat_type = signature.args[0]
-        src = make_array(flat_type)(context, builder, args[0])
-        start, n_rows, n_cols = (
-            context.cast(builder, value, ty, types.intp)
-            for value, ty in zip(args[1:], signature.args[1:])
-        )
-        itemsize = src.itemsize
-        view = make_array(view_type)(context, builder)
-        populate_array(
-            view,
-            data=builder.gep(src.data, [start]),
-            shape=[n_rows, n_cols],
-            strides=[builder.mul(n_cols, itemsize), itemsize],
-            itemsize=itemsize,
-            meminfo=src.meminfo,
-            parent=src.parent,
-        )
-        return impl_ret_borrowed(context, builder, view_type, view._getvalue())
+        read = _reader(context, builder, signature, args, 1, 2)
+        return _view(context, builder, signature.args[0], args[0], read(W_START),
+                     [read(FAN_IN), read(FAN_OUT)])
 
-    return view_type(flat, start, rows, cols), codegen
+    return types.Array(flat.dtype, 2, "C")(flat, layers, l), codegen
 
 
-@njit(**INLINE)
-def matrix(flat, start, rows, cols):
-    """A (rows, cols) C-contiguous view of ``flat`` from ``start``; bounds are the caller's
-    promise (the layer table and the buffers are made together, by the Network)."""
-    return _matrix_view(flat, start, rows, cols)
+@intrinsic
+def intercepts(typingctx, flat, layers, l):
+    """Layer ``l``'s (fan_out,) intercepts in a buffer of params' layout."""
+
+    def codegen(context, builder, signature, args):
+        read = _reader(context, builder, signature, args, 1, 2)
+        return _view(context, builder, signature.args[0], args[0], read(B_START),
+                     [read(FAN_OUT)])
+
+    return types.Array(flat.dtype, 1, "C")(flat, layers, l), codegen
 
 
-@njit(**INLINE)
-def weights(flat, layers, l):
-    """Layer ``l``'s (fan_in, fan_out) weights in a buffer of params' layout."""
-    return _matrix_view(flat, layers[l, W_START], layers[l, FAN_IN], layers[l, FAN_OUT])
-
-
-@njit(**INLINE)
-def intercepts(flat, layers, l):
-    start = layers[l, B_START]
-    return flat[start : start + layers[l, FAN_OUT]]
-
-
-@njit(**INLINE)
-def block(buffer, capacity, layers, l, n):
+@intrinsic
+def block(typingctx, buffer, capacity, layers, l, n):
     """The first ``n`` rows of layer ``l``'s (capacity, fan_out) block in a workspace."""
-    width = layers[l, FAN_OUT]
-    return _matrix_view(buffer, capacity * layers[l, UNIT_START], n, width)
+
+    def codegen(context, builder, signature, args):
+        read = _reader(context, builder, signature, args, 2, 3)
+        start = builder.mul(_intp(context, builder, signature, args, 1), read(UNIT_START))
+        return _view(context, builder, signature.args[0], args[0], start,
+                     [_intp(context, builder, signature, args, 4), read(FAN_OUT)])
+
+    return types.Array(buffer.dtype, 2, "C")(buffer, capacity, layers, l, n), codegen
+
+
+@intrinsic
+def empty_block(typingctx, buffer):
+    """A (0, 0) view of ``buffer``: the mask of a layer without dropout."""
+
+    def codegen(context, builder, signature, args):
+        zero = context.get_constant(types.intp, 0)
+        return _view(context, builder, signature.args[0], args[0], zero, [zero, zero])
+
+    return types.Array(buffer.dtype, 2, "C")(buffer), codegen
