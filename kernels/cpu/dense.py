@@ -1,6 +1,6 @@
 """One dense layer on the CPU: fused bias + activation forward, delta backpropagation, grads.
 
-Matrix products go to BLAS through ``np.dot`` (Numba calls SciPy's gemm); everything
+Matrix products go to SciPy's BLAS (blas.py) above ``SMALL_GEMM`` multiply-adds; everything
 element-wise is fused into a single pass over the product's output.
 """
 
@@ -12,6 +12,7 @@ from numba import njit
 from ..codes import IDENTITY, RELU, SOFTMAX
 from ..config import INLINE, KERNEL, SMALL_GEMM
 from ..scalar import activate, derivative
+from .blas import gemm
 
 
 @njit(**INLINE)
@@ -56,7 +57,8 @@ def matmul(A, B, out):
     n, k = A.shape
     m = B.shape[1]
     if n * k * m > SMALL_GEMM:
-        np.dot(A, B, out)
+        # Row-major out = A @ B is column-major out^T = B^T @ A^T: no transposes.
+        gemm(False, False, m, n, k, B, m, A, k, out, m)
         return
     for i in range(n):
         for j in range(m):
@@ -73,7 +75,8 @@ def matmul_nt(A, B, out):
     n, m = A.shape
     k = B.shape[0]
     if n * k * m > SMALL_GEMM:
-        np.dot(A, B.T, out)
+        # Column-major out^T (k x n) = B (k x m) @ A^T (m x n).
+        gemm(True, False, k, n, m, B, m, A, m, out, k)
         return
     for i in range(n):
         for p in range(k):
@@ -89,7 +92,8 @@ def matmul_tn(A, B, out):
     n, k = A.shape
     m = B.shape[1]
     if n * k * m > SMALL_GEMM:
-        np.dot(A.T, B, out)
+        # Column-major out^T (m x k) = B^T (m x n) @ A (n x k).
+        gemm(False, True, m, k, n, B, m, A, k, out, m)
         return
     for p in range(k):
         for j in range(m):
