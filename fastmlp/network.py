@@ -203,7 +203,7 @@ class Network:
         ws = self._workspace(min(chunk_size, X.shape[0]))
         for start in range(0, X.shape[0], chunk_size):
             chunk = X[start : start + chunk_size]
-            out[start : start + chunk.shape[0]] = cpu.forward(model, chunk, ws)
+            out[start : start + chunk.shape[0]] = training.run_kernel(cpu.forward, model, chunk, ws)
         return out
 
     def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0, *, l1=0.0, loss_scale=1.0):
@@ -223,7 +223,8 @@ class Network:
             0.0, self.dtype
         )
         grad = np.empty_like(self.params) if grad is None else grad
-        loss = cpu.loss_and_grad(
+        loss = training.run_kernel(
+            cpu.loss_and_grad,
             self._model(), grad, X, Y, training.kernel_weights(sw, self.dtype), hp,
             self._workspace(X.shape[0]),
         )

@@ -864,3 +864,30 @@ def test_progress_bar_draws_one_line_on_stderr(capsys):
     assert len(frames) == 4 and captured.err.endswith("\n")
     assert frames[-1].startswith("[" + "#" * 30 + "] 4/4 epochs  loss ")
     assert frames[1].startswith("[" + "#" * 15 + "." * 15 + "] 2/4 epochs")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_kernel_calls_pause_the_garbage_collector_and_restore_it(enabled):
+    import gc
+
+    from fastmlp.training import run_kernel
+
+    seen = []
+
+    def kernel(x):
+        seen.append(gc.isenabled())
+        if x < 0:
+            raise ValueError("boom")
+        return 2 * x
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        assert run_kernel(kernel, 21) == 42
+        assert gc.isenabled() is enabled
+        with pytest.raises(ValueError, match="boom"):
+            run_kernel(kernel, -1)
+        assert gc.isenabled() is enabled  # restored on errors too
+        assert seen == [False, False]
+    finally:
+        gc.enable() if was else gc.disable()
