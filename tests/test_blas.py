@@ -11,9 +11,9 @@ from fastmlp.kernels.cpu import dense
 
 @njit
 def _products(A, B, C, D, E, F, out_nn, out_nt, out_tn):
-    dense.matmul(A, B, out_nn)
-    dense.matmul_nt(C, D, out_nt)
-    dense.matmul_tn(E, F, out_tn)
+    dense.matmul(A, B, out_nn, False, False)
+    dense.matmul(C, D, out_nt, False, True)
+    dense.matmul(E, F, out_tn, True, False)
 
 
 # (n, k, m): tiny to wide, square and lopsided, single rows and columns.

@@ -54,33 +54,21 @@ def bias_activation(Z, b, code, param):
 
 
 @njit(**INLINE)
-def matmul(A, B, out):
-    """``out <- A @ B`` (row-major: column-major ``out^T = B^T @ A^T``, no transposes)."""
-    n, k = A.shape
-    m = B.shape[1]
-    gemm(False, False, m, n, k, B, m, A, k, out, m)
+def matmul(A, B, out, trans_a, trans_b):
+    """``out <- op(A) @ op(B)``, ``op`` a transpose where asked.
 
-
-@njit(**INLINE)
-def matmul_nt(A, B, out):
-    """``out <- A @ B.T`` (column-major ``out^T (k x n) = B (k x m) @ A^T (m x n)``)."""
-    n, m = A.shape
-    k = B.shape[0]
-    gemm(True, False, k, n, m, B, m, A, m, out, k)
-
-
-@njit(**INLINE)
-def matmul_tn(A, B, out):
-    """``out <- A.T @ B`` (column-major ``out^T (m x k) = B^T (m x n) @ A (n x k)``)."""
-    n, k = A.shape
-    m = B.shape[1]
-    gemm(False, True, m, k, n, B, m, A, k, out, m)
+    For row-major arrays this is BLAS's column-major ``out^T = op(B)^T @ op(A)^T``: each
+    row-major matrix already is its transpose in column-major terms, so nothing is copied.
+    """
+    rows, cols = out.shape
+    inner = A.shape[0] if trans_a else A.shape[1]
+    gemm(trans_b, trans_a, cols, rows, inner, B, B.shape[1], A, A.shape[1], out, cols)
 
 
 @njit(**KERNEL)
 def dense_forward(A_prev, W, b, out, code, param):
     """``out <- g(A_prev @ W + b)``."""
-    matmul(A_prev, W, out)
+    matmul(A_prev, W, out, False, False)
     bias_activation(out, b, code, param)
 
 
@@ -91,7 +79,7 @@ def delta_backward(D, W, A_prev, D_prev, code, param, M):
     ``M`` is the layer's inverted-dropout mask (0 or 1/keep per element) or an empty
     array: a dropped unit passes no gradient, a kept one stored ``a * m`` in ``A_prev``.
     """
-    matmul_nt(D, W, D_prev)
+    matmul(D, W, D_prev, False, True)
     n, m = D_prev.shape
     masked = M.size > 0
     if not masked and code == RELU:
@@ -132,7 +120,7 @@ def draw_dropout(A, M, rate):
 @njit(**KERNEL)
 def dense_grads(A_prev, D, W, gW, gb, l2):
     """``gW <- A_prev.T @ D + l2 * W`` and ``gb <- column sums of D``."""
-    matmul_tn(A_prev, D, gW)
+    matmul(A_prev, D, gW, True, False)
     if l2 != 0.0:
         fan_in, fan_out = W.shape
         for k in range(fan_in):
