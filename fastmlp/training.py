@@ -358,8 +358,8 @@ class _EpochRunner:
         self.hp[codes.HP_LR] = self.optimizer.learning_rate
         self.buffers.reset()
         run_kernel(
-            cpu.train_epoch, self.model, self.buffers.grad, self.optimizer.state, self.hp, self.X, self.Y,
-            self.sw, self.order, self.batch_size, seed, self.buffers.batch,
+            cpu.train_epoch, self.model, self.buffers.grad, self.optimizer.state, self.hp,
+            self.X, self.Y, self.sw, self.order, self.batch_size, seed, self.buffers.batch,
             self.buffers.workspace, self.buffers.diag,
         )
         stats = self.buffers.diag.stats

@@ -17,7 +17,9 @@ def _products(A, B, C, D, E, F, out_nn, out_nt, out_tn):
 
 
 # (n, k, m): tiny to wide, square and lopsided, single rows and columns.
-SHAPES = [(1, 1, 1), (2, 3, 4), (16, 20, 64), (128, 784, 512), (3, 300, 7), (1, 1000, 1), (257, 1, 9)]
+SHAPES = [
+    (1, 1, 1), (2, 3, 4), (16, 20, 64), (128, 784, 512), (3, 300, 7), (1, 1000, 1), (257, 1, 9),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

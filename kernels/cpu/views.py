@@ -8,9 +8,10 @@ serves every depth, and Numba's per-call dispatch stays short.
 
 The view functions are intrinsics: a view costs a few instructions. NumPy-style
 ``flat[a:b].reshape(r, c)`` would do the same but goes through Numba's general reshape
-(~60 ns a view, twenty views a step); tuples of views made in Python instead cost ~3 s of
-compilation per depth (each tuple's length is part of the compiled type) and ~25 us of
-dispatch per call.
+(~20 ns a view, twenty views a step). Tuples of views made in Python, the earlier design,
+cost ~3 s of compilation per new depth (a tuple's length is part of the compiled type) and
+made Numba dispatch on ~30 arrays per call (the unchecked loss_and_grad of 20-64-64-2 at
+batch 16 took 26 us a call with them, 19.5 us without).
 """
 
 import numpy as np
