@@ -250,7 +250,8 @@ class Network:
         score is minus the validation loss, and the best weights are restored at the end.
         A non-finite loss or weight raises :class:`fastmlp.training.DivergenceError` and
         leaves the weights of the last finite epoch in place. ``verbose`` prints
-        scikit-learn's "Iteration k, loss = ..." lines; ``progress_bar`` draws a progress bar on stderr.
+        scikit-learn's "Iteration k, loss = ..." lines; ``progress_bar`` draws a progress
+        bar on stderr.
         """
         X, Y, sw = self._check_data(X, Y, sample_weight)
         config = training.TrainConfig(

@@ -152,8 +152,8 @@ def _draw_masks(stream, rows, widths, rates):
 def _replay(params0, X, Y, spec, *, epochs, batch_size, solver, learning_rate_init,
             learning_rate="constant", rates=None, shuffle_rng=None, alpha=0.0, l1=0.0,
             max_grad_norm=None, dropout=None, sample_weight=None, momentum=0.9,
-            nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, rho=0.9, power_t=0.5,
-            lr_gamma=0.1, lr_step_size=10, lr_horizon=None, lr_min=0.0):
+            nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01,
+            rho=0.9, power_t=0.5, lr_gamma=0.1, lr_step_size=10, lr_horizon=None, lr_min=0.0):
     """Replay ``epochs`` epochs of minibatch training in float64 with ``fastmlp.reference``.
 
     Returns the final flat parameters, the per-epoch loss (sum of batch loss x batch length
