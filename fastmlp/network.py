@@ -135,14 +135,18 @@ class Network:
         return self.n_weights + sum(self.layer_sizes[1:])
 
     def unpack(self, flat):
-        """Per-layer (fan_in, fan_out) and (fan_out,) views of a flat buffer in params' layout."""
+        """Per-layer (fan_in, fan_out) and (fan_out,) views of a flat buffer in params' layout.
+
+        The offsets come from the layer table, the one place that lays the buffer out for
+        the kernels too.
+        """
+        views = cpu.views
         coefs, intercepts = [], []
-        w, b = 0, self.n_weights
-        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
+        for row in self._layers.tolist():
+            fan_in, fan_out = row[views.FAN_IN], row[views.FAN_OUT]
+            w, b = row[views.W_START], row[views.B_START]
             coefs.append(flat[w : w + fan_in * fan_out].reshape(fan_in, fan_out))
             intercepts.append(flat[b : b + fan_out])
-            w += fan_in * fan_out
-            b += fan_out
         return coefs, intercepts
 
     def initialize(self, random_state=None):
