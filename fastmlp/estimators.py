@@ -11,6 +11,7 @@ Parameters beyond scikit-learn's come after them, are keyword-only, and are off 
 
 import warnings
 from contextlib import contextmanager
+from dataclasses import fields
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,7 +28,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
@@ -45,6 +46,11 @@ from .network import INITS, Network
 STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SOLVERS = ("lbfgs",) + STOCHASTIC_SOLVERS
 HIDDEN_ACTIVATIONS = tuple(codes.HIDDEN_ACTIVATIONS)
+# TrainConfig's fields that are estimator parameters of the same name and meaning.
+TRAINING_PARAMS = tuple(
+    f.name for f in fields(training.TrainConfig)
+    if f.name not in ("solver", "batch_size", "loss_scale", "diagnostics")
+)
 
 NON_FINITE_MESSAGE = (
     "Solver produced non-finite parameter weights. The input data may contain large "
@@ -54,20 +60,18 @@ NON_FINITE_MESSAGE = (
 
 @contextmanager
 def _thread_limits(n_threads):
-    """Numba threads and BLAS threads both set to ``n_threads`` while inside; None: as is."""
+    """BLAS threads set to ``n_threads`` while inside; None: as is.
+
+    (The kernels are serial apart from their BLAS calls: Numba's own thread count would
+    change nothing.)
+    """
     if n_threads is None:
         yield
         return
-    import numba
     from threadpoolctl import threadpool_limits
 
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        with threadpool_limits(limits=int(n_threads), user_api="blas"):
-            yield
-    finally:
-        numba.set_num_threads(previous)
+    with threadpool_limits(limits=int(n_threads), user_api="blas"):
+        yield
 
 
 def _plain_array(a, dtype=None):
@@ -107,45 +111,22 @@ class BaseMultilayerPerceptron(BaseEstimator):
     Not meant to be used directly.
     """
 
+    # The training settings' constraints are training.CONSTRAINTS' (one place for each);
+    # the rest are the estimators' own.
     _parameter_constraints: dict = {
+        **{name: training.CONSTRAINTS[name] for name in TRAINING_PARAMS},
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(HIDDEN_ACTIVATIONS)), list, tuple],
         "solver": [StrOptions(set(SOLVERS))],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions(set(training.SCHEDULES))],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
+        "batch_size": [StrOptions({"auto"}), *training.CONSTRAINTS["batch_size"]],
         "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
-        # fastmlp extras (all off by default)
-        "l1": [Interval(Real, 0, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
-        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "init": [StrOptions(set(INITS))],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "rho": [Interval(Real, 0, 1, closed="left")],
-        "lr_gamma": [Interval(Real, 0, 1, closed="right")],
-        "lr_step_size": [Interval(Integral, 1, None, closed="left")],
-        "lr_horizon": [Interval(Integral, 1, None, closed="left"), None],
-        "lr_min": [Interval(Real, 0, None, closed="left")],
     }
 
     def _set_init_params(self, params):
@@ -329,35 +310,15 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 self.best_validation_score_ = None
 
     def _train_config(self, batch_size, n_outputs, solver=None):
-        dropout = self.dropout
-        if not isinstance(dropout, Real):
-            dropout = tuple(float(r) for r in dropout)
+        settings = {name: getattr(self, name) for name in TRAINING_PARAMS}
+        if not isinstance(self.dropout, Real):
+            settings["dropout"] = tuple(float(r) for r in self.dropout)
+        if self.solver == "adam":  # scikit-learn's adam ignores the schedule
+            settings["learning_rate"] = "constant"
         return training.TrainConfig(
+            **settings,
             solver=solver or self.solver,
-            learning_rate_init=self.learning_rate_init,
-            # scikit-learn's adam ignores the schedule; the other solvers follow it.
-            learning_rate="constant" if self.solver == "adam" else self.learning_rate,
-            power_t=self.power_t,
-            lr_gamma=self.lr_gamma,
-            lr_step_size=self.lr_step_size,
-            lr_horizon=self.lr_horizon,
-            lr_min=self.lr_min,
-            momentum=self.momentum,
-            nesterovs_momentum=self.nesterovs_momentum,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            weight_decay=self.weight_decay,
-            rho=self.rho,
-            alpha=self.alpha,
-            l1=self.l1,
-            dropout=dropout,
-            max_grad_norm=self.max_grad_norm,
             batch_size=int(batch_size),
-            shuffle=bool(self.shuffle),
-            max_iter=int(self.max_iter),
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
             loss_scale=self._loss_scale(n_outputs),
         )
 
@@ -561,8 +522,8 @@ _EXTRAS_DOC = """
 default="glorot_uniform"
         Weight initialisation; ``glorot_uniform`` is scikit-learn's. fastmlp extra.
     n_threads : int, default=None
-        Numba threads and BLAS threads (threadpoolctl) used while fitting and predicting;
-        None leaves both as they are. fastmlp extra.
+        BLAS threads (threadpoolctl) used while fitting and predicting; None leaves them
+        as they are. fastmlp extra.
     weight_decay : float, default=0.01
         Decoupled weight decay of ``solver="adamw"``. fastmlp extra.
     rho : float, default=0.9

@@ -1,4 +1,4 @@
-"""Training with ``Network.fit`` (issue #3): the compiled epochs against a step-by-step replay
+"""Training with ``Network.fit``: the compiled epochs against a step-by-step replay
 with ``fastmlp.reference``, regularisers, dropout, reproducibility, stopping rules,
 diagnostics, numerical safety, argument checks, and that it learns.
 
@@ -870,7 +870,7 @@ def test_progress_bar_draws_one_line_on_stderr(capsys):
 def test_kernel_calls_pause_the_garbage_collector_and_restore_it(enabled):
     import gc
 
-    from fastmlp.training import run_kernel
+    from fastmlp.backend import run_kernel
 
     seen = []
 
