@@ -1,8 +1,8 @@
 """fastmlp: multilayer perceptrons trained by Numba-compiled kernels."""
 
 from . import kernels, reference
-from .gradcheck import GradientCheck, check_gradients
 from .estimators import MLPClassifier, MLPRegressor
+from .gradcheck import GradientCheck, check_gradients
 from .network import Network
 from .persistence import load
 

@@ -193,7 +193,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             sizes = [sizes]
         sizes = list(sizes)
         if np.any(np.array(sizes) <= 0):
-            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return sizes
 
     def _hidden_activations(self, n_hidden):
@@ -468,7 +468,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(
                 "partial_fit is only available for stochastic"
-                " optimizers. %s is not stochastic." % self.solver
+                f" optimizers. {self.solver} is not stochastic."
             )
         return True
 

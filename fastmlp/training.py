@@ -22,9 +22,9 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from . import backend
 from ._validation import check_number as _number
 from ._validation import check_option
-from . import backend
 from .kernels import codes, layout
 from .kernels.layout import STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
 
@@ -157,8 +157,10 @@ class TrainConfig:
 
     def hyperparameters(self, lr, dtype):
         """The float64 vector the kernels read, with learning rate ``lr``."""
-        settings = {name: getattr(self, name) for name in layout.HP_SLOTS if name != "learning_rate"}
-        return layout.hyperparameters(dtype, learning_rate=lr, **settings)
+        names = [name for name in layout.HP_SLOTS if name != "learning_rate"]
+        return layout.hyperparameters(
+            dtype, learning_rate=lr, **{name: getattr(self, name) for name in names}
+        )
 
     def scheduled_rate(self, epoch, samples_seen):
         """The rate for epoch ``epoch`` (0-based) of the epoch-driven schedules."""

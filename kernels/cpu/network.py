@@ -11,10 +11,10 @@ block, so the kernels' types do not depend on the network's depth.
 from collections import namedtuple
 
 from ..layout import B_START, CODE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE
-from .fpenv import flush_denormals, restore_fpenv
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
-from .losses import output_loss_and_delta
+from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
+from .losses import output_loss_and_delta
 from .views import block, empty_block, intercepts, weights
 
 # params: flat buffer; layers: the layer table (layout.py); act_params: each layer's
