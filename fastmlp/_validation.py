@@ -23,7 +23,7 @@ def check_matrix(X, name, dtype, n_columns=None, what_columns="features"):
         raise TypeError(f"{name} must hold numbers, got an array of dtype {X.dtype}.")
     # check_array's messages are the ones scikit-learn users know, but it costs ~50 us a
     # call: an array that needs no conversion only gets the finiteness test (~1 us).
-    if not (_ready(X, dtype) and np.isfinite(X).all()):
+    if not (is_ready(X, dtype) and np.isfinite(X).all()):
         X = check_array(
             X, dtype=dtype, order="C", ensure_2d=True, ensure_all_finite=True, input_name=name
         )
@@ -35,7 +35,7 @@ def check_matrix(X, name, dtype, n_columns=None, what_columns="features"):
     return X
 
 
-def _ready(X, dtype):
+def is_ready(X, dtype):
     """Already a non-empty, C-contiguous, 2-D ndarray of ``dtype``."""
     return (
         type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.size > 0

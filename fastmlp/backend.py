@@ -105,16 +105,19 @@ def workspace(net, n_rows, dropout=None):
 
 
 # ---- whole-network operations --------------------------------------------------------------
-def forward(net, X, chunk_size):
-    """Outputs of ``net`` for checked ``X``, ``chunk_size`` rows per kernel call."""
+def predict(net, X, chunk_size):
+    """Inference outputs of ``net`` for ``X`` (a C-contiguous 2-D array of its dtype with the
+    right column count), or None when ``X`` holds a NaN or infinity.
+
+    ``chunk_size`` rows at a time share one workspace. The garbage collector is not paused
+    (a cached kernel is loaded in the first call; the pause costs ~0.3 us a call).
+    """
     t = target(net.device)
-    out = np.empty((X.shape[0], net.layer_sizes[-1]), dtype=net.dtype)
-    m = model(net)
-    ws = workspace(net, min(chunk_size, X.shape[0]))
-    for start in range(0, X.shape[0], chunk_size):
-        chunk = X[start : start + chunk_size]
-        out[start : start + chunk.shape[0]] = t.to_host(run_kernel(t.kernels.forward, m, chunk, ws))
-    return out
+    n = X.shape[0]
+    out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
+    acts = t.empty(min(chunk_size, n) * net.layout.n_units, net.dtype)
+    bad = t.kernels.predict(net.params, net.layout.table, net._act_params, X, out, acts)
+    return out if bad < 0 else None
 
 
 def loss_and_grad(net, X, Y, sw, hp, grad=None):

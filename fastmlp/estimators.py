@@ -40,6 +40,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import training
+from ._validation import is_ready
 from .kernels import codes
 from .network import INITS, Network
 
@@ -450,12 +451,39 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     # ---- prediction ----------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
-        """Network outputs after the output activation, shape (n_samples, n_outputs)."""
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        """Network outputs after the output activation, shape (n_samples, n_outputs).
+
+        Plain input (a C-contiguous 2-D ndarray of the network's dtype with the fitted
+        feature count, for a model fitted without feature names) skips scikit-learn's
+        validation, which costs ~50 us a call: the compiled pass checks finiteness itself
+        and any NaN or infinity sends the call through the full validation, which names it.
+        """
         net = self._net
-        with _thread_limits(self.n_threads):
+        if self.n_threads is not None:
+            with _thread_limits(self.n_threads):
+                return self._outputs(net, X, check_input)
+        return self._outputs(net, X, check_input)
+
+    def _outputs(self, net, X, check_input):
+        if not check_input:
             return net.forward(_plain_array(X, net.dtype))
+        if self._is_plain(X, net):
+            out = net._predict(X)
+            if out is not None:
+                return out
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return net.forward(_plain_array(X, net.dtype))
+
+    def _is_plain(self, X, net):
+        return (
+            is_ready(X, net.dtype)
+            and X.shape[1] == net.layer_sizes[0]
+            and "feature_names_in_" not in self.__dict__
+        )
+
+    def _check_fitted(self):
+        if "_net" not in self.__dict__:  # the cheap test first: predicting is latency-bound
+            check_is_fitted(self)
 
     def _score_with_function(self, X, y, sample_weight):
         """Validation score without input checks (NaN when the predictions are not finite)."""
@@ -706,14 +734,25 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return self._labels(self._forward_pass_fast(X, check_input=check_input))
+
+    def _labels(self, y_pred):
+        """``LabelBinarizer.inverse_transform`` of the outputs, computed directly for the
+        common targets (the binarizer's own checks cost more than a one-row prediction)."""
+        lb = self._label_binarizer
+        if lb.y_type_ == "multiclass":
+            return lb.classes_.take(y_pred.argmax(axis=1), mode="clip")
+        if lb.y_type_ == "binary" and len(lb.classes_) == 2:
+            # the binarizer's threshold: (pos_label + neg_label) / 2
+            threshold = (lb.pos_label + lb.neg_label) / 2.0
+            return lb.classes_[(y_pred.ravel() > threshold).astype(int)]
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return lb.inverse_transform(y_pred)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -765,7 +804,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y_prob : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -881,7 +920,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

@@ -191,8 +191,19 @@ class Network:
 
         Rows are processed ``chunk_size`` at a time, bounding the workspace's memory.
         """
-        X = self._check_X(X)
-        return backend.forward(self, X, v.check_positive_int(chunk_size, "chunk_size"))
+        chunk_size = v.check_positive_int(chunk_size, "chunk_size")
+        if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
+            X = self._check_X(X)
+        out = backend.predict(self, X, chunk_size)
+        if out is None:
+            self._check_X(np.array(X))  # names the NaN or infinity the kernel found
+            raise ValueError("X contains NaN or infinity.")
+        return out
+
+    def _predict(self, X, chunk_size=4096):
+        """``forward`` of an array that passed ``is_ready`` with the right column count;
+        None when it holds a NaN or infinity."""
+        return backend.predict(self, X, chunk_size)
 
     def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0, *, l1=0.0, loss_scale=1.0):
         """Mean loss over the (weighted) samples plus regularisers, and its flat gradient.

@@ -1,0 +1,51 @@
+"""Inference: the network's outputs for many rows, input checks included, in one call.
+
+Prediction is latency-bound for a few rows: the kernel takes plain arrays (Numba
+dispatches on them in C, where a namedtuple argument costs microseconds of Python-level
+typing) and checks the input's finiteness itself, one chunk at a time while the chunk is
+in cache, instead of a separate NumPy sweep over the data.
+"""
+
+import math
+
+from .fpenv import flush_denormals, restore_fpenv
+from ..layout import UNIT_START
+from .jit import inline, kernel
+from .network import Model, Workspace, forward_layers
+
+
+@inline
+def all_finite(X, start, stop):
+    ok = True
+    width = X.shape[1]
+    for i in range(start, stop):
+        for j in range(width):
+            ok &= math.isfinite(X[i, j])
+    return ok
+
+
+@kernel
+def predict(params, layers, act_params, X, out, acts):
+    """``out <- network(X)`` in chunks of ``acts.size // n_units`` rows.
+
+    Returns the index of the first row of the first chunk holding a NaN or infinity (``out``
+    then holds the rows before that chunk only), or -1 when every value was finite.
+    """
+    saved = flush_denormals()
+    model = Model(params, layers, act_params, 0)
+    n_units = out.shape[1] + layers[layers.shape[0] - 1, UNIT_START]
+    capacity = acts.size // n_units
+    ws = Workspace(capacity, acts, acts[:0], acts[:0], act_params[:0])
+    n = X.shape[0]
+    bad = -1
+    for start in range(0, n, capacity):
+        stop = min(start + capacity, n)
+        if not all_finite(X, start, stop):
+            bad = start
+            break
+        result = forward_layers(model, X[start:stop], ws)
+        for i in range(stop - start):
+            for j in range(out.shape[1]):
+                out[start + i, j] = result[i, j]
+    restore_fpenv(saved)
+    return bad
