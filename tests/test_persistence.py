@@ -303,6 +303,8 @@ EDITS = {
                       "unknown class 'MLPSomething'"),
     "invalid version": (_set("format_version", value="2"), True,
                         "invalid format version '2'"),
+    "relabelled as version 1": (_set("format_version", value=1), True,
+                                "claims format version 1 but has a checksum"),
     "newer version": (_set("format_version", value=3), True,
                       "format version 3 .*newer than the version 2.*upgrade fastmlp"),
     "state key missing": (lambda meta, entries: meta["state"].pop("network"), True,
