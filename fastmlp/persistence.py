@@ -278,7 +278,8 @@ def load(path):
         except _PARSE_ERRORS as exc:
             detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             raise ModelFileError(
-                f"{path!r} is damaged: not a readable zip archive ({detail})."
+                f"{path!r} is damaged (truncated or corrupted): not a readable zip archive "
+                f"({detail})."
             ) from exc
     return _build(meta, arrays, path)
 
