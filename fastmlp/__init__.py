@@ -4,11 +4,12 @@ from . import kernels, reference
 from .estimators import MLPClassifier, MLPRegressor
 from .gradcheck import GradientCheck, check_gradients
 from .network import Network
-from .persistence import load
+from .persistence import ModelFileError, load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradientCheck", "MLPClassifier", "MLPRegressor", "Network", "check_gradients", "kernels",
     "load", "reference",
+    "ModelFileError", "save",
 ]

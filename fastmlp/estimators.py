@@ -9,6 +9,7 @@ L-BFGS evaluates the compiled loss and gradient over the network's flat paramete
 Parameters beyond scikit-learn's come after them, are keyword-only, and are off by default.
 """
 
+import dataclasses
 import warnings
 from contextlib import contextmanager
 from dataclasses import fields
@@ -39,7 +40,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import training
+from . import persistence, training
 from ._validation import is_ready
 from .kernels import codes
 from .network import INITS, Network
@@ -521,15 +522,221 @@ class BaseMultilayerPerceptron(BaseEstimator):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    # ---- saving and loading: the estimator's state as arrays and JSON values ---------------
+    # fastmlp.persistence owns the file format (and checks the file's integrity); these
+    # methods own what is stored and check that it makes a consistent estimator.
+    _FITTED_VALUES = (
+        "n_layers_", "n_outputs_", "out_activation_", "n_iter_", "t_", "loss_", "best_loss_",
+        "best_validation_score_", "loss_curve_", "validation_scores_", "n_features_in_",
+        "_no_improvement_count", "_optimizer_solver",
+    )
+
     def save(self, path):
-        """Write the fitted estimator to ``path`` (see :func:`fastmlp.load`).
+        """Write the fitted estimator to ``path``; same as :func:`fastmlp.save`.
 
-        A NumPy ``.npz`` archive holding arrays and a JSON metadata string, no pickle;
+        A NumPy ``.npz`` archive of arrays, JSON metadata and a checksum, no pickle;
         written to a temporary file in the same directory and then renamed into place.
+        Read it back with :func:`fastmlp.load`.
         """
-        from .persistence import save
+        persistence.save(self, path)
 
-        save(self, path)
+    def _to_state(self):
+        """(arrays, state): the fitted estimator as named arrays and JSON-ready values."""
+        check_is_fitted(self)
+        net = self._net
+        params = self.get_params(deep=False)
+        if isinstance(params.get("random_state"), np.random.RandomState):
+            params["random_state"] = None  # a generator is not stored; None when loaded
+        arrays = {"params": net.params}
+        state = {
+            "params": params,
+            "network": {
+                "layer_sizes": [int(s) for s in net.layer_sizes],
+                "activation": list(net.activation),
+                "output_activation": net.output_activation,
+                "loss": net.loss,
+                "dtype": net.dtype.name,
+                "init": net.init,
+                "leaky_slope": net.leaky_slope,
+                "elu_alpha": net.elu_alpha,
+            },
+            "fitted": {n: getattr(self, n) for n in self._FITTED_VALUES if hasattr(self, n)},
+            "has_history": hasattr(self, "history_"),
+        }
+        if hasattr(self, "feature_names_in_"):
+            arrays["feature_names_in"] = self._string_array(
+                self.feature_names_in_, "feature_names_in_"
+            )
+        lb = getattr(self, "_label_binarizer", None)
+        if lb is not None:
+            classes = np.asarray(lb.classes_)
+            state["label_binarizer"] = {
+                "neg_label": int(lb.neg_label),
+                "pos_label": int(lb.pos_label),
+                "sparse_output": bool(lb.sparse_output),
+                "y_type_": lb.y_type_,
+                "sparse_input_": bool(lb.sparse_input_),
+                "classes_dtype": "object" if classes.dtype == object else classes.dtype.str,
+            }
+            arrays["classes"] = (
+                self._string_array(classes, "classes_") if classes.dtype == object else classes
+            )
+        optimizer = getattr(self, "_optimizer", None)
+        if optimizer is not None:
+            state["optimizer"] = {
+                "learning_rate": float(optimizer.learning_rate),
+                "epochs": int(optimizer.epochs),
+            }
+            for name, array in self._optimizer_arrays(optimizer).items():
+                arrays[f"optimizer_{name}"] = array
+        progress = self._progress
+        state["progress"] = {
+            "samples_seen": int(progress.samples_seen),
+            "best_loss": float(progress.best_loss),
+            "best_score": float(progress.best_score),
+            "no_improvement_count": int(progress.no_improvement_count),
+        }
+        if progress.best_params is not None:
+            arrays["progress_best_params"] = progress.best_params
+        # history_ is the epochs' history (stochastic solvers) or an L-BFGS record of its own.
+        history = getattr(self, "history_", None)
+        state["history_is_progress"] = history is progress.history
+        arrays.update(self._history_arrays(progress.history, "progress_history_"))
+        if history is not None and history is not progress.history:
+            arrays.update(self._history_arrays(history, "history_"))
+        return arrays, state
+
+    @classmethod
+    def _from_state(cls, arrays, state):
+        """The estimator that :meth:`_to_state` described; ValueError if inconsistent."""
+        est = cls(**state["params"])
+        est._validate_params()
+        spec = state["network"]
+        net = Network(
+            spec["layer_sizes"], activation=spec["activation"],
+            output_activation=spec["output_activation"], loss=spec["loss"],
+            dtype=spec["dtype"], init=spec["init"], random_state=0,
+            leaky_slope=spec["leaky_slope"], elu_alpha=spec["elu_alpha"],
+        )
+        net.params[:] = cls._matching(arrays["params"], net.params, "params")
+        est._net = net
+        for name, value in state["fitted"].items():
+            if name not in cls._FITTED_VALUES:
+                raise ValueError(f"unknown fitted attribute {name!r}")
+            setattr(est, name, value)
+        est._check_state_shapes()
+        if "feature_names_in" in arrays:
+            est.feature_names_in_ = arrays["feature_names_in"].astype(object)
+        if "label_binarizer" in state:
+            est._label_binarizer = cls._label_binarizer_from(
+                state["label_binarizer"], arrays["classes"]
+            )
+            est.classes_ = est._label_binarizer.classes_
+            est._check_classes()
+        est._optimizer = None
+        if "optimizer" in state:
+            solver = state["fitted"].get("_optimizer_solver") or est.solver
+            optimizer = training.Optimizer(net, training.TrainConfig(solver=solver))
+            for name, array in cls._optimizer_arrays(optimizer).items():
+                array[...] = cls._matching(arrays[f"optimizer_{name}"], array, name)
+            optimizer.learning_rate = float(state["optimizer"]["learning_rate"])
+            optimizer.epochs = int(state["optimizer"]["epochs"])
+            est._optimizer = optimizer
+        spec = state["progress"]
+        history = cls._history_from(arrays, "progress_history_")
+        best = arrays.get("progress_best_params")
+        est._progress = training.Progress(
+            samples_seen=int(spec["samples_seen"]),
+            best_loss=float(spec["best_loss"]),
+            best_score=float(spec["best_score"]),
+            no_improvement_count=int(spec["no_improvement_count"]),
+            best_params=None if best is None else cls._matching(best, net.params, "best"),
+            history=history,
+        )
+        if state["history_is_progress"]:
+            est.history_ = history
+        elif state["has_history"]:
+            est.history_ = cls._history_from(arrays, "history_")
+        return est
+
+    def _check_state_shapes(self):
+        sizes = self._net.layer_sizes
+        expected = {
+            "n_layers_": len(sizes), "n_outputs_": sizes[-1], "n_features_in_": sizes[0],
+        }
+        for name, value in expected.items():
+            if getattr(self, name, value) != value:
+                raise ValueError(
+                    f"{name} is {getattr(self, name)!r} for a network of layer sizes "
+                    f"{list(sizes)}"
+                )
+
+    def _check_classes(self):
+        lb = self._label_binarizer
+        n_classes = len(lb.classes_)
+        outputs = 1 if lb.y_type_ == "binary" else n_classes
+        if (lb.y_type_ == "binary" and n_classes > 2) or outputs != self._net.layer_sizes[-1]:
+            raise ValueError(
+                f"{n_classes} classes ({lb.y_type_}) for a network of "
+                f"{self._net.layer_sizes[-1]} outputs"
+            )
+
+    @staticmethod
+    def _label_binarizer_from(spec, labels):
+        lb = LabelBinarizer(
+            neg_label=spec["neg_label"], pos_label=spec["pos_label"],
+            sparse_output=spec["sparse_output"],
+        )
+        if labels.ndim != 1:
+            raise ValueError(f"classes of shape {labels.shape}, 1-D expected")
+        lb.classes_ = labels.astype(object) if spec["classes_dtype"] == "object" else labels
+        lb.y_type_ = spec["y_type_"]
+        lb.sparse_input_ = spec["sparse_input_"]
+        return lb
+
+    @staticmethod
+    def _history_arrays(history, prefix):
+        return {
+            f"{prefix}{field.name}": np.asarray(getattr(history, field.name), dtype=np.float64)
+            for field in dataclasses.fields(training.History)
+        }
+
+    @staticmethod
+    def _history_from(arrays, prefix):
+        history = training.History()
+        for field in dataclasses.fields(training.History):
+            values = arrays[f"{prefix}{field.name}"]
+            if values.ndim not in (1, 2) or values.dtype != np.float64:
+                raise ValueError(f"history {field.name} is {values.dtype} {values.shape}")
+            rows = [np.array(row) for row in values] if values.ndim == 2 else values.tolist()
+            object.__getattribute__(history, field.name).extend(rows)
+        return history
+
+    @staticmethod
+    def _optimizer_arrays(optimizer):
+        """The optimizer's state arrays by name."""
+        return {name: getattr(optimizer.state, name) for name in ("state1", "state2", "step")}
+
+    @staticmethod
+    def _string_array(values, name):
+        values = np.asarray(values)
+        if values.dtype.kind == "U":
+            return values
+        if values.dtype == object and all(isinstance(v, str) for v in values.ravel()):
+            return values.astype(str)
+        raise ValueError(
+            f"Cannot save {name} of dtype {values.dtype} with non-string objects without "
+            "pickle; use numeric or string labels."
+        )
+
+    @staticmethod
+    def _matching(array, like, name):
+        if array.shape != like.shape or array.dtype != like.dtype:
+            raise ValueError(
+                f"{name} is {array.dtype} of shape {array.shape}, the network needs "
+                f"{like.dtype} of shape {like.shape}"
+            )
+        return array
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -627,6 +834,7 @@ _ATTRIBUTES_DOC = """
 """
 
 
+@persistence.register
 class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     __doc__ = (
         """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, compiled.
@@ -818,6 +1026,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return tags
 
 
+@persistence.register
 class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     __doc__ = (
         """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, compiled.
