@@ -80,7 +80,9 @@ class _Skl2OnnxGraph:
 
         name = self.name(hint)
         tensor = numpy_helper.from_array(np.asarray(array), name=name)
-        self.container.add_initializer(name, tensor.data_type, list(tensor.dims), tensor)
+        # The container copies a tensor's raw bytes, which strings do not use: pass those as a list.
+        content = list(tensor.string_data) if tensor.string_data else tensor
+        self.container.add_initializer(name, tensor.data_type, list(tensor.dims), content)
         return name
 
     def node(self, op_type, inputs, output=None, **attrs):
@@ -108,7 +110,8 @@ def _hidden_layer_nodes(g, net, layer, h):
     The one place that maps a hidden layer to ONNX. When Network gains batch norm, fold it
     here into the dense layer before calling ``_dense_nodes`` (``W * gamma / sqrt(var + eps)``
     column-wise, ``(b - mean) * gamma / sqrt(var + eps) + beta``, the same folding inference
-    uses); PReLU becomes a ``PRelu`` node whose slope constant is the layer's per-unit slopes.
+    uses); PReLU becomes a ``PRelu`` node whose slope constant is the layer's per-unit slopes
+    (in double, the ``Mul``/``Where`` form of leaky_relu below, with a per-unit slope row).
     """
     z = _dense_nodes(g, net.coefs[layer], net.intercepts[layer], h)
     name = net.hidden_activations[layer]
@@ -123,9 +126,10 @@ def _activation_nodes(g, name, param, z, dtype):
     if name == "leaky_relu":
         if dtype == np.float32:
             return g.node("LeakyRelu", [z], alpha=float(param))
-        # LeakyRelu's alpha is a float32 attribute (0.01 would be off by 2e-10): a PRelu with
-        # one double slope computes the same function at full precision.
-        return g.node("PRelu", [z, g.constant("slope", np.asarray(param, dtype=dtype))])
+        # LeakyRelu's alpha is a float32 attribute (0.01 would be off by 2e-10) and
+        # onnxruntime runs no double PRelu from opset 19 on: z > 0 ? z : slope * z.
+        slope = g.constant("slope", np.asarray(param, dtype=dtype))
+        return _where_positive(g, z, g.node("Mul", [z, slope]), dtype)
     if name == "elu":
         if dtype == np.float32:
             return g.node("Elu", [z], alpha=float(param))
@@ -133,11 +137,16 @@ def _activation_nodes(g, name, param, z, dtype):
         one = g.constant("one", np.ones((), dtype=dtype))
         expm1 = g.node("Sub", [g.node("Exp", [z]), one])
         negative = g.node("Mul", [expm1, g.constant("elu_alpha", np.asarray(param, dtype))])
-        positive = g.node("Greater", [z, g.constant("zero", np.zeros((), dtype=dtype))])
-        return g.node("Where", [positive, z, negative])
+        return _where_positive(g, z, negative, dtype)
     if name == "softmax":
         return g.node("Softmax", [z], axis=1)
     return g.node(ONNX_ACTIVATIONS[name], [z])
+
+
+def _where_positive(g, z, negative, dtype):
+    """``z`` where it is positive, else ``negative`` (the kernels' branch, elementwise)."""
+    positive = g.node("Greater", [z, g.constant("zero", np.zeros((), dtype=dtype))])
+    return g.node("Where", [positive, z, negative])
 
 
 def _classifier_nodes(g, est, p, label, probabilities):
