@@ -25,6 +25,8 @@ from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 ONNX_OPSET = 17  # every op used below is defined for float and double at this opset
+# onnx.TensorProto's element types, spelled out so that importing this module imports no onnx.
+_FLOAT, _INT64, _DOUBLE = 1, 7, 11
 ONNX_ACTIVATIONS = {
     "identity": "Identity", "logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
     "leaky_relu": "LeakyRelu", "elu": "Elu", "softmax": "Softmax", "exp": "Exp",
@@ -167,9 +169,6 @@ def _classifier_nodes(g, est, p, label, probabilities):
     return g.node("Gather", [g.constant("classes", classes), index], output=label, axis=0)
 
 
-_INT64 = 7  # onnx.TensorProto.INT64, named here so that nothing imports onnx at import time
-
-
 def _above_half(g, p, dtype):
     return g.node("Greater", [p, g.constant("half", np.asarray(0.5, dtype=dtype))])
 
@@ -194,15 +193,13 @@ def _model_nodes(g, model, x, x_dtype, outputs):
     if x_dtype != net.dtype:
         x = g.node("Cast", [x], to=_onnx_type(net.dtype))
     p = _network_nodes(g, net, x)
-    if not hasattr(model, "_net"):
-        return g.node("Identity", [p], output=outputs[0])
-    if is_classifier(model):
+    if hasattr(model, "_net") and is_classifier(model):
         return _classifier_nodes(g, model, p, *outputs)
-    return g.node("Identity", [p], output=outputs[0])
+    return g.node("Identity", [p], output=outputs[0])  # a regressor's or a Network's output
 
 
 def _onnx_type(dtype):
-    return 1 if np.dtype(dtype) == np.float32 else 11  # TensorProto.FLOAT / DOUBLE
+    return _FLOAT if np.dtype(dtype) == np.float32 else _DOUBLE
 
 
 def _network_of(model):
