@@ -325,17 +325,14 @@ def _skl2onnx_convert(scope, operator, container):
     )
 
 
-def register_skl2onnx_converters(quiet=False):
-    """Register fastmlp's estimators with skl2onnx (done on skl2onnx's first import).
+def register_skl2onnx_converters():
+    """Register fastmlp's estimators with skl2onnx (done when skl2onnx is first imported).
 
-    Returns True when registered, False when skl2onnx is not installed (``quiet``) .
+    Through skl2onnx's public ``update_registered_converter``: a shape calculator declaring
+    the outputs and a converter writing the same nodes as :func:`to_onnx`.
     """
-    try:
-        from skl2onnx import update_registered_converter
-    except ImportError:
-        if quiet:
-            return False
-        raise
+    from skl2onnx import update_registered_converter
+
     from .estimators import MLPClassifier, MLPRegressor
 
     update_registered_converter(
@@ -346,7 +343,6 @@ def register_skl2onnx_converters(quiet=False):
     update_registered_converter(
         MLPRegressor, _SKL2ONNX_ALIASES["MLPRegressor"], _skl2onnx_shape, _skl2onnx_convert,
     )
-    return True
 
 
 class _RegisterOnSkl2onnxImport(importlib.abc.MetaPathFinder):
@@ -363,18 +359,22 @@ class _RegisterOnSkl2onnxImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            try:
-                register_skl2onnx_converters()
-            except Exception as exc:  # never break the user's import of skl2onnx
-                warnings.warn(f"fastmlp could not register its skl2onnx converters: {exc!r}")
+            _register_or_warn()
 
         spec.loader.exec_module = exec_module
         return spec
 
 
+def _register_or_warn():
+    try:
+        register_skl2onnx_converters()
+    except Exception as exc:  # never break the import of skl2onnx or of fastmlp
+        warnings.warn(f"fastmlp could not register its skl2onnx converters: {exc!r}")
+
+
 def _install_skl2onnx_hook():
     if "skl2onnx" in sys.modules:
-        register_skl2onnx_converters(quiet=True)
+        _register_or_warn()
     elif not any(isinstance(f, _RegisterOnSkl2onnxImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _RegisterOnSkl2onnxImport())
 

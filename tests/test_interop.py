@@ -165,15 +165,21 @@ def test_onnx_refuses_what_it_cannot_export():
         fastmlp.to_onnx(neural_network.MLPClassifier(), np.zeros((2, 3)))
 
 
-def test_import_registers_skl2onnx_converters_lazily(ort):
+IMPORT_FASTMLP_FIRST = """
+    import fastmlp
+    heavy = [m for m in ("onnx", "skl2onnx", "onnxruntime", "torch") if m in sys.modules]
+    assert not heavy, heavy
+    import skl2onnx
+"""
+
+
+@pytest.mark.parametrize("imports", [IMPORT_FASTMLP_FIRST, "import skl2onnx\nimport fastmlp\n"],
+                         ids=["fastmlp_first", "skl2onnx_first"])
+def test_import_registers_skl2onnx_converters(ort, imports):
     pytest.importorskip("skl2onnx", reason="skl2onnx conversion needs the onnx extra")
-    script = textwrap.dedent("""
-        import sys
+    script = "import sys\n" + textwrap.dedent(imports) + textwrap.dedent("""
         import numpy as np
-        import fastmlp
-        heavy = [m for m in ("onnx", "skl2onnx", "onnxruntime", "torch") if m in sys.modules]
-        assert not heavy, heavy
-        import skl2onnx, onnxruntime
+        import onnxruntime
         X = np.random.RandomState(0).randn(20, 3)
         est = fastmlp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X, X[:, 0])
         model = skl2onnx.to_onnx(est, X)
