@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 ONNX_OPSET = 17  # every op used below is defined for float and double at this opset
 # onnx.TensorProto's element types, spelled out so that importing this module imports no onnx.
-_FLOAT, _INT64, _DOUBLE = 1, 7, 11
+_FLOAT, _INT64, _STRING, _DOUBLE = 1, 7, 8, 11
 ONNX_ACTIVATIONS = {
     "identity": "Identity", "logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
     "leaky_relu": "LeakyRelu", "elu": "Elu", "softmax": "Softmax", "exp": "Exp",
@@ -259,36 +259,41 @@ def to_onnx(model, X_sample=None, *, name="fastmlp"):
     return onnx_model
 
 
-def _onnx_outputs(model, net):
-    """The graph's output declarations (names, element types, shapes)."""
-    from onnx import TensorProto, helper
-
-    real = _onnx_type(net.dtype)
+def _output_spec(model, net):
+    """The graph's outputs: (name, element kind, columns or None for 1-D), kind one of
+    "real" (the network's dtype), "int64" or "string". Shared by to_onnx and skl2onnx."""
     if not hasattr(model, "_net"):
-        return [helper.make_tensor_value_info("output", real, ["N", net.layer_sizes[-1]])]
+        return [("output", "real", net.layer_sizes[-1])]
     if not is_classifier(model):
-        return [helper.make_tensor_value_info("variable", real, ["N", net.layer_sizes[-1]])]
+        return [("variable", "real", net.layer_sizes[-1])]
     n_classes = len(model.classes_)
     if model._label_binarizer.y_type_ == "multilabel-indicator":
-        label = helper.make_tensor_value_info("label", TensorProto.INT64, ["N", n_classes])
+        label = ("label", "int64", n_classes)
     else:
-        strings = _onnx_classes(model).dtype == object
-        label = helper.make_tensor_value_info(
-            "label", TensorProto.STRING if strings else TensorProto.INT64, ["N"]
-        )
-    return [label, helper.make_tensor_value_info("probabilities", real, ["N", n_classes])]
+        label = ("label", "string" if _onnx_classes(model).dtype == object else "int64", None)
+    return [label, ("probabilities", "real", n_classes)]
+
+
+def _onnx_outputs(model, net):
+    from onnx import helper
+
+    types = {"real": _onnx_type(net.dtype), "int64": _INT64, "string": _STRING}
+    return [
+        helper.make_tensor_value_info(name, types[kind], ["N"] + ([] if k is None else [k]))
+        for name, kind, k in _output_spec(model, net)
+    ]
 
 
 def _sample_dtype(X_sample, net):
-    dtype = np.asarray(X_sample).dtype if not hasattr(X_sample, "dtype") else X_sample.dtype
-    if dtype not in (np.float32, np.float64):
-        return net.dtype
+    """The graph's input dtype: X_sample's if float32/float64, else the network's."""
+    X_sample = X_sample if hasattr(X_sample, "dtype") else np.asarray(X_sample)
     shape = np.shape(X_sample)
     if len(shape) != 2 or shape[1] != net.layer_sizes[0]:
         raise ValueError(
             f"X_sample must have shape (n_samples, {net.layer_sizes[0]}), got {shape}."
         )
-    return np.dtype(dtype)
+    dtype = np.dtype(X_sample.dtype)
+    return dtype if dtype in (np.float32, np.float64) else net.dtype
 
 
 # ==== skl2onnx converters ====================================================================
@@ -300,28 +305,21 @@ def _skl2onnx_shape(operator):
     est = operator.raw_operator
     net = est._fitted_net()
     n = operator.inputs[0].get_first_dimension()
-    real = FloatTensorType if net.dtype == np.float32 else DoubleTensorType
-    if not is_classifier(est):
-        operator.outputs[0].type = real([n, net.layer_sizes[-1]])
-        return
-    n_classes = len(est.classes_)
-    if est._label_binarizer.y_type_ == "multilabel-indicator":
-        operator.outputs[0].type = Int64TensorType([n, n_classes])
-    elif _onnx_classes(est).dtype == object:
-        operator.outputs[0].type = StringTensorType([n])
-    else:
-        operator.outputs[0].type = Int64TensorType([n])
-    operator.outputs[1].type = real([n, n_classes])
+    types = {"real": FloatTensorType if net.dtype == np.float32 else DoubleTensorType,
+             "int64": Int64TensorType, "string": StringTensorType}
+    for variable, (_, kind, k) in zip(operator.outputs, _output_spec(est, net)):
+        variable.type = types[kind]([n] + ([] if k is None else [k]))
 
 
 def _skl2onnx_convert(scope, operator, container):
-    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
 
     x = operator.inputs[0]
-    x_dtype = np.float64 if isinstance(x.type, DoubleTensorType) else np.float32
+    # Any other input type (int64, bool) is cast to the network's dtype like a mismatch.
+    x_dtype = {DoubleTensorType: np.float64, FloatTensorType: np.float32}.get(type(x.type))
     _model_nodes(
         _Skl2OnnxGraph(scope, container), operator.raw_operator, x.full_name,
-        np.dtype(x_dtype), [o.full_name for o in operator.outputs],
+        None if x_dtype is None else np.dtype(x_dtype), [o.full_name for o in operator.outputs],
     )
 
 

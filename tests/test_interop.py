@@ -136,6 +136,12 @@ def test_onnx_element_types_follow_the_sample(ort):
         _assert_outputs_equal(outputs, _expected(est, X), np.float32)
     with pytest.raises(ValueError, match="X_sample must have shape"):
         fastmlp.to_onnx(est, X[:, :3])
+    # skl2onnx's integer input is cast to the network's dtype too.
+    skl2onnx = pytest.importorskip("skl2onnx", reason="skl2onnx conversion needs the onnx extra")
+    X_int = np.round(3 * X).astype(np.int64)
+    model = skl2onnx.to_onnx(est, X_int, options={id(est): {"zipmap": False}})
+    _, outputs = _run(ort, model, X_int)
+    _assert_outputs_equal(outputs, _expected(est, X_int.astype(np.float32)), np.float32)
 
 
 def test_onnx_string_labels_and_skl2onnx_zipmap(ort):
