@@ -3,13 +3,13 @@
 from . import kernels, reference
 from .estimators import MLPClassifier, MLPRegressor
 from .gradcheck import GradientCheck, check_gradients
+from .interop import to_onnx
 from .network import Network
 from .persistence import ModelFileError, load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradientCheck", "MLPClassifier", "MLPRegressor", "Network", "check_gradients", "kernels",
-    "load", "reference",
-    "ModelFileError", "save",
+    "GradientCheck", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network",
+    "check_gradients", "kernels", "load", "reference", "save", "to_onnx",
 ]

@@ -743,6 +743,26 @@ class BaseMultilayerPerceptron(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    # ---- interop (the logic lives in fastmlp.interop) -------------------------------------
+    def to_sklearn(self):
+        """The fitted scikit-learn estimator with these weights (see fastmlp.interop)."""
+        from .interop import to_sklearn
+
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, sk_estimator):
+        """A fitted estimator with a fitted scikit-learn one's weights (see fastmlp.interop)."""
+        from .interop import from_sklearn
+
+        return from_sklearn(cls, sk_estimator)
+
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` computing the network's outputs (see fastmlp.interop)."""
+        from .interop import network_to_torch
+
+        return network_to_torch(self)
+
 
 _EXTRAS_DOC = """
     l1 : float, default=0.0

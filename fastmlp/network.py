@@ -321,6 +321,20 @@ class Network:
             f"dtype={self.dtype.name!r}, device={self.device!r})"
         )
 
+    # ---- interop (the logic lives in fastmlp.interop) -----------------------------------
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` computing :meth:`forward` (see fastmlp.interop)."""
+        from .interop import network_to_torch
+
+        return network_to_torch(self)
+
+    @classmethod
+    def from_torch(cls, seq, loss=None, dtype=None):
+        """A Network with the weights of a ``torch.nn.Sequential`` (see fastmlp.interop)."""
+        from .interop import network_from_torch
+
+        return network_from_torch(seq, loss, dtype)
+
 
 def _check_dtype(dtype):
     if dtype is None:
