@@ -9,6 +9,7 @@ L-BFGS evaluates the compiled loss and gradient over the network's flat paramete
 Parameters beyond scikit-learn's come after them, are keyword-only, and are off by default.
 """
 
+import dataclasses
 import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -23,6 +24,7 @@ from sklearn.base import (
     _fit_context,
     is_classifier,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
@@ -146,6 +148,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "lr_step_size": [Interval(Integral, 1, None, closed="left")],
         "lr_horizon": [Interval(Integral, 1, None, closed="left"), None],
         "lr_min": [Interval(Real, 0, None, closed="left")],
+        "progress_bar": ["boolean"],
     }
 
     def _set_init_params(self, params):
@@ -368,17 +371,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         early_stopping = self.early_stopping
         validation_score = None
         if early_stopping:
-            # scikit-learn's split, drawn from the same stream after the initial weights;
-            # splitting indices draws exactly what splitting the arrays would.
-            should_stratify = is_classifier(self) and self.n_outputs_ == 1
-            if should_stratify:
-                self._check_stratifiable(y)
-            train_idx, val_idx = train_test_split(
-                np.arange(X.shape[0]),
-                random_state=self._random_state,
-                test_size=self.validation_fraction,
-                stratify=y if should_stratify else None,
-            )
+            train_idx, val_idx = self._validation_split(X.shape[0], y)
             if val_idx.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
@@ -392,8 +385,15 @@ class BaseMultilayerPerceptron(BaseEstimator):
             X, Y = X[train_idx], Y[train_idx]
             sample_weight = None if sample_weight is None else sample_weight[train_idx]
 
+            # Scored once per epoch: the progress bar asks first, the stopping rule next.
+            scored = {}
+
             def validation_score():
-                return self._score_with_function(X_val, y_val, sw_val)
+                epoch = self._optimizer.epochs
+                if epoch not in scored:
+                    scored.clear()
+                    scored[epoch] = self._score_with_function(X_val, y_val, sw_val)
+                return scored[epoch]
 
         n_samples = X.shape[0]
         if self.batch_size == "auto":
@@ -418,22 +418,92 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 net, X, Y, sample_weight, config, self._optimizer, progress,
                 self._random_state, validation_score=validation_score,
                 incremental=incremental, verbose=bool(self.verbose), warn=True,
+                progress_bar=self.progress_bar,
             )
         except training.DivergenceError as exc:
-            raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
+            epoch = len(progress.history) - epochs_before + 1
+            self._diverged(exc, epoch, X.shape[0], early_stopping)
         finally:
             self._record_progress(len(progress.history) - epochs_before, early_stopping)
 
-    def _check_stratifiable(self, y):
-        # train_test_split would also refuse, but naming the binarized label (True/False).
-        labels, counts = np.unique(self._label_binarizer.inverse_transform(y), return_counts=True)
-        rare = labels[counts < 2]
-        if rare.size:
-            raise ValueError(
-                "early_stopping=True holds out a stratified validation set, which needs at "
-                f"least 2 samples of every class; class(es) {rare.tolist()} have only 1. "
-                "Add samples of those classes or set early_stopping=False."
+    def _validation_split(self, n_samples, y):
+        """scikit-learn's early-stopping split, drawn from the same stream after the weights.
+
+        Splitting indices draws exactly what splitting the arrays would. Stratified for a
+        single-output classifier, over the binarized labels, so scikit-learn's error names
+        the labels True/False: the original labels are added to its message.
+        """
+        should_stratify = is_classifier(self) and self.n_outputs_ == 1
+        try:
+            return train_test_split(
+                np.arange(n_samples),
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=y if should_stratify else None,
             )
+        except ValueError as exc:
+            rare = self._rare_classes(y) if should_stratify else []
+            if not rare:
+                raise
+            raise ValueError(
+                f"{exc} (early_stopping=True holds out a stratified validation set, which "
+                f"needs at least 2 samples of every class; class(es) {rare} have only 1. "
+                "Add samples of those classes or set early_stopping=False.)"
+            ) from exc
+
+    def _rare_classes(self, y):
+        labels, counts = np.unique(self._label_binarizer.inverse_transform(y), return_counts=True)
+        return labels[counts < 2].tolist()
+
+    def _diverged(self, exc, epoch, n_samples, early_stopping):
+        """scikit-learn's outcome of a fit whose loss or weights became non-finite.
+
+        The epoch that diverged is recorded with a NaN loss (and a NaN validation score),
+        as scikit-learn records it. With early stopping the fit ends with a
+        ``ConvergenceWarning`` and the best weights, as scikit-learn's does; without it,
+        scikit-learn raises its ``ValueError``, and so does this (a ``DivergenceError``),
+        with the weights of the last finite epoch in place instead of NaN. scikit-learn
+        trains on through NaN epochs to ``max_iter``; this stops at the first one.
+        """
+        progress = self._progress
+        history = progress.history
+        history._append(**self._nan_epoch(history))
+        progress.samples_seen += n_samples
+        learning_rate = self._optimizer.learning_rate
+        # The optimizer's moments may hold NaN: the next partial_fit starts a fresh one.
+        self._optimizer = None
+        if self.verbose:
+            print(f"Iteration {epoch}, loss = nan")
+        if not early_stopping:
+            raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
+        history._append(validation_score=np.nan)
+        if self.verbose:
+            print("Validation score: nan")
+        if progress.best_params is not None:
+            self._net.params[:] = progress.best_params
+        warnings.warn(
+            f"Training diverged in epoch {epoch}: the loss or the weights became non-finite "
+            f"(learning rate {learning_rate:g}). Training stopped; the weights of the best "
+            "validation score were kept. Try a smaller learning_rate_init, gradient clipping "
+            "(max_grad_norm) or scaling the inputs.",
+            ConvergenceWarning,
+        )
+
+    def _nan_epoch(self, history):
+        """A history row of NaN (the learning rate excepted) for each quantity recorded."""
+        net = self._net
+        widths = {
+            "layer_grad_norms": net.n_layers,
+            "update_ratio": net.n_layers,
+            "dead_fraction": len(net.layer_sizes) - 2,
+        }
+        row = {}
+        for field in dataclasses.fields(history):
+            name = field.name
+            if name != "validation_score" and len(getattr(history, name)) == len(history):
+                row[name] = np.full(widths[name], np.nan) if name in widths else np.nan
+        row["learning_rate"] = self._optimizer.learning_rate
+        return row
 
     def _record_progress(self, n_iter, early_stopping):
         progress = self._progress
@@ -575,6 +645,10 @@ default="glorot_uniform"
         Epochs of the "cosine" schedule (None: max_iter). fastmlp extra.
     lr_min : float, default=0.0
         Final rate of the "cosine" schedule. fastmlp extra.
+    progress_bar : bool, default=False
+        Draw a one-line progress bar on stderr, redrawn each epoch of the stochastic
+        solvers: epoch, loss, validation score (with early stopping), samples per second
+        and the time left if training runs to ``max_iter``. fastmlp extra.
 """
 
 _COMMON_DOC = """
@@ -692,6 +766,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        progress_bar=False,
     ):
         self._set_init_params(locals())
 
@@ -879,6 +954,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        progress_bar=False,
     ):
         self._set_init_params(locals())
 
