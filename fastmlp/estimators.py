@@ -162,22 +162,54 @@ class BaseMultilayerPerceptron(BaseEstimator):
         """list of ndarray of shape (fan_in, fan_out): weight matrix of each layer.
 
         Views into the network's flat parameter buffer. Assigning a list of arrays of the
-        same shapes to ``coefs_`` copies them into the network.
+        same shapes to ``coefs_`` copies them into the network. Before the first fit, as in
+        scikit-learn, the list assigned is kept as it is, and a ``partial_fit`` or
+        ``warm_start`` fit starts from it (with ``intercepts_``, assigned the same way).
         """
-        return list(self._fitted_net().coefs)
+        return self._parameters("coefs")
 
     @coefs_.setter
     def coefs_(self, value):
-        self._assign_parameters(self._fitted_net().coefs, value, "coefs_")
+        self._set_parameters("coefs", value)
 
     @property
     def intercepts_(self):
         """list of ndarray of shape (fan_out,): bias vector of each layer (views)."""
-        return list(self._fitted_net().intercepts)
+        return self._parameters("intercepts")
 
     @intercepts_.setter
     def intercepts_(self, value):
-        self._assign_parameters(self._fitted_net().intercepts, value, "intercepts_")
+        self._set_parameters("intercepts", value)
+
+    def _parameters(self, kind):
+        if self.__dict__.get("_net") is None and f"_assigned_{kind}" in self.__dict__:
+            return self.__dict__[f"_assigned_{kind}"]
+        return list(getattr(self._fitted_net(), kind))
+
+    def _set_parameters(self, kind, value):
+        net = self.__dict__.get("_net")
+        if net is None:
+            self.__dict__[f"_assigned_{kind}"] = value  # the list itself: items may change
+        else:
+            self._assign_parameters(getattr(net, kind), value, f"{kind}_")
+
+    def _assigned_parameters(self):
+        """(coefs, intercepts) assigned before the first fit, or None."""
+        if self.__dict__.get("_net") is not None:
+            return None
+        coefs = self.__dict__.get("_assigned_coefs")
+        intercepts = self.__dict__.get("_assigned_intercepts")
+        if coefs is None and intercepts is None:
+            return None
+        if coefs is None or intercepts is None:
+            raise ValueError(
+                "Only one of coefs_ and intercepts_ was assigned before the first fit; a "
+                "partial_fit or warm_start fit that starts from given weights needs both."
+            )
+        coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
+        if any(c.ndim != 2 for c in coefs):
+            raise ValueError("coefs_ must be a list of 2-D arrays of shape (fan_in, fan_out).")
+        return coefs, [np.asarray(b, dtype=np.float64) for b in intercepts]
 
     def _fitted_net(self):
         net = self.__dict__.get("_net")
@@ -246,9 +278,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._hidden_layer_sizes()
-        first_pass = self.__dict__.get("_net") is None or (
-            not self.warm_start and not incremental
-        )
+        continuing = self.warm_start or incremental
+        assigned = self._assigned_parameters() if continuing else None
+        first_pass = not continuing or (self.__dict__.get("_net") is None and assigned is None)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
@@ -264,10 +296,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         n_features = X.shape[1]
         layer_units = [n_features] + hidden + [y.shape[1]]
-        if not first_pass and list(self._net.layer_sizes) != layer_units:
+        kept_units = None
+        if assigned is not None:
+            kept_units = [c.shape[0] for c in assigned[0]] + [assigned[0][-1].shape[1]]
+        elif not first_pass:
+            kept_units = list(self._net.layer_sizes)
+        if kept_units is not None and kept_units != layer_units:
             raise ValueError(
-                f"warm_start and partial_fit keep the network of the previous fit, with layer "
-                f"sizes {list(self._net.layer_sizes)}, but this call needs {layer_units} "
+                f"warm_start and partial_fit keep the network of the previous fit (or the "
+                f"assigned coefs_), with layer sizes {kept_units}, but this call needs "
+                f"{layer_units} "
                 "(hidden_layer_sizes or the number of outputs changed). Set "
                 "warm_start=False or fit a new estimator."
             )
@@ -276,6 +314,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         if first_pass:
             self._initialize(layer_units, activations, X.dtype)
+        elif assigned is not None:
+            # scikit-learn draws no initial weights here: a throwaway stream keeps its
+            # draws (shuffles, validation split) in step.
+            self._initialize(layer_units, activations, X.dtype, np.random.RandomState(0))
+            self._assign_parameters(self._net.coefs, assigned[0], "coefs_")
+            self._assign_parameters(self._net.intercepts, assigned[1], "intercepts_")
 
         dtype = self._net.dtype
         X = _plain_array(X, dtype)
@@ -294,7 +338,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _check_targets(self, y):
         """Hook for target checks beyond scikit-learn's (the regressor's poisson range)."""
 
-    def _initialize(self, layer_units, activations, dtype):
+    def _initialize(self, layer_units, activations, dtype, random_state=None):
+        self.__dict__.pop("_assigned_coefs", None)
+        self.__dict__.pop("_assigned_intercepts", None)
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(layer_units)
@@ -312,7 +358,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             loss="log_loss" if is_classifier(self) else self.loss,
             dtype=np.dtype(dtype).name,
             init=self.init,
-            random_state=self._random_state,
+            random_state=self._random_state if random_state is None else random_state,
         )
         self._progress = training.Progress()
         self._optimizer = None

@@ -219,3 +219,50 @@ def test_stratification_errors_name_the_original_labels():
     y = ["a"] * 19 + ["c"]
     with pytest.raises(ValueError, match=r"least populated class.*\['c'\] have only 1"):
         MLPClassifier(early_stopping=True).fit(X, y)
+
+
+# ---- weights assigned before the first fit ----------------------------------------------
+def _assign_start(est, rng):
+    est.coefs_ = [0] * 2  # scikit-learn's own test_fit fills the list item by item
+    est.intercepts_ = [0] * 2
+    est.coefs_[0] = rng.normal(size=(4, 3))
+    est.coefs_[1] = rng.normal(size=(3, 3))
+    est.intercepts_[0] = rng.normal(size=3)
+    est.intercepts_[1] = rng.normal(size=3)
+    # the rest of the state scikit-learn then needs (fastmlp derives it)
+    est.n_outputs_, est.n_layers_, est.out_activation_ = 3, 3, "softmax"
+    est.n_iter_, est.t_, est.best_loss_, est.loss_curve_ = 0, 0, np.inf, []
+    est._no_improvement_count = 0
+    return est
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_weights_assigned_before_the_first_fit_are_the_start(iris, how):
+    X, y = iris
+    kw = dict(hidden_layer_sizes=(3,), solver="sgd", max_iter=3, random_state=0,
+              warm_start=how == "warm_start")
+    ests = [_assign_start(M(**kw), np.random.RandomState(1))
+            for M in (MLPClassifier, sk.MLPClassifier)]
+    for est in ests:
+        if how == "partial_fit":
+            est.partial_fit(X, y, classes=[0, 1, 2])
+        else:
+            _quiet_fit(est, X, y)
+    ours, theirs = ests
+    assert ours.n_iter_ == theirs.n_iter_
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_assigned_weights_are_checked_and_dropped_by_a_fresh_fit(iris):
+    X, y = iris
+    est = _assign_start(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2),
+                        np.random.RandomState(1))
+    with pytest.raises(ValueError, match=r"assigned coefs_\), with layer sizes \[4, 3, 3\]"):
+        est.partial_fit(X, y, classes=[0, 1, 2])
+    _quiet_fit(est, X, y)  # neither warm_start nor partial_fit: new weights, as scikit-learn
+    assert [c.shape for c in est.coefs_] == [(4, 5), (5, 3)]
+    half = MLPClassifier(hidden_layer_sizes=(3,))
+    half.coefs_ = [np.zeros((4, 3)), np.zeros((3, 3))]
+    with pytest.raises(ValueError, match="Only one of coefs_ and intercepts_"):
+        half.partial_fit(X, y, classes=[0, 1, 2])
