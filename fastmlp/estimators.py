@@ -207,7 +207,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 "partial_fit or warm_start fit that starts from given weights needs both."
             )
         coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
-        if any(c.ndim != 2 for c in coefs):
+        if not coefs or any(c.ndim != 2 for c in coefs):
             raise ValueError("coefs_ must be a list of 2-D arrays of shape (fan_in, fan_out).")
         return coefs, [np.asarray(b, dtype=np.float64) for b in intercepts]
 
