@@ -16,7 +16,8 @@ REPO = DOCS.parent
 # The package, then the public modules whose names are used on their own. Modules that need
 # an extra import it lazily, inside their functions, so every one of them imports here.
 MODULES = [
-    "fastmlp", "fastmlp.training", "fastmlp.reference", "fastmlp.interop", "fastmlp.backend",
+    "fastmlp", "fastmlp.training", "fastmlp.reference", "fastmlp.interop", "fastmlp.plot",
+    "fastmlp.backend",
     "fastmlp.kernels.layout",
 ]
 

@@ -13,3 +13,12 @@ __all__ = [
     "GradientCheck", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network",
     "check_gradients", "kernels", "load", "reference", "save", "to_onnx",
 ]
+
+
+def __getattr__(name):
+    # fastmlp.plot is imported on first use: it is the only module that needs matplotlib.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

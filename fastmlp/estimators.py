@@ -25,6 +25,7 @@ from sklearn.base import (
     _fit_context,
     is_classifier,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
@@ -129,6 +130,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions(set(INITS))],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "progress_bar": ["boolean"],
     }
 
     def _set_init_params(self, params):
@@ -142,22 +144,54 @@ class BaseMultilayerPerceptron(BaseEstimator):
         """list of ndarray of shape (fan_in, fan_out): weight matrix of each layer.
 
         Views into the network's flat parameter buffer. Assigning a list of arrays of the
-        same shapes to ``coefs_`` copies them into the network.
+        same shapes to ``coefs_`` copies them into the network. Before the first fit, as in
+        scikit-learn, the list assigned is kept as it is, and a ``partial_fit`` or
+        ``warm_start`` fit starts from it (with ``intercepts_``, assigned the same way).
         """
-        return list(self._fitted_net().coefs)
+        return self._parameters("coefs")
 
     @coefs_.setter
     def coefs_(self, value):
-        self._assign_parameters(self._fitted_net().coefs, value, "coefs_")
+        self._set_parameters("coefs", value)
 
     @property
     def intercepts_(self):
         """list of ndarray of shape (fan_out,): bias vector of each layer (views)."""
-        return list(self._fitted_net().intercepts)
+        return self._parameters("intercepts")
 
     @intercepts_.setter
     def intercepts_(self, value):
-        self._assign_parameters(self._fitted_net().intercepts, value, "intercepts_")
+        self._set_parameters("intercepts", value)
+
+    def _parameters(self, kind):
+        if self.__dict__.get("_net") is None and f"_assigned_{kind}" in self.__dict__:
+            return self.__dict__[f"_assigned_{kind}"]
+        return list(getattr(self._fitted_net(), kind))
+
+    def _set_parameters(self, kind, value):
+        net = self.__dict__.get("_net")
+        if net is None:
+            self.__dict__[f"_assigned_{kind}"] = value  # the list itself: items may change
+        else:
+            self._assign_parameters(getattr(net, kind), value, f"{kind}_")
+
+    def _assigned_parameters(self):
+        """(coefs, intercepts) assigned before the first fit, or None."""
+        if self.__dict__.get("_net") is not None:
+            return None
+        coefs = self.__dict__.get("_assigned_coefs")
+        intercepts = self.__dict__.get("_assigned_intercepts")
+        if coefs is None and intercepts is None:
+            return None
+        if coefs is None or intercepts is None:
+            raise ValueError(
+                "Only one of coefs_ and intercepts_ was assigned before the first fit; a "
+                "partial_fit or warm_start fit that starts from given weights needs both."
+            )
+        coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
+        if not coefs or any(c.ndim != 2 for c in coefs):
+            raise ValueError("coefs_ must be a list of 2-D arrays of shape (fan_in, fan_out).")
+        return coefs, [np.asarray(b, dtype=np.float64) for b in intercepts]
 
     def _fitted_net(self):
         net = self.__dict__.get("_net")
@@ -226,9 +260,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._hidden_layer_sizes()
-        first_pass = self.__dict__.get("_net") is None or (
-            not self.warm_start and not incremental
-        )
+        continuing = self.warm_start or incremental
+        assigned = self._assigned_parameters() if continuing else None
+        first_pass = not continuing or (self.__dict__.get("_net") is None and assigned is None)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
@@ -244,10 +278,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         n_features = X.shape[1]
         layer_units = [n_features] + hidden + [y.shape[1]]
-        if not first_pass and list(self._net.layer_sizes) != layer_units:
+        kept_units = None
+        if assigned is not None:
+            kept_units = [c.shape[0] for c in assigned[0]] + [assigned[0][-1].shape[1]]
+        elif not first_pass:
+            kept_units = list(self._net.layer_sizes)
+        if kept_units is not None and kept_units != layer_units:
             raise ValueError(
-                f"warm_start and partial_fit keep the network of the previous fit, with layer "
-                f"sizes {list(self._net.layer_sizes)}, but this call needs {layer_units} "
+                f"warm_start and partial_fit keep the network of the previous fit (or the "
+                f"assigned coefs_), with layer sizes {kept_units}, but this call needs "
+                f"{layer_units} "
                 "(hidden_layer_sizes or the number of outputs changed). Set "
                 "warm_start=False or fit a new estimator."
             )
@@ -256,6 +296,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         if first_pass:
             self._initialize(layer_units, activations, X.dtype)
+        elif assigned is not None:
+            # scikit-learn draws no initial weights here: a throwaway stream keeps its
+            # draws (shuffles, validation split) in step.
+            self._initialize(layer_units, activations, X.dtype, np.random.RandomState(0))
+            self._assign_parameters(self._net.coefs, assigned[0], "coefs_")
+            self._assign_parameters(self._net.intercepts, assigned[1], "intercepts_")
 
         dtype = self._net.dtype
         X = _plain_array(X, dtype)
@@ -274,7 +320,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _check_targets(self, y):
         """Hook for target checks beyond scikit-learn's (the regressor's poisson range)."""
 
-    def _initialize(self, layer_units, activations, dtype):
+    def _initialize(self, layer_units, activations, dtype, random_state=None):
+        self.__dict__.pop("_assigned_coefs", None)
+        self.__dict__.pop("_assigned_intercepts", None)
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(layer_units)
@@ -292,7 +340,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             loss="log_loss" if is_classifier(self) else self.loss,
             dtype=np.dtype(dtype).name,
             init=self.init,
-            random_state=self._random_state,
+            random_state=self._random_state if random_state is None else random_state,
         )
         self._progress = training.Progress()
         self._optimizer = None
@@ -331,17 +379,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         early_stopping = self.early_stopping
         validation_score = None
         if early_stopping:
-            # scikit-learn's split, drawn from the same stream after the initial weights;
-            # splitting indices draws exactly what splitting the arrays would.
-            should_stratify = is_classifier(self) and self.n_outputs_ == 1
-            if should_stratify:
-                self._check_stratifiable(y)
-            train_idx, val_idx = train_test_split(
-                np.arange(X.shape[0]),
-                random_state=self._random_state,
-                test_size=self.validation_fraction,
-                stratify=y if should_stratify else None,
-            )
+            train_idx, val_idx = self._validation_split(X.shape[0], y)
             if val_idx.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
@@ -381,22 +419,92 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 net, X, Y, sample_weight, config, self._optimizer, progress,
                 self._random_state, validation_score=validation_score,
                 incremental=incremental, verbose=bool(self.verbose), warn=True,
+                progress_bar=self.progress_bar,
             )
         except training.DivergenceError as exc:
-            raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
+            epoch = len(progress.history) - epochs_before + 1
+            self._diverged(exc, epoch, X.shape[0], early_stopping)
         finally:
             self._record_progress(len(progress.history) - epochs_before, early_stopping)
 
-    def _check_stratifiable(self, y):
-        # train_test_split would also refuse, but naming the binarized label (True/False).
-        labels, counts = np.unique(self._label_binarizer.inverse_transform(y), return_counts=True)
-        rare = labels[counts < 2]
-        if rare.size:
-            raise ValueError(
-                "early_stopping=True holds out a stratified validation set, which needs at "
-                f"least 2 samples of every class; class(es) {rare.tolist()} have only 1. "
-                "Add samples of those classes or set early_stopping=False."
+    def _validation_split(self, n_samples, y):
+        """scikit-learn's early-stopping split, drawn from the same stream after the weights.
+
+        Splitting indices draws exactly what splitting the arrays would. Stratified for a
+        single-output classifier, over the binarized labels, so scikit-learn's error names
+        the labels True/False: the original labels are added to its message.
+        """
+        should_stratify = is_classifier(self) and self.n_outputs_ == 1
+        try:
+            return train_test_split(
+                np.arange(n_samples),
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=y if should_stratify else None,
             )
+        except ValueError as exc:
+            rare = self._rare_classes(y) if should_stratify else []
+            if not rare:
+                raise
+            raise ValueError(
+                f"{exc} (early_stopping=True holds out a stratified validation set, which "
+                f"needs at least 2 samples of every class; class(es) {rare} have only 1. "
+                "Add samples of those classes or set early_stopping=False.)"
+            ) from exc
+
+    def _rare_classes(self, y):
+        labels, counts = np.unique(self._label_binarizer.inverse_transform(y), return_counts=True)
+        return labels[counts < 2].tolist()
+
+    def _diverged(self, exc, epoch, n_samples, early_stopping):
+        """scikit-learn's outcome of a fit whose loss or weights became non-finite.
+
+        The epoch that diverged is recorded with a NaN loss (and a NaN validation score),
+        as scikit-learn records it. With early stopping the fit ends with a
+        ``ConvergenceWarning`` and the best weights, as scikit-learn's does; without it,
+        scikit-learn raises its ``ValueError``, and so does this (a ``DivergenceError``),
+        with the weights of the last finite epoch in place instead of NaN. scikit-learn
+        trains on through NaN epochs to ``max_iter``; this stops at the first one.
+        """
+        progress = self._progress
+        history = progress.history
+        history._append(**self._nan_epoch(history))
+        progress.samples_seen += n_samples
+        learning_rate = self._optimizer.learning_rate
+        # The optimizer's moments may hold NaN: the next partial_fit starts a fresh one.
+        self._optimizer = None
+        if self.verbose:
+            print(f"Iteration {epoch}, loss = nan")
+        if not early_stopping:
+            raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
+        history._append(validation_score=np.nan)
+        if self.verbose:
+            print("Validation score: nan")
+        if progress.best_params is not None:
+            self._net.params[:] = progress.best_params
+        warnings.warn(
+            f"Training diverged in epoch {epoch}: the loss or the weights became non-finite "
+            f"(learning rate {learning_rate:g}). Training stopped; the weights of the best "
+            "validation score were kept. Try a smaller learning_rate_init, gradient clipping "
+            "(max_grad_norm) or scaling the inputs.",
+            ConvergenceWarning,
+        )
+
+    def _nan_epoch(self, history):
+        """A history row of NaN (the learning rate excepted) for each quantity recorded."""
+        net = self._net
+        widths = {
+            "layer_grad_norms": net.n_layers,
+            "update_ratio": net.n_layers,
+            "dead_fraction": len(net.layer_sizes) - 2,
+        }
+        row = {}
+        for field in dataclasses.fields(history):
+            name = field.name
+            if name != "validation_score" and len(getattr(history, name)) == len(history):
+                row[name] = np.full(widths[name], np.nan) if name in widths else np.nan
+        row["learning_rate"] = self._optimizer.learning_rate
+        return row
 
     def _record_progress(self, n_iter, early_stopping):
         progress = self._progress
@@ -791,6 +899,10 @@ default="glorot_uniform"
         Epochs of the "cosine" schedule (None: max_iter). fastmlp extra.
     lr_min : float, default=0.0
         Final rate of the "cosine" schedule. fastmlp extra.
+    progress_bar : bool, default=False
+        Draw a one-line progress bar on stderr, redrawn each epoch of the stochastic
+        solvers: epoch, loss, validation score (with early stopping), samples per second
+        and the time left if training runs to ``max_iter``. fastmlp extra.
 """
 
 _COMMON_DOC = """
@@ -909,6 +1021,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        progress_bar=False,
     ):
         self._set_init_params(locals())
 
@@ -1108,6 +1221,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        progress_bar=False,
     ):
         self._set_init_params(locals())
 

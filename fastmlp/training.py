@@ -256,9 +256,11 @@ def run_epochs(
                     previous)
             if verbose:
                 print(f"Iteration {epochs}, loss = {loss:.8f}")
-            if bar is not None:
-                bar.update(epochs, loss)
-            if _should_stop(net, config, optimizer, progress, loss, validation_score, verbose):
+            stop = _should_stop(net, config, optimizer, progress, loss, validation_score, verbose)
+            if bar is not None:  # after the stopping rule, which records the epoch's score
+                score = None if validation_score is None else progress.history.validation_score[-1]
+                bar.update(epochs, loss, X.shape[0], score)
+            if stop:
                 break
             if incremental:
                 break
@@ -279,7 +281,12 @@ def run_epochs(
 
 
 class _ProgressBar:
-    """``[#######.............]  35/100 epochs  loss 0.123456``, redrawn in place on stderr."""
+    """``[####......]  35/100 epochs  loss 0.123456  val 0.9412  5.2e+04 samples/s  ETA 3.1 s``.
+
+    Redrawn in place on stderr after each epoch. ``val`` appears when training holds out
+    a validation set; the ETA assumes training runs to ``max_iter`` (early stopping may
+    end it sooner).
+    """
 
     WIDTH = 30
 
@@ -288,18 +295,34 @@ class _ProgressBar:
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
 
-    def update(self, done, loss):
+    def update(self, done, loss, n_samples=None, validation_score=None):
+        """Draw the line after epoch ``done`` of ``n_samples`` samples (and its score)."""
         filled = int(self.WIDTH * done / self.total)
         elapsed = time.perf_counter() - self.start
-        self.stream.write(
+        line = (
             f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:>{len(str(self.total))}}"
-            f"/{self.total} epochs  loss {loss:.6f}  {elapsed:.1f} s"
+            f"/{self.total} epochs  loss {loss:.6f}"
         )
+        if validation_score is not None:
+            line += f"  val {validation_score:.4f}"
+        if n_samples is not None and elapsed > 0:
+            line += f"  {n_samples * done / elapsed:.3g} samples/s"
+        line += f"  ETA {self._duration(elapsed / done * (self.total - done))}"
+        self.stream.write(line)
         self.stream.flush()
 
     def close(self):
         self.stream.write("\n")
         self.stream.flush()
+
+    @staticmethod
+    def _duration(seconds):
+        """``4.2 s`` under a minute, ``12:05`` under an hour, ``1:02:03`` beyond."""
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, secs = divmod(int(round(seconds)), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class _EpochRunner:
