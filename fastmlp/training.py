@@ -9,6 +9,7 @@ import gc
 import math
 import numbers
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from .kernels.cpu.train import N_STATS, STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_N
 SOLVERS = tuple(codes.SOLVERS)
 SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosine")
 ADAPTIVE_MIN_LR = 1e-6
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # kernel calls in flight, all threads together
+_gc_was_enabled = False
 
 
 def run_kernel(kernel, *args):
@@ -34,13 +38,21 @@ def run_kernel(kernel, *args):
     ~5 s cold first fit. The kernels themselves allocate no Python objects, so pausing
     costs nothing; collection resumes (if it was on) as soon as the call returns.
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    global _gc_pauses, _gc_was_enabled
+    # Calls from several threads overlap: the first in disables, the last out restores
+    # (each restoring what it saw would leave the collector off after some interleavings).
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         return kernel(*args)
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def kernel_weights(sample_weight, dtype):
