@@ -8,6 +8,7 @@ bookkeeping. Everything per minibatch happens inside ``kernels.cpu.train_epoch``
 import gc
 import math
 import numbers
+import signal
 import sys
 import threading
 import time
@@ -287,8 +288,10 @@ def run_epochs(
     epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
     bar = _ProgressBar(config.max_iter) if progress_bar else None
     epochs = 0
+    interrupt = _HeldInterrupt()
     try:
         while epochs < config.max_iter:
+            interrupt.raise_held()
             loss, previous = epoch.run()
             epochs += 1
             optimizer.epochs += 1
@@ -309,14 +312,47 @@ def run_epochs(
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
+        interrupt.raise_held()
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
     finally:
+        interrupt.release()
         if bar is not None:
             bar.close()
     if validation_score is not None and progress.best_params is not None:
         net.params[:] = progress.best_params
     return epochs
+
+
+class _HeldInterrupt:
+    """Holds Ctrl-C back while an epoch runs and is recorded; ``raise_held`` raises it.
+
+    Python delivers a KeyboardInterrupt wherever it next checks for signals after the
+    compiled epoch returns, possibly halfway through the bookkeeping, which left the
+    weights one epoch ahead of the history. Only the main thread receives signals, and
+    only Python's own handler is replaced (and put back by ``release``).
+    """
+
+    def __init__(self):
+        self.held = False
+        self.active = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self.active:
+            signal.signal(signal.SIGINT, self._hold)
+
+    def _hold(self, signum, frame):
+        self.held = True
+
+    def raise_held(self):
+        if self.held:
+            self.held = False
+            raise KeyboardInterrupt
+
+    def release(self):
+        if self.active:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _ProgressBar:
