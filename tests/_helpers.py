@@ -18,6 +18,14 @@ def tolerances(dtype):
     return 1e-4, 1e-5
 
 
+def spec(net):
+    """The network facts the replay needs."""
+    return dict(
+        sizes=list(net.layer_sizes), hidden=list(net.hidden_activations),
+        output=net.output_activation, loss=net.loss,
+    )
+
+
 # ---- the independent replay ----------------------------------------------------------------
 def unpack(flat, sizes):
     """All weights row-major, then all intercepts (the documented flat layout)."""

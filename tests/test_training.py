@@ -22,6 +22,7 @@ from fastmlp.training import DivergenceError
 from _helpers import (  # the float64 replay, shared with the property tests
     pack as _pack,
     replay as _replay,
+    spec as _spec,
     tolerances as _tolerances,
     unpack as _unpack,
 )
@@ -78,13 +79,6 @@ def _net(dtype="float64", sizes=SIZES, activation="tanh", output="softmax", loss
          random_state=0):
     return Network(sizes, activation=activation, output_activation=output, loss=loss,
                    dtype=dtype, random_state=random_state)
-
-
-def _spec(net):
-    return dict(
-        sizes=list(net.layer_sizes), hidden=list(net.hidden_activations),
-        output=net.output_activation, loss=net.loss,
-    )
 
 
 def _check_against(net, history, replayed, dtype):
