@@ -107,7 +107,8 @@ def workspace(net, n_rows, dropout=None):
 # ---- whole-network operations --------------------------------------------------------------
 def predict(net, X, chunk_size):
     """Inference outputs of ``net`` for ``X`` (a C-contiguous 2-D array of its dtype with the
-    right column count), or None when ``X`` holds a NaN or infinity.
+    right column count) and a ``layout.PREDICT_*`` status (the outputs are incomplete when
+    ``X`` holds a NaN or infinity).
 
     ``chunk_size`` rows at a time share one workspace. The garbage collector is not paused
     (a cached kernel is loaded in the first call; the pause costs ~0.3 us a call).
@@ -116,8 +117,8 @@ def predict(net, X, chunk_size):
     n = X.shape[0]
     out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
     acts = t.empty(min(chunk_size, n) * net.layout.n_units, net.dtype)
-    bad = t.kernels.predict(net.params, net.layout.table, net._act_params, X, out, acts)
-    return out if bad < 0 else None
+    status = t.kernels.predict(net.params, net.layout.table, net._act_params, X, out, acts)
+    return out, status
 
 
 def loss_and_grad(net, X, Y, sw, hp, grad=None):

@@ -29,7 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import assert_all_finite, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.metaestimators import available_if
@@ -42,7 +42,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import persistence, training
-from ._validation import is_ready
+from ._validation import NonFiniteResultError, is_ready
 from .kernels import codes
 from .network import INITS, Network
 
@@ -228,6 +228,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if not hasattr(sizes, "__iter__"):
             sizes = [sizes]
         sizes = list(sizes)
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must hold integers, got {sizes}.")
         if np.any(np.array(sizes) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return sizes
@@ -265,7 +267,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         first_pass = not continuing or (self.__dict__.get("_net") is None and assigned is None)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            # Negative weights would make the minimised loss unbounded below.
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         activations = self._hidden_activations(len(hidden))
@@ -596,7 +599,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _score_with_function(self, X, y, sample_weight):
         """Validation score without input checks (NaN when the predictions are not finite)."""
-        y_pred = self._predict(X, check_input=False)
+        try:
+            y_pred = self._predict(X, check_input=False)
+        except NonFiniteResultError:
+            return np.nan
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return self._score_function(y, y_pred, sample_weight=sample_weight)
@@ -1240,6 +1246,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
+        # An object y is checked for NaN before y_numeric converts it (None becomes NaN).
+        assert_all_finite(y, input_name="y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y

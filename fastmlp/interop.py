@@ -299,7 +299,10 @@ def _sample_dtype(X_sample, net):
 # ==== skl2onnx converters ====================================================================
 def _skl2onnx_shape(operator):
     from skl2onnx.common.data_types import (
-        DoubleTensorType, FloatTensorType, Int64TensorType, StringTensorType,
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
     )
 
     est = operator.raw_operator

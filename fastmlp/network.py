@@ -98,11 +98,13 @@ class Network:
                 f"loss {loss!r} is not defined on the range of a {output_activation!r} output; "
                 f"use one of {LOSS_OUTPUTS[loss]}."
             )
+        if output_activation == "softmax" and self.layer_sizes[-1] < 2:
+            raise ValueError("a softmax over one output is constantly 1: use 'logistic'.")
         self.loss = loss
         self.dtype = _check_dtype(dtype)
         self.init = v.check_option(init, INITS, "init")
-        self.leaky_slope = float(leaky_slope)
-        self.elu_alpha = float(elu_alpha)
+        self.leaky_slope = v.check_number(leaky_slope, "leaky_slope")
+        self.elu_alpha = v.check_number(elu_alpha, "elu_alpha")
         if not (self.leaky_slope > 0 and self.elu_alpha > 0):
             raise ValueError("leaky_slope and elu_alpha must be positive.")
 
@@ -194,7 +196,7 @@ class Network:
         chunk_size = v.check_positive_int(chunk_size, "chunk_size")
         if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
             X = self._check_X(X)
-        out = backend.predict(self, X, chunk_size)
+        out = self._predict(X, chunk_size)
         if out is None:
             self._check_X(np.array(X))  # names the NaN or infinity the kernel found
             raise ValueError("X contains NaN or infinity.")
@@ -203,7 +205,10 @@ class Network:
     def _predict(self, X, chunk_size=4096):
         """``forward`` of an array that passed ``is_ready`` with the right column count;
         None when it holds a NaN or infinity."""
-        return backend.predict(self, X, chunk_size)
+        out, status = backend.predict(self, X, chunk_size)
+        if status == layout.PREDICT_OVERFLOW:
+            v.check_finite_result("forward", out)
+        return None if status == layout.PREDICT_BAD_INPUT else out
 
     def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0, *, l1=0.0, loss_scale=1.0):
         """Mean loss over the (weighted) samples plus regularisers, and its flat gradient.
@@ -214,7 +219,10 @@ class Network:
         """
         X, Y, sw = self._check_data(X, Y, sample_weight)
         alpha = _check_penalty(alpha, "alpha")
-        return self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
+        loss_scale = v.check_number(loss_scale, "loss_scale", low=0, low_open=True)
+        loss, grad = self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
+        v.check_finite_result("loss_and_grad", loss, grad)
+        return loss, grad
 
     def _loss_and_grad(self, X, Y, sw, alpha, l1=0.0, loss_scale=1.0, grad=None):
         """loss_and_grad on data already checked (C-contiguous, in ``self.dtype``)."""
@@ -276,7 +284,7 @@ class Network:
         sw_train, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
 
         def score():
-            return -self.loss_and_grad(X_val, Y_val, sw_val)[0]
+            return -self._loss_and_grad(X_val, Y_val, sw_val, 0.0)[0]  # NaN when it overflows
 
         return X_train, Y_train, sw_train, score
 

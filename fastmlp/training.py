@@ -7,7 +7,9 @@ does O(parameters) bookkeeping. Everything per minibatch happens inside the comp
 """
 
 import math
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field, fields
@@ -246,8 +248,10 @@ def run_epochs(
     epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
     bar = _ProgressBar(config.max_iter) if progress_bar else None
     epochs = 0
+    interrupt = _HeldInterrupt()
     try:
         while epochs < config.max_iter:
+            interrupt.raise_held()
             loss, previous = epoch.run()
             epochs += 1
             optimizer.epochs += 1
@@ -270,14 +274,47 @@ def run_epochs(
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
+        interrupt.raise_held()
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
     finally:
+        interrupt.release()
         if bar is not None:
             bar.close()
     if validation_score is not None and progress.best_params is not None:
         net.params[:] = progress.best_params
     return epochs
+
+
+class _HeldInterrupt:
+    """Holds Ctrl-C back while an epoch runs and is recorded; ``raise_held`` raises it.
+
+    Python delivers a KeyboardInterrupt wherever it next checks for signals after the
+    compiled epoch returns, possibly halfway through the bookkeeping, which left the
+    weights one epoch ahead of the history. Only the main thread receives signals, and
+    only Python's own handler is replaced (and put back by ``release``).
+    """
+
+    def __init__(self):
+        self.held = False
+        self.active = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self.active:
+            signal.signal(signal.SIGINT, self._hold)
+
+    def _hold(self, signum, frame):
+        self.held = True
+
+    def raise_held(self):
+        if self.held:
+            self.held = False
+            raise KeyboardInterrupt
+
+    def release(self):
+        if self.active:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _ProgressBar:
