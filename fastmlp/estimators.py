@@ -634,6 +634,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if type(X).__module__.startswith("dask"):  # Dask arrays: distributed L-BFGS
+            from .dask import fit as fit_dask
+
+            return fit_dask(self, X, y, sample_weight)
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     # ---- saving and loading: the estimator's state as arrays and JSON values ---------------
