@@ -28,15 +28,11 @@ from sklearn.utils.multiclass import type_of_target
 
 from .estimators import NON_FINITE_MESSAGE, _plain_array, _thread_limits
 
-# Measured on a LocalCluster(n_workers=2, threads_per_worker=1) on the 2-core development
-# machine (docs/scaling.md): the median round trip of one synchronous step.
-ROUND_TRIP_MS = 3.0
-
 MINIBATCH_MESSAGE = (
     "solver={solver!r} takes one optimizer step per minibatch; on Dask arrays every step "
-    "would be a cluster round trip (about {ms:.0f} ms on a local cluster, several times the "
-    "compute of a typical minibatch step), so fastmlp does not train minibatch solvers on "
-    "Dask arrays. Use solver='lbfgs' for exact distributed full-batch training, stream "
+    "would be a cluster round trip (milliseconds even on a local cluster, tens of times the "
+    "compute of a typical minibatch step: see docs/scaling.md), so fastmlp does not train "
+    "minibatch solvers on Dask arrays. Use solver='lbfgs' for exact distributed full-batch training, stream "
     "the blocks through partial_fit with dask_ml.wrappers.Incremental(estimator), or "
     "compute X and y to NumPy arrays if they fit in memory."
 )
@@ -73,7 +69,7 @@ def fit(estimator, X, y, sample_weight=None):
     from distributed import get_client
 
     if estimator.solver != "lbfgs":
-        raise ValueError(MINIBATCH_MESSAGE.format(solver=estimator.solver, ms=ROUND_TRIP_MS))
+        raise ValueError(MINIBATCH_MESSAGE.format(solver=estimator.solver))
     try:
         client = get_client()
     except ValueError as exc:
@@ -295,7 +291,7 @@ class ClusterObjective:
         self.blocks = blocks
         self.n_threads = n_threads
         self.token = uuid.uuid4().hex
-        self.template = client.scatter(net, broadcast=True, hash=False)
+        self.template = _ship(client, net)
         self.coef_mask = _coef_mask(net)
         self.weight_total = None
         self.n_evaluations = 0
@@ -324,7 +320,7 @@ class ClusterObjective:
         from distributed import KilledWorker
 
         client = self.client
-        shipped = client.scatter(np.array(params), broadcast=True, hash=False)
+        shipped = _ship(client, np.array(params))
         parts = [
             client.submit(
                 _block_sums, self.template, shipped, Xb, Yb, sb, self.token, self.n_threads,
@@ -347,6 +343,19 @@ class ClusterObjective:
         """Drop the references that keep the template and the data on the workers."""
         self.template = None
         self.blocks = []
+
+
+def _ship(client, value):
+    """``value`` as the result of a task: workers fetch it once each from the first holder.
+
+    Unlike ``client.scatter``, whose broadcast waits on a worker that died unnoticed, a task
+    keeps its lineage: the scheduler reruns it elsewhere if its holder dies.
+    """
+    return client.submit(_identity, value, pure=False)
+
+
+def _identity(value):
+    return value
 
 
 def _coef_mask(net):
