@@ -321,12 +321,21 @@ class ClusterObjective:
 
         client = self.client
         shipped = _ship(client, np.array(params))
+        # Each block's task goes where the block lives (a loose restriction: Dask still moves
+        # it if that worker dies). Without it, work stealing ships whole X blocks between
+        # workers to balance a few milliseconds of load. Blocks sorted by holder make the
+        # first levels of the sum tree add partial results on the same worker.
+        holders = client.who_has([Xb for Xb, _, _ in self.blocks])
+        located = sorted(
+            ((sorted(holders.get(block[0].key, ())), block) for block in self.blocks),
+            key=lambda item: item[0],
+        )
         parts = [
             client.submit(
                 _block_sums, self.template, shipped, Xb, Yb, sb, self.token, self.n_threads,
-                pure=False,
+                pure=False, workers=where or None, allow_other_workers=True,
             )
-            for Xb, Yb, sb in self.blocks
+            for where, (Xb, Yb, sb) in located
         ]
         try:
             result = _tree_sum(client, parts).result()
