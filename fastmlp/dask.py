@@ -32,8 +32,9 @@ MINIBATCH_MESSAGE = (
     "solver={solver!r} takes one optimizer step per minibatch; on Dask arrays every step "
     "would be a cluster round trip (milliseconds even on a local cluster, tens of times the "
     "compute of a typical minibatch step: see docs/scaling.md), so fastmlp does not train "
-    "minibatch solvers on Dask arrays. Use solver='lbfgs' for exact distributed full-batch training, stream "
-    "the blocks through partial_fit with dask_ml.wrappers.Incremental(estimator), or "
+    "minibatch solvers on Dask arrays. Use solver='lbfgs' for exact distributed full-batch "
+    "training, stream the blocks through partial_fit with "
+    "dask_ml.wrappers.Incremental(estimator), or "
     "compute X and y to NumPy arrays if they fit in memory."
 )
 
@@ -299,6 +300,12 @@ class ClusterObjective:
     @property
     def params(self):
         return self.net.params
+
+    def __getattr__(self, name):
+        # Anything else the L-BFGS loop may read (dtype, layer_sizes...) is the network's.
+        if name == "net":
+            raise AttributeError(name)
+        return getattr(self.net, name)
 
     def _loss_and_grad(self, X, Y, sample_weight, alpha, l1=0.0, loss_scale=1.0, grad=None):
         """Loss and gradient at ``params`` over all blocks, with the kernel's conventions."""
