@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import DataConversionWarning
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 
 from .estimators import NON_FINITE_MESSAGE, _plain_array, _thread_limits
@@ -99,7 +100,7 @@ def fit(estimator, X, y, sample_weight=None):
         )
     work.n_features_in_ = X.shape[1]
     work.n_outputs_ = n_outputs
-    work._random_state = _random_state(work)
+    work._random_state = check_random_state(work.random_state)
     if first_pass:
         work._initialize(layer_units, activations, dtype)
 
@@ -187,12 +188,6 @@ def _fresh_or_warm(estimator):
     if estimator.warm_start and estimator.__dict__.get("_net") is not None:
         return copy.deepcopy(estimator)
     return clone(estimator)
-
-
-def _random_state(estimator):
-    from sklearn.utils import check_random_state
-
-    return check_random_state(estimator.random_state)
 
 
 def _prepare_targets(work, X, y, sample_weight, dtype):

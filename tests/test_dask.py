@@ -84,6 +84,16 @@ def test_lbfgs_regressor_multi_output_reports_the_same_loss(client):
     assert got.loss_ == pytest.approx(expected.loss_, rel=RTOL)
 
 
+def test_float32_input_trains_in_float32(client):
+    X, y, _ = _data()
+    X32 = X.astype(np.float32)
+    expected = fastmlp.MLPClassifier(**LBFGS).fit(X32, y)
+    got = fastmlp.MLPClassifier(**LBFGS).fit(da.from_array(X32, chunks=(200, 6)), y)
+    assert got._net.dtype == np.float32
+    # Float32 rounding in a different summation order: float32's tolerance, not float64's.
+    np.testing.assert_allclose(got.history_.loss[:5], expected.history_.loss[:5], rtol=1e-4)
+
+
 def test_data_are_never_gathered_to_the_client(client, monkeypatch):
     X, y, _ = _data()
     Xd, yd = da.from_array(X, chunks=(200, 6)), da.from_array(y, chunks=200)
