@@ -17,6 +17,7 @@ REPO = DOCS.parent
 # an extra import it lazily, inside their functions, so every one of them imports here.
 MODULES = [
     "fastmlp", "fastmlp.training", "fastmlp.reference", "fastmlp.interop", "fastmlp.plot",
+    "fastmlp.dask",
     "fastmlp.backend",
     "fastmlp.kernels.layout",
 ]
