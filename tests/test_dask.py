@@ -232,11 +232,8 @@ def test_grid_search_on_the_cluster_matches_the_local_search(client):
     assert set(client.run(n_compiled).values()) == {1}
 
 
-@pytest.mark.xfail(
-    raises=RuntimeError, strict=True,
-    reason="dask-ml's incremental searches call dask.persist inside their asynchronous loop, "
-    "which dask >= 2025.3 refuses (open upstream: dask/dask-ml issue 1016)",
-)
+# dask-ml's incremental searches call dask.persist inside their asynchronous loop, which
+# dask >= 2025.3 refuses (open upstream: dask/dask-ml issue 1016): the dask extra pins below.
 def test_hyperband_drives_partial_fit(client):
     from dask_ml.model_selection import HyperbandSearchCV
     from scipy.stats import loguniform
