@@ -485,9 +485,15 @@ def _finite_differences(problem, grad_k, ref, rng, eps, rtol, full, limit, start
     f0 = problem.data_loss(problem.As[-1], w)
     scale = max(np.max(np.abs(ref)), np.finfo(np.float64).tiny)
     picks = _sample_coordinates(problem, rng, full, limit)
-    shown = False
+    shown = 0.0  # when progress was last drawn
     checked, skipped = [], []
     for count, k in enumerate(picks):
+        now = time.perf_counter()
+        due = progress or (progress is None and now - start > 1.0)
+        if due and (now - shown > 0.25 or count + 1 == len(picks)):  # a few redraws a second
+            shown = now
+            print(f"\rcheck_gradients: finite differences {count + 1}/{len(picks)} "
+                  "coordinates", end="", file=sys.stderr, flush=True)
         f_plus, f_minus = problem.shifted_loss(k, eps, w), problem.shifted_loss(k, -eps, w)
         central = (f_plus - f_minus) / (2 * eps)
         gap = abs((f_plus - f0) - (f0 - f_minus)) / eps
@@ -499,10 +505,6 @@ def _finite_differences(problem, grad_k, ref, rng, eps, rtol, full, limit, start
             skipped.append((k, central, err, tol))
             continue
         checked.append((k, central, err, tol))
-        if progress or (progress is None and time.perf_counter() - start > 1.0):
-            shown = True
-            print(f"\rcheck_gradients: finite differences {count + 1}/{len(picks)}",
-                  end="", file=sys.stderr, flush=True)
     if shown:
         print(file=sys.stderr)
 
