@@ -314,7 +314,7 @@ class _Problem:
         self.loss_name = net.loss
         self.u_kernel = float(np.finfo(dtype).eps) / 2
         self.u = self.u_kernel + float(np.finfo(np.float64).eps) / 2
-        self._positions = _positions(net, self.flat.size)
+        self._positions = _Positions(net, self.flat.size)
         self.Zs, self.As = self.forward_from(0, None)
 
     # ---- reference loss and gradient ------------------------------------------------------
@@ -444,16 +444,27 @@ class _Problem:
         return self.data_loss(A_out, w) + penalty
 
 
-def _positions(net, n_params):
-    """(layer, kind, index) of every flat coordinate, read from ``net.unpack``."""
-    coefs, intercepts = _unpacked(net, np.arange(n_params))
-    where = [None] * n_params
-    for l, (W, b) in enumerate(zip(coefs, intercepts)):
-        for idx, k in np.ndenumerate(W):
-            where[k] = (l, "weight", tuple(int(i) for i in idx))
-        for idx, k in np.ndenumerate(b):
-            where[k] = (l, "intercept", (int(idx[0]),))
-    return where
+class _Positions:
+    """(layer, kind, index) of a flat coordinate, read from ``net.unpack``'s views."""
+
+    def __init__(self, net, n_params):
+        coefs, intercepts = _unpacked(net, np.arange(n_params))
+        self.blocks = [(l, kind, block) for l, (W, b) in enumerate(zip(coefs, intercepts))
+                       for kind, block in (("weight", W), ("intercept", b))]
+        self.cache = {}
+
+    def __getitem__(self, k):
+        if k not in self.cache:
+            self.cache[k] = self._find(k)
+        return self.cache[k]
+
+    def _find(self, k):
+        for layer, kind, block in self.blocks:
+            hits = np.flatnonzero(block == k)
+            if hits.size:
+                index = np.unravel_index(hits[0], block.shape)
+                return layer, kind, tuple(int(i) for i in index)
+        raise IndexError(f"no parameter {k}")
 
 
 def _sample_coordinates(problem, rng, full, limit):
