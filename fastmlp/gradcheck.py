@@ -224,9 +224,13 @@ def check_gradients(
     start = time.perf_counter()
     rng = check_random_state(random_state)
     X, Y = np.asarray(X), np.asarray(Y)
-    n_total = X.shape[0]
-    rows = _draw(rng, n_total, max_rows, full)
     sample_weight = None if sample_weight is None else np.asarray(sample_weight)
+    n_total = X.shape[0] if X.ndim else 0
+    for name, a in (("Y", Y), ("sample_weight", sample_weight)):
+        if a is not None and (a.ndim == 0 or a.shape[0] != n_total):
+            raise ValueError(f"X has {n_total} rows but {name} has "
+                             f"{a.shape[0] if a.ndim else 0}.")
+    rows = _draw(rng, n_total, max_rows, full)
     sw = None if sample_weight is None else sample_weight[rows]
     net.loss_and_grad(X[rows], Y[rows], sample_weight=sw, alpha=alpha)  # validates the data
     clipped = _clipped_rows(_Problem(net, X[rows], Y[rows], sw, alpha))
@@ -241,7 +245,7 @@ def check_gradients(
     Xs, Ys = X[rows], Y[rows]
     loss_k, grad_k = net.loss_and_grad(Xs, Ys, sample_weight=sw, alpha=alpha)
     problem = _Problem(net, Xs, Ys, sw, alpha)
-    ref_loss, ref_grad = problem.loss_and_grad(problem.w)
+    ref_grad = problem.loss_and_grad(problem.w)[1]
     # The loss with the kernels' clipping (at their dtype's eps), so that rows with
     # saturated probabilities count the same on both sides.
     ref_loss = problem.reference_loss_at_kernel_clip()
@@ -259,8 +263,8 @@ def check_gradients(
         loss_bound = kernel_tolerance * abs(ref_loss)
     ratio = np.where(np.isfinite(err), err / np.maximum(bound, 1e-300), np.inf)
 
-    fd = _finite_differences(problem, grad_k, ref_grad, rng, eps, finite_difference_tolerance, full,
-                             max_coordinates, start, progress)
+    fd = _finite_differences(problem, grad_k, ref_grad, rng, eps, finite_difference_tolerance,
+                             full, max_coordinates, start, progress)
     worst = np.argsort(-ratio, kind="stable")[:N_WORST]
     coord = problem.coordinate
     return GradientCheck(
