@@ -42,7 +42,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.utils import check_random_state
 
+from . import _validation as v
 from . import reference
+from .network import Network
 
 #: Output/loss pairs whose delta the kernels fuse to ``(A - Y) * w_i / S``.
 CANONICAL = {("identity", "squared_error"), ("softmax", "log_loss"),
@@ -222,6 +224,16 @@ def check_gradients(
         Truthy when the loss and every checked coordinate are within tolerance.
     """
     start = time.perf_counter()
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastmlp.Network, got {type(net).__name__}.")
+    eps = v.check_number(eps, "eps", low=0, low_open=True)
+    if kernel_tolerance is not None:
+        kernel_tolerance = v.check_number(kernel_tolerance, "kernel_tolerance", low=0)
+    finite_difference_tolerance = v.check_number(
+        finite_difference_tolerance, "finite_difference_tolerance", low=0
+    )
+    max_rows = v.check_positive_int(max_rows, "max_rows")
+    max_coordinates = v.check_positive_int(max_coordinates, "max_coordinates")
     rng = check_random_state(random_state)
     X, Y = np.asarray(X), np.asarray(Y)
     sample_weight = None if sample_weight is None else np.asarray(sample_weight)

@@ -5,8 +5,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from . import _validation as v
-from . import training
-from .kernels import codes, cpu
+from . import backend, training
+from .kernels import codes, layout
 
 INITS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 DTYPES = ("float32", "float64")
@@ -17,7 +17,6 @@ LOSS_OUTPUTS = {
     "binary_log_loss": ("logistic", "softmax"),
     "poisson": ("exp", "logistic", "softmax"),
 }
-DEFAULT_ACTIVATION_PARAMS = {"leaky_relu": 0.01, "elu": 1.0}
 
 
 class Network:
@@ -44,6 +43,8 @@ class Network:
         Negative-side slope of leaky_relu.
     elu_alpha : float, default=1.0
         Saturation value of elu.
+    device : {"cpu"}, default="cpu"
+        Where the parameters live and the kernels run.
 
     Attributes
     ----------
@@ -53,6 +54,8 @@ class Network:
         Views into ``params``.
     intercepts : list of ndarray of shape (fan_out,)
         Views into ``params``.
+    layout : fastmlp.kernels.layout.Layout
+        The layer table and buffer sizes the kernels read.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class Network:
         random_state=None,
         leaky_slope=0.01,
         elu_alpha=1.0,
+        device="cpu",
     ):
         self.layer_sizes = _check_layer_sizes(layer_sizes)
         n_hidden = len(self.layer_sizes) - 2
@@ -94,16 +98,20 @@ class Network:
                 f"loss {loss!r} is not defined on the range of a {output_activation!r} output; "
                 f"use one of {LOSS_OUTPUTS[loss]}."
             )
+        if output_activation == "softmax" and self.layer_sizes[-1] < 2:
+            raise ValueError("a softmax over one output is constantly 1: use 'logistic'.")
         self.loss = loss
         self.dtype = _check_dtype(dtype)
         self.init = v.check_option(init, INITS, "init")
-        self.leaky_slope = float(leaky_slope)
-        self.elu_alpha = float(elu_alpha)
+        self.leaky_slope = v.check_number(leaky_slope, "leaky_slope")
+        self.elu_alpha = v.check_number(elu_alpha, "elu_alpha")
         if not (self.leaky_slope > 0 and self.elu_alpha > 0):
             raise ValueError("leaky_slope and elu_alpha must be positive.")
 
+        backend.target(device)  # an unknown or unavailable device fails here
+        self.device = device
         names = self.hidden_activations + [self.output_activation]
-        self._layers = cpu.layer_table(self.layer_sizes, [codes.ACTIVATIONS[a] for a in names])
+        self.layout = layout.lay_out(self.layer_sizes, [codes.ACTIVATIONS[a] for a in names])
         self._act_params = np.asarray([self.activation_param(a) or 0.0 for a in names])
         self._loss_code = codes.LOSSES[self.loss]
         self.params = np.zeros(self.n_params, dtype=self.dtype)
@@ -127,12 +135,12 @@ class Network:
 
     @property
     def n_weights(self):
-        s = self.layer_sizes
-        return sum(s[i] * s[i + 1] for i in range(len(s) - 1))
+        """Number of weights: the regularised prefix of ``params``."""
+        return self.layout.n_weights
 
     @property
     def n_params(self):
-        return self.n_weights + sum(self.layer_sizes[1:])
+        return self.layout.n_params
 
     def unpack(self, flat):
         """Per-layer (fan_in, fan_out) and (fan_out,) views of a flat buffer in params' layout.
@@ -140,11 +148,10 @@ class Network:
         The offsets come from the layer table, the one place that lays the buffer out for
         the kernels too.
         """
-        views = cpu.views
         coefs, intercepts = [], []
-        for row in self._layers.tolist():
-            fan_in, fan_out = row[views.FAN_IN], row[views.FAN_OUT]
-            w, b = row[views.W_START], row[views.B_START]
+        for row in self.layout.table.tolist():
+            fan_in, fan_out = row[layout.FAN_IN], row[layout.FAN_OUT]
+            w, b = row[layout.W_START], row[layout.B_START]
             coefs.append(flat[w : w + fan_in * fan_out].reshape(fan_in, fan_out))
             intercepts.append(flat[b : b + fan_out])
         return coefs, intercepts
@@ -181,34 +188,27 @@ class Network:
     def _check_X(self, X):
         return v.check_matrix(X, "X", self.dtype, self.layer_sizes[0])
 
-    def _model(self):
-        """The kernels' view of this network: the flat parameters and the layer table."""
-        return cpu.Model(self.params, self._layers, self._act_params, self._loss_code)
-
-    def _workspace(self, n_rows, dropout=None):
-        """Flat activation, delta and (with dropout) mask buffers for up to n_rows rows."""
-        size = n_rows * sum(self.layer_sizes[1:])
-        dropping = dropout is not None and np.any(dropout > 0)
-        return cpu.Workspace(
-            n_rows, np.empty(size, dtype=self.dtype), np.empty(size, dtype=self.dtype),
-            np.empty(size if dropping else 0, dtype=self.dtype),
-            np.empty(0) if dropout is None else dropout,
-        )
-
     def forward(self, X, chunk_size=4096):
         """Outputs after the output activation, shape (n_samples, n_outputs).
 
         Rows are processed ``chunk_size`` at a time, bounding the workspace's memory.
         """
-        X = self._check_X(X)
         chunk_size = v.check_positive_int(chunk_size, "chunk_size")
-        out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
-        model = self._model()
-        ws = self._workspace(min(chunk_size, X.shape[0]))
-        for start in range(0, X.shape[0], chunk_size):
-            chunk = X[start : start + chunk_size]
-            out[start : start + chunk.shape[0]] = training.run_kernel(cpu.forward, model, chunk, ws)
+        if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
+            X = self._check_X(X)
+        out = self._predict(X, chunk_size)
+        if out is None:
+            self._check_X(np.array(X))  # names the NaN or infinity the kernel found
+            raise ValueError("X contains NaN or infinity.")
         return out
+
+    def _predict(self, X, chunk_size=4096):
+        """``forward`` of an array that passed ``is_ready`` with the right column count;
+        None when it holds a NaN or infinity."""
+        out, status = backend.predict(self, X, chunk_size)
+        if status == layout.PREDICT_OVERFLOW:
+            v.check_finite_result("forward", out)
+        return None if status == layout.PREDICT_BAD_INPUT else out
 
     def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0, *, l1=0.0, loss_scale=1.0):
         """Mean loss over the (weighted) samples plus regularisers, and its flat gradient.
@@ -219,20 +219,15 @@ class Network:
         """
         X, Y, sw = self._check_data(X, Y, sample_weight)
         alpha = _check_penalty(alpha, "alpha")
-        return self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
+        loss_scale = v.check_number(loss_scale, "loss_scale", low=0, low_open=True)
+        loss, grad = self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
+        v.check_finite_result("loss_and_grad", loss, grad)
+        return loss, grad
 
     def _loss_and_grad(self, X, Y, sw, alpha, l1=0.0, loss_scale=1.0, grad=None):
         """loss_and_grad on data already checked (C-contiguous, in ``self.dtype``)."""
-        hp = training.TrainConfig(alpha=alpha, l1=l1, loss_scale=loss_scale).hyperparameters(
-            0.0, self.dtype
-        )
-        grad = np.empty_like(self.params) if grad is None else grad
-        loss = training.run_kernel(
-            cpu.loss_and_grad,
-            self._model(), grad, X, Y, training.kernel_weights(sw, self.dtype), hp,
-            self._workspace(X.shape[0]),
-        )
-        return float(loss), grad
+        hp = layout.hyperparameters(self.dtype, alpha=alpha, l1=l1, loss_scale=loss_scale)
+        return backend.loss_and_grad(self, X, Y, sw, hp, grad)
 
     def fit(
         self, X, Y, *, sample_weight=None, solver="adam", learning_rate_init=0.001,
@@ -289,7 +284,7 @@ class Network:
         sw_train, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
 
         def score():
-            return -self.loss_and_grad(X_val, Y_val, sw_val)[0]
+            return -self._loss_and_grad(X_val, Y_val, sw_val, 0.0)[0]  # NaN when it overflows
 
         return X_train, Y_train, sw_train, score
 
@@ -331,8 +326,22 @@ class Network:
         return (
             f"Network(layer_sizes={list(self.layer_sizes)}, activation={self.activation}, "
             f"output_activation={self.output_activation!r}, loss={self.loss!r}, "
-            f"dtype={self.dtype.name!r})"
+            f"dtype={self.dtype.name!r}, device={self.device!r})"
         )
+
+    # ---- interop (the logic lives in fastmlp.interop) -----------------------------------
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` computing :meth:`forward` (see fastmlp.interop)."""
+        from .interop import network_to_torch
+
+        return network_to_torch(self)
+
+    @classmethod
+    def from_torch(cls, seq, loss=None, dtype=None):
+        """A Network with the weights of a ``torch.nn.Sequential`` (see fastmlp.interop)."""
+        from .interop import network_from_torch
+
+        return network_from_torch(seq, loss, dtype)
 
 
 def _check_dtype(dtype):

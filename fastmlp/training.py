@@ -1,52 +1,74 @@
 """The training loop around the compiled epoch: schedules, stopping, history, safety.
 
 Per epoch, Python only shuffles the sample order (one call into the random stream, so
-runs follow scikit-learn's draws), calls the compiled epoch, and does O(parameters)
-bookkeeping. Everything per minibatch happens inside ``kernels.cpu.train_epoch``.
+runs follow scikit-learn's draws), calls the compiled epoch through the backend seam, and
+does O(parameters) bookkeeping. Everything per minibatch happens inside the compiled
+``train_epoch`` of the network's target.
 """
 
-import gc
 import math
-import numbers
+import signal
 import sys
+import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
+from . import backend
 from ._validation import check_number as _number
-from ._validation import check_option, check_positive_int
-from .kernels import codes, cpu
-from .kernels.cpu.train import N_STATS, STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
+from ._validation import check_option
+from .kernels import codes, layout
+from .kernels.layout import STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
 
 SOLVERS = tuple(codes.SOLVERS)
 SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosine")
 ADAPTIVE_MIN_LR = 1e-6
 
+# The allowed values of every training setting, in scikit-learn's constraint language: the
+# one place each is declared, read by TrainConfig.validate and by the estimators'
+# parameter validation alike.
+CONSTRAINTS = {
+    "solver": [StrOptions(set(SOLVERS))],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate": [StrOptions(set(SCHEDULES))],
+    "power_t": [Interval(Real, 0, None, closed="left")],
+    "lr_gamma": [Interval(Real, 0, 1, closed="right")],
+    "lr_step_size": [Interval(Integral, 1, None, closed="left")],
+    "lr_horizon": [Interval(Integral, 1, None, closed="left"), None],
+    "lr_min": [Interval(Real, 0, None, closed="left")],
+    "momentum": [Interval(Real, 0, 1, closed="both")],
+    "nesterovs_momentum": ["boolean"],
+    "beta_1": [Interval(Real, 0, 1, closed="left")],
+    "beta_2": [Interval(Real, 0, 1, closed="left")],
+    "epsilon": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "rho": [Interval(Real, 0, 1, closed="left")],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "l1": [Interval(Real, 0, None, closed="left")],
+    "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+    "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "shuffle": ["boolean"],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+    "loss_scale": [Interval(Real, 0, None, closed="neither")],
+    "diagnostics": ["boolean"],
+}
 
-def run_kernel(kernel, *args):
-    """Call a compiled kernel with Python's cyclic garbage collector paused.
 
-    A kernel's first call in a process may compile it, and Numba's compiler allocates
-    millions of short-lived objects: the collector's passes over them took ~0.6 s of a
-    ~5 s cold first fit. The kernels themselves allocate no Python objects, so pausing
-    costs nothing; collection resumes (if it was on) as soon as the call returns.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return kernel(*args)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def kernel_weights(sample_weight, dtype):
-    """Sample weights as the kernels take them: an empty array stands for unit weights
-    (one compiled signature serves both cases)."""
-    return np.empty(0, dtype=dtype) if sample_weight is None else sample_weight
+def _is_real(value):
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
 class DivergenceError(ValueError, FloatingPointError):
@@ -106,34 +128,27 @@ class TrainConfig:
     loss_scale: float = 1.0
     diagnostics: bool = True
 
+
     def validate(self, n_hidden):
-        """Raise ValueError on any out-of-range setting; return the per-layer dropout rates."""
-        check_option(self.solver, SOLVERS, "solver")
-        check_option(self.learning_rate, SCHEDULES, "learning_rate schedule")
-        _number(self.learning_rate_init, "learning_rate_init", low=0, low_open=True)
-        _number(self.power_t, "power_t", low=0)
-        _number(self.lr_gamma, "lr_gamma", low=0, low_open=True, high=1)
-        check_positive_int(self.lr_step_size, "lr_step_size")
-        if self.lr_horizon is not None:
-            check_positive_int(self.lr_horizon, "lr_horizon")
-        _number(self.lr_min, "lr_min", low=0, high=self.learning_rate_init)
-        _number(self.momentum, "momentum", low=0, high=1)
-        _number(self.beta_1, "beta_1", low=0, high=1, high_open=True)
-        _number(self.beta_2, "beta_2", low=0, high=1, high_open=True)
-        _number(self.epsilon, "epsilon", low=0, low_open=True)
-        _number(self.weight_decay, "weight_decay", low=0)
-        _number(self.rho, "rho", low=0, high=1, high_open=True)
-        _number(self.alpha, "alpha", low=0)
-        _number(self.l1, "l1", low=0)
-        if self.max_grad_norm is not None:
-            _number(self.max_grad_norm, "max_grad_norm", low=0, low_open=True)
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.max_iter, "max_iter")
-        _number(self.tol, "tol", low=0)
-        if self.n_iter_no_change != np.inf:  # inf: never stop on the counter (scikit-learn)
-            check_positive_int(self.n_iter_no_change, "n_iter_no_change")
+        """Raise ValueError on any out-of-range setting; return the per-layer dropout rates.
+
+        Every setting is checked against :data:`CONSTRAINTS` (the estimators check their
+        parameters against the same entries), then the rules that tie settings together.
+        """
+        settings = {f.name: getattr(self, f.name) for f in fields(self)}
+        validate_parameter_constraints(CONSTRAINTS, settings, caller_name="the training")
+        for name, value in settings.items():
+            if isinstance(value, (bool, np.bool_)) and "boolean" not in CONSTRAINTS[name]:
+                raise ValueError(f"{name} must be a number, not a boolean: got {value!r}.")
+            if name != "n_iter_no_change" and _is_real(value) and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}.")
+        if self.lr_min > self.learning_rate_init:
+            raise ValueError(
+                f"lr_min={self.lr_min} exceeds learning_rate_init={self.learning_rate_init}: "
+                "the cosine schedule decays from learning_rate_init down to lr_min."
+            )
         rates = self.dropout
-        if isinstance(rates, numbers.Real):
+        if _is_real(rates):
             rates = [rates] * n_hidden
         rates = list(rates)
         if len(rates) != n_hidden:
@@ -143,22 +158,11 @@ class TrainConfig:
         return np.asarray(rates, dtype=np.float64)
 
     def hyperparameters(self, lr, dtype):
-        """The float64 vector the kernels read (codes.HP_* slots)."""
-        hp = np.zeros(codes.N_HP)
-        hp[codes.HP_LR] = lr
-        hp[codes.HP_MOMENTUM] = self.momentum
-        hp[codes.HP_NESTEROV] = float(self.nesterovs_momentum)
-        hp[codes.HP_BETA_1] = self.beta_1
-        hp[codes.HP_BETA_2] = self.beta_2
-        hp[codes.HP_EPSILON] = self.epsilon
-        hp[codes.HP_WEIGHT_DECAY] = self.weight_decay
-        hp[codes.HP_RHO] = self.rho
-        hp[codes.HP_ALPHA] = self.alpha
-        hp[codes.HP_L1] = self.l1
-        hp[codes.HP_MAX_NORM] = self.max_grad_norm or 0.0
-        hp[codes.HP_LOSS_SCALE] = self.loss_scale
-        hp[codes.HP_CLIP_EPS] = np.finfo(dtype).eps
-        return hp
+        """The float64 vector the kernels read, with learning rate ``lr``."""
+        names = [name for name in layout.HP_SLOTS if name != "learning_rate"]
+        return layout.hyperparameters(
+            dtype, learning_rate=lr, **{name: getattr(self, name) for name in names}
+        )
 
     def scheduled_rate(self, epoch, samples_seen):
         """The rate for epoch ``epoch`` (0-based) of the epoch-driven schedules."""
@@ -184,14 +188,7 @@ class Optimizer:
     """
 
     def __init__(self, net, config):
-        solver = check_option(config.solver, SOLVERS, "solver")
-        two_moments = solver in ("adam", "adamw")
-        self.state = cpu.OptState(
-            codes.SOLVERS[solver],
-            np.zeros_like(net.params),
-            np.zeros_like(net.params) if two_moments else np.zeros(0, dtype=net.dtype),
-            np.zeros(1, dtype=np.int64),
-        )
+        self.state = backend.optimizer_state(net, check_option(config.solver, SOLVERS, "solver"))
         self.learning_rate = config.learning_rate_init
         self.epochs = 0
 
@@ -234,30 +231,6 @@ class Progress:
     history: History = field(default_factory=History)
 
 
-class EpochBuffers:
-    """Everything one compiled epoch writes into, allocated once per fit for the largest batch."""
-
-    def __init__(self, net, rows, dropout, diagnostics):
-        self.grad = np.empty_like(net.params)
-        self.batch = cpu.Batch(
-            np.empty((rows, net.layer_sizes[0]), dtype=net.dtype),
-            np.empty((rows, net.layer_sizes[-1]), dtype=net.dtype),
-            np.empty(rows, dtype=net.dtype),
-        )
-        self.workspace = net._workspace(rows, dropout)
-        self.diag = cpu.Diagnostics(
-            diagnostics,
-            np.zeros(sum(net.layer_sizes[1:-1]), dtype=net.dtype),
-            np.zeros(net.n_layers),
-            np.zeros(N_STATS),
-        )
-
-    def reset(self):
-        self.diag.peak[:] = 0.0
-        self.diag.layer_grad_norms[:] = 0.0
-        self.diag.stats[:] = 0.0
-
-
 def run_epochs(
     net, X, Y, sample_weight, config, optimizer, progress, rng, *, validation_score=None,
     incremental=False, verbose=False, warn=True, progress_bar=False,
@@ -275,8 +248,10 @@ def run_epochs(
     epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
     bar = _ProgressBar(config.max_iter) if progress_bar else None
     epochs = 0
+    interrupt = _HeldInterrupt()
     try:
         while epochs < config.max_iter:
+            interrupt.raise_held()
             loss, previous = epoch.run()
             epochs += 1
             optimizer.epochs += 1
@@ -285,9 +260,11 @@ def run_epochs(
                     previous)
             if verbose:
                 print(f"Iteration {epochs}, loss = {loss:.8f}")
-            if bar is not None:
-                bar.update(epochs, loss)
-            if _should_stop(net, config, optimizer, progress, loss, validation_score, verbose):
+            stop = _should_stop(net, config, optimizer, progress, loss, validation_score, verbose)
+            if bar is not None:  # after the stopping rule, which records the epoch's score
+                score = None if validation_score is None else progress.history.validation_score[-1]
+                bar.update(epochs, loss, X.shape[0], score)
+            if stop:
                 break
             if incremental:
                 break
@@ -297,9 +274,11 @@ def run_epochs(
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
+        interrupt.raise_held()
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
     finally:
+        interrupt.release()
         if bar is not None:
             bar.close()
     if validation_score is not None and progress.best_params is not None:
@@ -307,8 +286,44 @@ def run_epochs(
     return epochs
 
 
+class _HeldInterrupt:
+    """Holds Ctrl-C back while an epoch runs and is recorded; ``raise_held`` raises it.
+
+    Python delivers a KeyboardInterrupt wherever it next checks for signals after the
+    compiled epoch returns, possibly halfway through the bookkeeping, which left the
+    weights one epoch ahead of the history. Only the main thread receives signals, and
+    only Python's own handler is replaced (and put back by ``release``).
+    """
+
+    def __init__(self):
+        self.held = False
+        self.active = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self.active:
+            signal.signal(signal.SIGINT, self._hold)
+
+    def _hold(self, signum, frame):
+        self.held = True
+
+    def raise_held(self):
+        if self.held:
+            self.held = False
+            raise KeyboardInterrupt
+
+    def release(self):
+        if self.active:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class _ProgressBar:
-    """``[#######.............]  35/100 epochs  loss 0.123456``, redrawn in place on stderr."""
+    """``[####......]  35/100 epochs  loss 0.123456  val 0.9412  5.2e+04 samples/s  ETA 3.1 s``.
+
+    Redrawn in place on stderr after each epoch. ``val`` appears when training holds out
+    a validation set; the ETA assumes training runs to ``max_iter`` (early stopping may
+    end it sooner).
+    """
 
     WIDTH = 30
 
@@ -317,18 +332,34 @@ class _ProgressBar:
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
 
-    def update(self, done, loss):
+    def update(self, done, loss, n_samples=None, validation_score=None):
+        """Draw the line after epoch ``done`` of ``n_samples`` samples (and its score)."""
         filled = int(self.WIDTH * done / self.total)
         elapsed = time.perf_counter() - self.start
-        self.stream.write(
+        line = (
             f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:>{len(str(self.total))}}"
-            f"/{self.total} epochs  loss {loss:.6f}  {elapsed:.1f} s"
+            f"/{self.total} epochs  loss {loss:.6f}"
         )
+        if validation_score is not None:
+            line += f"  val {validation_score:.4f}"
+        if n_samples is not None and elapsed > 0:
+            line += f"  {n_samples * done / elapsed:.3g} samples/s"
+        line += f"  ETA {self._duration(elapsed / done * (self.total - done))}"
+        self.stream.write(line)
         self.stream.flush()
 
     def close(self):
         self.stream.write("\n")
         self.stream.flush()
+
+    @staticmethod
+    def _duration(seconds):
+        """``4.2 s`` under a minute, ``12:05`` under an hour, ``1:02:03`` beyond."""
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, secs = divmod(int(round(seconds)), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class _EpochRunner:
@@ -339,10 +370,9 @@ class _EpochRunner:
         self.optimizer, self.rng = optimizer, rng
         self.batch_size = min(config.batch_size, X.shape[0])
         self.hp = config.hyperparameters(optimizer.learning_rate, net.dtype)
-        self.buffers = EpochBuffers(net, self.batch_size, dropout, config.diagnostics)
-        self.model = net._model()
+        self.buffers = backend.EpochBuffers(net, self.batch_size, dropout, config.diagnostics)
         self.dropout_on = bool(np.any(dropout > 0))
-        self.sw = kernel_weights(sample_weight, net.dtype)
+        self.sw = backend.kernel_weights(sample_weight, net.dtype)
         self.order = np.arange(X.shape[0], dtype=np.int64)
 
     def run(self):
@@ -355,12 +385,10 @@ class _EpochRunner:
         seed = self.rng.randint(np.iinfo(np.int32).max) if self.dropout_on else 0
         params = self.net.params
         previous = params.copy()
-        self.hp[codes.HP_LR] = self.optimizer.learning_rate
-        self.buffers.reset()
-        run_kernel(
-            cpu.train_epoch, self.model, self.buffers.grad, self.optimizer.state, self.hp,
-            self.X, self.Y, self.sw, self.order, self.batch_size, seed, self.buffers.batch,
-            self.buffers.workspace, self.buffers.diag,
+        self.hp[layout.HP_LR] = self.optimizer.learning_rate
+        backend.train_epoch(
+            self.net, self.buffers, self.optimizer.state, self.hp, self.X, self.Y, self.sw,
+            self.order, self.batch_size, seed,
         )
         stats = self.buffers.diag.stats
         if stats[STAT_DIVERGED] or not np.all(np.isfinite(params)):

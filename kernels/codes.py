@@ -55,20 +55,3 @@ ADAGRAD = 3
 RMSPROP = 4
 
 SOLVERS = {"sgd": SGD, "adam": ADAM, "adamw": ADAMW, "adagrad": ADAGRAD, "rmsprop": RMSPROP}
-
-# Slots of the float64 hyperparameter vector handed to the training kernels (one array
-# instead of a dozen scalars keeps the compiled signatures short and stable).
-HP_LR = 0
-HP_MOMENTUM = 1
-HP_NESTEROV = 2
-HP_BETA_1 = 3
-HP_BETA_2 = 4
-HP_EPSILON = 5
-HP_WEIGHT_DECAY = 6
-HP_RHO = 7
-HP_ALPHA = 8
-HP_L1 = 9
-HP_MAX_NORM = 10  # 0 disables clipping
-HP_LOSS_SCALE = 11  # factor on the reported data loss (scikit-learn's squared_error)
-HP_CLIP_EPS = 12  # probability clipping for the log losses
-N_HP = 13

@@ -1,24 +1,33 @@
-"""Compilation settings shared by every kernel (patched in tests, as stumpy does).
+"""Compilation settings shared by every kernel, read once from the environment.
 
-FASTMATH allows reassociation and contraction (faster reductions and FMA) but deliberately
-leaves out ``nnan`` and ``ninf``: NaN and inf must still propagate so that divergence is
-detected instead of silently producing garbage.
+Each setting is read here, when ``fastmlp.kernels`` is first imported and before any kernel
+is decorated, so it must be set in the environment before that import; changing these
+attributes afterwards changes nothing that is already compiled. The settings are part of
+the on-disk cache key (cache.py): a process with other settings compiles its own kernels
+instead of loading ones compiled with these.
+
+``FASTMLP_FASTMATH`` (default 1)
+    1: allow reassociation and contraction (faster reductions and FMA); 0: strict IEEE.
+    Never ``nnan``/``ninf``: NaN and inf must still propagate so that divergence is
+    detected instead of silently producing garbage.
+``FASTMLP_FLUSH_DENORMALS`` (default 1)
+    1: the entry kernels flush denormal floats to zero while they run (cpu/fpenv.py).
 """
 
-FASTMATH = {"nsz", "arcp", "contract", "reassoc"}
+import os
 
-# Options of every CPU kernel. error_model="numpy" makes x / 0 give inf or nan instead of
-# raising ZeroDivisionError: without it the zero check blocks SIMD vectorisation of every
-# loop that divides (Adam's update ran 4x slower), and NaN/inf are caught after the epoch.
-KERNEL = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
 
-# Small helpers, and the batch loss-and-gradient, are inlined into their callers at the
-# Numba IR level, where calls with constant arguments then specialise (a 10-32-1 forward:
-# 530 ns -> 220 ns) and nothing is compiled twice. The layer functions (dense.py,
-# losses.py, optimizers.py) stay separately compiled: inlining them costs more compilation
-# than it saves (the fused forward alone: cold first fit 5.95 -> 6.62 s), with no
-# measurable gain at run time.
-INLINE = {**KERNEL, "inline": "always"}
+def _flag(name, default):
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return default
+    if value not in ("0", "1"):
+        raise ValueError(f"{name} must be 0 or 1, got {value!r}.")
+    return value == "1"
 
-# Flush denormal floats to zero inside the entry kernels (see cpu/fpenv.py).
-FLUSH_DENORMALS = True
+
+FASTMATH = {"nsz", "arcp", "contract", "reassoc"} if _flag("FASTMLP_FASTMATH", True) else False
+FLUSH_DENORMALS = _flag("FASTMLP_FLUSH_DENORMALS", True)
+
+# Everything above, as one string for the cache key.
+SETTINGS_KEY = f"fastmath={sorted(FASTMATH) if FASTMATH else False};ftz={FLUSH_DENORMALS}"

@@ -163,11 +163,11 @@ def test_mnist_sized_network_parameter_count_and_views():
 def test_layer_table_locates_every_view():
     # The kernels make their per-layer views from this table: it must agree with the
     # Python views (offsets into params) and place workspace blocks back to back.
-    from fastmlp.kernels.cpu import views
+    from fastmlp.kernels import layout as views
 
     net = Network([5, 7, 3, 2], activation=["tanh", "relu"], output_activation="softmax",
                   loss="log_loss", random_state=0)
-    table = net._layers
+    table = net.layout.table
     assert table.shape == (3, views.N_LAYER_FIELDS) and table.dtype == np.int64
     for l, (W, b) in enumerate(zip(net.coefs, net.intercepts)):
         row = table[l]
@@ -182,8 +182,9 @@ def test_layer_table_locates_every_view():
 def test_one_compilation_serves_every_depth():
     # Kernel argument types do not depend on the number of layers: networks of other
     # depths reuse the compiled (and on-disk cached) kernels instead of compiling anew.
-    from fastmlp.kernels import cpu
+    from fastmlp import backend
 
+    cpu = backend.target("cpu").kernels
     rng = np.random.RandomState(0)
     X = rng.randn(20, 4)
     Y = np.eye(3)[rng.randint(0, 3, 20)]

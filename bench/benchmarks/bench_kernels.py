@@ -1,16 +1,16 @@
 """The compiled CPU kernels, called directly: forward, loss and gradient, one layer's
 forward / backward / gradient kernels, optimizer updates.
 
-The kernels' arguments are built once in ``setup`` through the Network's own helpers
-(``_model``, ``_workspace``) and the training module (hyperparameter vector,
-optimizer state), and every kernel is called once there, so compilation or loading from
+The kernels' arguments are built once in ``setup`` through the backend seam (model,
+workspace, optimizer state) and the layout's hyperparameter vector, and every kernel is
+called once there, so compilation or loading from
 Numba's on-disk cache never lands in the timed body.
 """
 
 import numpy as np
 
-from fastmlp import training
-from fastmlp.kernels import codes, cpu
+from fastmlp import backend
+from fastmlp.kernels import codes, cpu, layout
 from fastmlp.kernels.cpu import dense
 
 from .common import DTYPES, make_data, make_network, parse_case
@@ -27,11 +27,11 @@ class _KernelCase:
         sizes, batch = parse_case(case)
         self.net = make_network(sizes, dtype)
         self.X, self.Y, _ = make_data(sizes, batch, dtype)
-        self.model = self.net._model()
-        self.ws = self.net._workspace(batch)
+        self.model = backend.model(self.net)
+        self.ws = backend.workspace(self.net, batch)
         self.grad = np.empty_like(self.net.params)
         self.sw = np.empty(0, dtype=self.net.dtype)
-        self.hp = training.TrainConfig().hyperparameters(0.0, self.net.dtype)
+        self.hp = layout.hyperparameters(self.net.dtype)
 
 
 class Forward(_KernelCase):
@@ -112,9 +112,11 @@ class OptimizerUpdate:
         self.net = make_network(sizes, dtype)
         rng = np.random.RandomState(1)
         self.grad = (1e-3 * rng.standard_normal(self.net.n_params)).astype(self.net.dtype)
-        config = training.TrainConfig(solver=solver)
-        self.state = training.Optimizer(self.net, config).state
-        self.hp = config.hyperparameters(1e-4, self.net.dtype)
+        self.state = backend.optimizer_state(self.net, solver)
+        self.hp = layout.hyperparameters(
+            self.net.dtype, learning_rate=1e-4, momentum=0.9, nesterovs_momentum=True,
+            beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, rho=0.9,
+        )
         self.n_decay = self.net.n_weights
         self.update()
 

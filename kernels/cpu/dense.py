@@ -9,15 +9,14 @@ pass over the product's output.
 import math
 
 import numpy as np
-from numba import njit
 
 from ..codes import IDENTITY, RELU, SOFTMAX
-from ..config import INLINE, KERNEL
 from ..scalar import activate, derivative
 from .blas import gemm
+from .jit import inline, kernel
 
 
-@njit(**INLINE)
+@inline
 def bias_activation(Z, b, code, param):
     """In place: ``Z <- g(Z + b)``; softmax is row-wise and shifted by the row max."""
     n, m = Z.shape
@@ -53,7 +52,7 @@ def bias_activation(Z, b, code, param):
                 Z[i, j] = activate(code, Z[i, j] + b[j], param)
 
 
-@njit(**INLINE)
+@inline
 def matmul(A, B, out, trans_a, trans_b):
     """``out <- op(A) @ op(B)``, ``op`` a transpose where asked.
 
@@ -65,14 +64,14 @@ def matmul(A, B, out, trans_a, trans_b):
     gemm(trans_b, trans_a, cols, rows, inner, B, B.shape[1], A, A.shape[1], out, cols)
 
 
-@njit(**KERNEL)
+@kernel
 def dense_forward(A_prev, W, b, out, code, param):
     """``out <- g(A_prev @ W + b)``."""
     matmul(A_prev, W, out, False, False)
     bias_activation(out, b, code, param)
 
 
-@njit(**KERNEL)
+@kernel
 def delta_backward(D, W, A_prev, D_prev, code, param, M):
     """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output.
 
@@ -102,7 +101,7 @@ def delta_backward(D, W, A_prev, D_prev, code, param, M):
                 D_prev[i, j] *= derivative(code, A_prev[i, j], param)
 
 
-@njit(**INLINE)
+@inline
 def draw_dropout(A, M, rate):
     """Inverted dropout in place: keep each unit with probability 1 - rate, scaled by 1/keep."""
     keep = 1.0 - rate
@@ -117,7 +116,7 @@ def draw_dropout(A, M, rate):
                 A[i, j] = 0.0
 
 
-@njit(**KERNEL)
+@kernel
 def dense_grads(A_prev, D, W, gW, gb, l2):
     """``gW <- A_prev.T @ D + l2 * W`` and ``gb <- column sums of D``."""
     matmul(A_prev, D, gW, True, False)

@@ -8,18 +8,19 @@ on entry and restore the caller's MXCSR before returning, so NumPy and user code
 run with them. Flushing changes only values below the smallest normal float (1.2e-38 in
 float32, 2.2e-308 in float64): far below anything a gradient step can resolve.
 
-``config.FLUSH_DENORMALS = False`` (before the kernels compile) turns this off; on other
+``FASTMLP_FLUSH_DENORMALS=0`` in the environment (config.py) turns this off; on other
 architectures it is a no-op.
 """
 
 import platform
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ..config import FLUSH_DENORMALS, INLINE
+from ..config import FLUSH_DENORMALS
+from .jit import inline
 
 FTZ_DAZ = 0x8040  # MXCSR bits: flush-to-zero (15) and denormals-are-zero (6)
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "i386")
@@ -56,23 +57,23 @@ def _write_mxcsr(typingctx, value):
 
 if X86 and FLUSH_DENORMALS:
 
-    @njit(**INLINE)
+    @inline
     def flush_denormals():
         """Turn on FTZ/DAZ; return the previous MXCSR for :func:`restore_fpenv`."""
         saved = _read_mxcsr()
         _write_mxcsr(saved | FTZ_DAZ)
         return saved
 
-    @njit(**INLINE)
+    @inline
     def restore_fpenv(saved):
         _write_mxcsr(saved)
 
 else:
 
-    @njit(**INLINE)
+    @inline
     def flush_denormals():
         return 0
 
-    @njit(**INLINE)
+    @inline
     def restore_fpenv(saved):
         pass

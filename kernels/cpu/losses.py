@@ -8,15 +8,21 @@ loss gradient dLoss/dA is pushed through the output activation's Jacobian.
 
 import math
 
-from numba import njit
-
-from ..codes import BINARY_LOG_LOSS, EXP, IDENTITY, LOG_LOSS, LOGISTIC, POISSON, SOFTMAX
-from ..codes import SQUARED_ERROR
-from ..config import INLINE, KERNEL
+from ..codes import (
+    BINARY_LOG_LOSS,
+    EXP,
+    IDENTITY,
+    LOG_LOSS,
+    LOGISTIC,
+    POISSON,
+    SOFTMAX,
+    SQUARED_ERROR,
+)
 from ..scalar import derivative
+from .jit import inline, kernel
 
 
-@njit(**INLINE)
+@inline
 def xlogy(x, y):
     """x * log(y), defined as 0 when x == 0 (as scipy.special.xlogy)."""
     if x == 0.0:
@@ -24,7 +30,7 @@ def xlogy(x, y):
     return x * math.log(y)
 
 
-@njit(**INLINE)
+@inline
 def pointwise_loss(loss_code, a, y, eps):
     if loss_code == SQUARED_ERROR:
         return 0.5 * (a - y) * (a - y)
@@ -37,7 +43,7 @@ def pointwise_loss(loss_code, a, y, eps):
     return xlogy(y, y / a) - y + a
 
 
-@njit(**INLINE)
+@inline
 def pointwise_loss_grad(loss_code, a, y):
     """dLoss/da for one element (clipping ignored, as in scikit-learn's deltas)."""
     if loss_code == SQUARED_ERROR:
@@ -49,7 +55,7 @@ def pointwise_loss_grad(loss_code, a, y):
     return 1.0 - y / a
 
 
-@njit(**INLINE)
+@inline
 def is_canonical(out_code, loss_code):
     return (
         (out_code == IDENTITY and loss_code == SQUARED_ERROR)
@@ -59,7 +65,7 @@ def is_canonical(out_code, loss_code):
     )
 
 
-@njit(**KERNEL)
+@kernel
 def output_loss_and_delta(A, Y, sw, sw_sum, out_code, out_param, loss_code, eps, D):
     """Return the weighted mean loss and write ``D = dLoss/dZ`` (already divided by S).
 

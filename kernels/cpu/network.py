@@ -4,22 +4,20 @@ Parameters live in one flat buffer (scikit-learn's ``_pack`` order: every layer'
 row-major, then every layer's intercepts); gradients and optimizer states share that layout,
 so the regularised entries (the weights) are a prefix of it. Workspaces are flat too: layer
 ``l``'s activations for up to ``capacity`` rows are one (capacity, fan_out) block, and a
-batch of ``n`` rows uses its first ``n`` rows. The layer table (views.py) locates every
+batch of ``n`` rows uses its first ``n`` rows. The layer table (layout.py) locates every
 block, so the kernels' types do not depend on the network's depth.
 """
 
 from collections import namedtuple
 
-from numba import njit
-
-from ..codes import HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE
-from ..config import INLINE, KERNEL
-from .fpenv import flush_denormals, restore_fpenv
+from ..layout import B_START, CODE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
+from .fpenv import flush_denormals, restore_fpenv
+from .jit import inline, kernel
 from .losses import output_loss_and_delta
-from .views import B_START, CODE, block, empty_block, intercepts, weights
+from .views import block, empty_block, intercepts, weights
 
-# params: flat buffer; layers: the layer table (views.py); act_params: each layer's
+# params: flat buffer; layers: the layer table (layout.py); act_params: each layer's
 # activation slope/alpha; loss_code: the loss.
 Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code"])
 # Flat activation, delta and inverted-dropout mask buffers with room for ``capacity`` rows
@@ -28,18 +26,18 @@ Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code"])
 Workspace = namedtuple("Workspace", ["capacity", "acts", "deltas", "masks", "dropout"])
 
 
-@njit(**INLINE)
+@inline
 def has_dropout(dropout, l):
     return l < dropout.size and dropout[l] > 0.0
 
 
-@njit(**INLINE)
+@inline
 def n_weights(model):
     """The weights come first in params' layout: their count is where intercepts start."""
     return model.layers[0, B_START]
 
 
-@njit(**INLINE)
+@inline
 def forward_layers(model, X, ws):
     """Run every layer on ``X`` (dropping units where ``ws.dropout`` says); return the output."""
     n = X.shape[0]
@@ -55,7 +53,7 @@ def forward_layers(model, X, ws):
     return A
 
 
-@njit(**KERNEL)
+@kernel
 def forward(model, X, ws):
     """Outputs of the network for ``X``: a view of the last layer's block of ``ws.acts``."""
     saved = flush_denormals()
@@ -64,7 +62,7 @@ def forward(model, X, ws):
     return out
 
 
-@njit(**INLINE)
+@inline
 def backward(model, grad, X, ws, l2):
     """Given the output delta in ``ws.deltas``, fill ``grad`` (params' layout).
 
@@ -86,7 +84,7 @@ def backward(model, grad, X, ws, l2):
                            layers[l - 1, CODE], model.act_params[l - 1], M)
 
 
-@njit(**INLINE)
+@inline
 def add_l1(params, grad, nw, coef):
     """Add the L1 subgradient ``coef * sign(w)`` over the weights; return sum |w|."""
     total = 0.0
@@ -100,7 +98,7 @@ def add_l1(params, grad, nw, coef):
     return total
 
 
-@njit(**INLINE)
+@inline
 def weight_total(sw, n):
     """S: the sample weights' total, or the row count for unit weights (a loop: Numba's
     ``ndarray.sum`` alone cost 0.26 s of compilation)."""
@@ -112,7 +110,7 @@ def weight_total(sw, n):
     return total
 
 
-@njit(**INLINE)
+@inline
 def sum_squares(x, start, stop):
     total = 0.0
     for k in range(start, stop):
@@ -120,7 +118,7 @@ def sum_squares(x, start, stop):
     return total
 
 
-@njit(**INLINE)
+@inline
 def batch_loss_and_grad(model, grad, X, Y, sw, hp, ws):
     """Loss of the batch (X, Y) and its gradient written into ``grad`` (params' layout).
 
@@ -149,7 +147,7 @@ def batch_loss_and_grad(model, grad, X, Y, sw, hp, ws):
     return loss
 
 
-@njit(**KERNEL)
+@kernel
 def loss_and_grad(model, grad, X, Y, sw, hp, ws):
     """Entry point for :func:`batch_loss_and_grad` (one batch, called from Python)."""
     saved = flush_denormals()

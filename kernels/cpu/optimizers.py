@@ -10,15 +10,23 @@ lanes (twice as many, and no conversions) instead of being promoted to float64.
 import math
 
 import numpy as np
-from numba import njit
 
-from ..codes import ADAGRAD, ADAM, ADAMW, HP_BETA_1, HP_BETA_2, HP_EPSILON, HP_LR
-from ..codes import HP_MOMENTUM, HP_NESTEROV, HP_RHO, HP_WEIGHT_DECAY, RMSPROP, SGD
-from ..config import INLINE, KERNEL
+from ..codes import ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
+from ..layout import (
+    HP_BETA_1,
+    HP_BETA_2,
+    HP_EPSILON,
+    HP_LR,
+    HP_MOMENTUM,
+    HP_NESTEROV,
+    HP_RHO,
+    HP_WEIGHT_DECAY,
+)
 from .fpenv import flush_denormals, restore_fpenv
+from .jit import inline, kernel
 
 
-@njit(**INLINE)
+@inline
 def sgd_update(params, grad, velocity, lr, momentum, nesterov):
     """v <- mu v - lr g; w <- w + v (Nesterov: w <- w + mu v - lr g), scikit-learn's form."""
     T = params.dtype.type
@@ -30,7 +38,7 @@ def sgd_update(params, grad, velocity, lr, momentum, nesterov):
         params[k] += momentum * vel - lr * g if nesterov else vel
 
 
-@njit(**INLINE)
+@inline
 def adam_update(params, grad, m, v, step, lr, beta_1, beta_2, epsilon, weight_decay, n_decay):
     """scikit-learn's Adam (bias correction folded into the rate) plus AdamW's decoupled
     decay ``w <- w - lr * weight_decay * w`` on the first ``n_decay`` entries."""
@@ -50,7 +58,7 @@ def adam_update(params, grad, m, v, step, lr, beta_1, beta_2, epsilon, weight_de
         params[k] -= update
 
 
-@njit(**INLINE)
+@inline
 def adagrad_update(params, grad, accum, lr, epsilon):
     """G <- G + g^2; w <- w - lr g / (sqrt(G) + eps)."""
     T = params.dtype.type
@@ -62,7 +70,7 @@ def adagrad_update(params, grad, accum, lr, epsilon):
         params[k] -= lr * g / (np.sqrt(a) + eps)
 
 
-@njit(**INLINE)
+@inline
 def rmsprop_update(params, grad, sq_avg, lr, rho, epsilon):
     """s <- rho s + (1 - rho) g^2; w <- w - lr g / (sqrt(s) + eps)."""
     T = params.dtype.type
@@ -74,7 +82,7 @@ def rmsprop_update(params, grad, sq_avg, lr, rho, epsilon):
         params[k] -= lr * g / (np.sqrt(s) + eps)
 
 
-@njit(**KERNEL)
+@kernel
 def update_params(solver, params, grad, state1, state2, step, hp, n_decay):
     """Dispatch on the solver code; ``step`` is the 1-based update count (adam's t)."""
     lr = hp[HP_LR]
@@ -92,7 +100,7 @@ def update_params(solver, params, grad, state1, state2, step, hp, n_decay):
         rmsprop_update(params, grad, state1, lr, hp[HP_RHO], hp[HP_EPSILON])
 
 
-@njit(**KERNEL)
+@kernel
 def optimizer_update(solver, params, grad, state1, state2, step, hp, n_decay):
     """Entry point for :func:`update_params` (one update, called from Python)."""
     saved = flush_denormals()

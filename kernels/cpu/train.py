@@ -10,14 +10,26 @@ import math
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
-from ..codes import HP_MAX_NORM, LEAKY_RELU, RELU
-from ..config import INLINE, KERNEL
-from .network import batch_loss_and_grad, n_weights
-from .views import B_START, CODE, FAN_IN, FAN_OUT, UNIT_START, W_START, block
+from ..codes import LEAKY_RELU, RELU
+from ..layout import (
+    B_START,
+    CODE,
+    FAN_IN,
+    FAN_OUT,
+    HP_MAX_NORM,
+    STAT_BATCHES,
+    STAT_DIVERGED,
+    STAT_GRAD_NORM,
+    STAT_LOSS,
+    UNIT_START,
+    W_START,
+)
 from .fpenv import flush_denormals, restore_fpenv
+from .jit import inline, kernel
+from .network import batch_loss_and_grad, n_weights
 from .optimizers import update_params
+from .views import block
 
 # Optimizer state in the parameters' layout; step: one-element array, the update count.
 OptState = namedtuple("OptState", ["solver", "state1", "state2", "step"])
@@ -28,14 +40,8 @@ Batch = namedtuple("Batch", ["X", "Y", "sw"])
 # receive sums over the epoch's batches.
 Diagnostics = namedtuple("Diagnostics", ["enabled", "peak", "layer_grad_norms", "stats"])
 
-STAT_LOSS = 0  # sum over batches of batch loss x batch length
-STAT_GRAD_NORM = 1  # sum over batches of the global gradient norm (before clipping)
-STAT_BATCHES = 2
-STAT_DIVERGED = 3  # 1 when a batch loss or gradient was not finite (epoch stopped there)
-N_STATS = 4
 
-
-@njit(**INLINE)
+@inline
 def gather_rows(src, order, start, stop, dst):
     """dst[:stop-start] <- src[order[start:stop]].
 
@@ -49,7 +55,7 @@ def gather_rows(src, order, start, stop, dst):
             dst[i, j] = src[row, j]
 
 
-@njit(**INLINE)
+@inline
 def sum_squares_typed(x, start, stop):
     """Sum of squares accumulated in x's own dtype: float32 runs twice the SIMD lanes and
     needs no conversions (a diagnostic; float64 keeps full precision)."""
@@ -59,7 +65,7 @@ def sum_squares_typed(x, start, stop):
     return np.float64(total)
 
 
-@njit(**INLINE)
+@inline
 def grad_norm(grad, layers, layer_norms):
     """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``.
 
@@ -78,7 +84,7 @@ def grad_norm(grad, layers, layer_norms):
     return math.sqrt(total)
 
 
-@njit(**INLINE)
+@inline
 def track_peaks(model, ws, n, peak):
     """Raise each hidden relu-family unit's running peak output with this batch's rows.
 
@@ -96,13 +102,13 @@ def track_peaks(model, ws, n, peak):
                 peak[offset + j] = max(peak[offset + j], A[i, j])
 
 
-@njit(**INLINE)
+@inline
 def scale(x, factor):
     for k in range(x.size):
         x[k] *= factor
 
 
-@njit(**KERNEL)
+@kernel
 def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
     """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short).
 

@@ -2,7 +2,7 @@
 
 Every per-layer array the kernels touch (weights, intercepts, activations, deltas, dropout
 masks, and the same for gradients) lives in one flat buffer per kind; a small integer table
-(``layer_table``) says where each layer's blocks start. Kernels therefore take a handful of
+(``layout.lay_out``) says where each layer's blocks start. Kernels therefore take a handful of
 arrays whatever the network's depth, so one compilation (and one on-disk cache entry)
 serves every depth, and Numba's per-call dispatch stays short.
 
@@ -14,36 +14,13 @@ made Numba dispatch on ~30 arrays per call (the unchecked loss_and_grad of 20-64
 batch 16 took 26 us a call with them, 19.5 us without).
 """
 
-import numpy as np
 from numba import types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-
-# Columns of the layer table, one row per weight layer.
-FAN_IN = 0
-FAN_OUT = 1
-W_START = 2  # first weight of the layer in params' layout (row-major fan_in x fan_out)
-B_START = 3  # first intercept of the layer (after all the weights)
-UNIT_START = 4  # units of the earlier layers: where the layer's block starts in workspaces
-CODE = 5  # activation code
-N_LAYER_FIELDS = 6
-
-
-def layer_table(layer_sizes, activation_codes):
-    """The ``(n_layers, N_LAYER_FIELDS)`` int64 table of a network with these sizes."""
-    n_layers = len(layer_sizes) - 1
-    table = np.zeros((n_layers, N_LAYER_FIELDS), dtype=np.int64)
-    n_weights = sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
-    w, b, units = 0, n_weights, 0
-    for l, (fan_in, fan_out) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
-        table[l] = fan_in, fan_out, w, b, units, activation_codes[l]
-        w += fan_in * fan_out
-        b += fan_out
-        units += fan_out
-    return table
+from ..layout import B_START, FAN_IN, FAN_OUT, UNIT_START, W_START
 
 
 def _view(context, builder, flat_type, flat, start, shape):

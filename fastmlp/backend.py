@@ -1,0 +1,179 @@
+"""The backend seam: the one module of fastmlp that talks to compiled kernels.
+
+A *target* (``"cpu"``; later ``"cuda"``) is a row of a table: its kernel module, which
+exports the same operation names on every target (``Model``, ``Workspace``, ``OptState``,
+``Batch``, ``Diagnostics``, ``forward``, ``loss_and_grad``, ``optimizer_update``,
+``train_epoch``), and how it allocates arrays and brings them back to the host. The rest
+of fastmlp (``Network``, the training loop, the estimators) calls the functions below with
+a network and never imports a kernel module. Kernel modules are imported on first use, so
+``import fastmlp`` compiles and loads nothing for a target nobody asked for.
+
+Every buffer's layout comes from :mod:`fastmlp.kernels.layout`.
+"""
+
+import gc
+import importlib
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import codes, layout
+
+
+@dataclass(frozen=True)
+class Target:
+    """How one target runs: its kernels and its array allocation."""
+
+    name: str
+    kernels: object  # the kernel module (kernels.cpu, ...)
+    empty: object  # empty(shape, dtype) -> array on the target
+    zeros: object  # zeros(shape, dtype) -> array on the target
+    to_host: object  # array on the target -> NumPy array
+
+
+def _cpu():
+    cpu = importlib.import_module(".kernels.cpu", __package__)
+    return Target("cpu", cpu, np.empty, np.zeros, np.asarray)
+
+
+_LOADERS = {"cpu": _cpu}
+_LOADED = {}
+
+
+def target(name):
+    """The :class:`Target` called ``name``, its kernels imported on first use."""
+    if name not in _LOADERS:
+        raise ValueError(f"Unknown device {name!r}; expected one of {sorted(_LOADERS)}.")
+    if name not in _LOADED:
+        _LOADED[name] = _LOADERS[name]()
+    return _LOADED[name]
+
+
+# ---- calling kernels -----------------------------------------------------------------------
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # kernel calls in flight that paused the collector (any thread)
+_gc_was_enabled = False
+
+
+def run_kernel(kernel, *args):
+    """Call a compiled kernel with Python's cyclic garbage collector paused.
+
+    A kernel's first call in a process may compile it, and Numba's compiler allocates
+    millions of short-lived objects: the collector's passes over them took ~0.6 s of a
+    ~5 s cold first fit. The kernels themselves allocate no Python objects, so pausing
+    costs nothing. Calls from several threads share one pause: the collector resumes (if
+    it was on before the first of them) when the last of them returns.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        return kernel(*args)
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def kernel_weights(sample_weight, dtype):
+    """Sample weights as the kernels take them: an empty array stands for unit weights
+    (one compiled signature serves both cases)."""
+    return np.empty(0, dtype=dtype) if sample_weight is None else sample_weight
+
+
+def model(net):
+    """The kernels' view of ``net``: its flat parameters and layer table."""
+    ops = target(net.device).kernels
+    return ops.Model(net.params, net.layout.table, net._act_params, net._loss_code)
+
+
+def workspace(net, n_rows, dropout=None):
+    """Flat activation, delta and (with dropout) mask buffers for up to ``n_rows`` rows."""
+    t = target(net.device)
+    size = n_rows * net.layout.n_units
+    dropping = dropout is not None and np.any(dropout > 0)
+    return t.kernels.Workspace(
+        n_rows, t.empty(size, net.dtype), t.empty(size, net.dtype),
+        t.empty(size if dropping else 0, net.dtype),
+        np.empty(0) if dropout is None else dropout,
+    )
+
+
+# ---- whole-network operations --------------------------------------------------------------
+def predict(net, X, chunk_size):
+    """Inference outputs of ``net`` for ``X`` (a C-contiguous 2-D array of its dtype with the
+    right column count) and a ``layout.PREDICT_*`` status (the outputs are incomplete when
+    ``X`` holds a NaN or infinity).
+
+    ``chunk_size`` rows at a time share one workspace. The garbage collector is not paused
+    (a cached kernel is loaded in the first call; the pause costs ~0.3 us a call).
+    """
+    t = target(net.device)
+    n = X.shape[0]
+    out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
+    acts = t.empty(min(chunk_size, n) * net.layout.n_units, net.dtype)
+    status = t.kernels.predict(net.params, net.layout.table, net._act_params, X, out, acts)
+    return out, status
+
+
+def loss_and_grad(net, X, Y, sw, hp, grad=None):
+    """Loss of checked data and its flat gradient (written into ``grad`` when given)."""
+    t = target(net.device)
+    grad = t.empty(net.params.shape, net.dtype) if grad is None else grad
+    loss = run_kernel(
+        t.kernels.loss_and_grad, model(net), grad, X, Y, kernel_weights(sw, net.dtype), hp,
+        workspace(net, X.shape[0]),
+    )
+    return float(loss), grad
+
+
+def optimizer_state(net, solver):
+    """Zeroed optimizer state of ``solver`` (a name) in the parameters' layout."""
+    t = target(net.device)
+    two_moments = solver in ("adam", "adamw")
+    return t.kernels.OptState(
+        codes.SOLVERS[solver],
+        t.zeros(net.params.shape, net.dtype),
+        t.zeros(net.params.shape if two_moments else 0, net.dtype),
+        np.zeros(1, dtype=np.int64),
+    )
+
+
+class EpochBuffers:
+    """Everything one compiled epoch writes into, allocated once per fit for the largest batch."""
+
+    def __init__(self, net, rows, dropout, diagnostics):
+        t = target(net.device)
+        self.kernels = t.kernels
+        self.grad = t.empty(net.params.shape, net.dtype)
+        self.batch = t.kernels.Batch(
+            t.empty((rows, net.layer_sizes[0]), net.dtype),
+            t.empty((rows, net.layer_sizes[-1]), net.dtype),
+            t.empty(rows, net.dtype),
+        )
+        self.workspace = workspace(net, rows, dropout)
+        self.diag = t.kernels.Diagnostics(
+            diagnostics,
+            np.zeros(sum(net.layer_sizes[1:-1]), dtype=net.dtype),
+            np.zeros(net.n_layers),
+            np.zeros(layout.N_STATS),
+        )
+
+    def reset(self):
+        self.diag.peak[:] = 0.0
+        self.diag.layer_grad_norms[:] = 0.0
+        self.diag.stats[:] = 0.0
+
+
+def train_epoch(net, buffers, opt_state, hp, X, Y, sw, order, batch_size, seed):
+    """One compiled pass over ``X[order]``; the statistics land in ``buffers.diag.stats``."""
+    buffers.reset()
+    run_kernel(
+        buffers.kernels.train_epoch, model(net), buffers.grad, opt_state, hp, X, Y, sw, order,
+        batch_size, seed, buffers.batch, buffers.workspace, buffers.diag,
+    )

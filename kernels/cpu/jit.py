@@ -1,0 +1,33 @@
+"""The two ways a CPU kernel is compiled.
+
+Every kernel releases the GIL (``nogil``): fits and predictions in different threads run
+in parallel (a threaded model search, a web server predicting). Kernels share no state:
+each call brings its own workspaces.
+
+``kernel``: compiled on its own and cached on disk (cache.py). error_model="numpy" makes
+x / 0 give inf or nan instead of raising ZeroDivisionError: without it the zero check
+blocks SIMD vectorisation of every loop that divides (Adam's update ran 4x slower), and
+NaN/inf are caught after the epoch.
+
+``inline``: small helpers, and the batch loss-and-gradient, are inlined into their callers
+at the Numba IR level, where calls with constant arguments then specialise (a 10-32-1
+forward: 530 ns -> 220 ns) and nothing is compiled twice. The layer functions (dense.py,
+losses.py, optimizers.py) stay separately compiled kernels: inlining them costs more
+compilation than it saves (the fused forward alone: cold first fit 5.95 -> 6.62 s), with no
+measurable gain at run time.
+"""
+
+from numba import njit
+
+from ..cache import enable_cache
+from ..config import FASTMATH
+
+OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True}
+
+
+def kernel(fn):
+    return enable_cache(njit(**OPTIONS)(fn))
+
+
+def inline(fn):
+    return njit(**OPTIONS, inline="always")(fn)
