@@ -238,10 +238,11 @@ def check_gradients(
     X, Y = np.asarray(X), np.asarray(Y)
     sample_weight = None if sample_weight is None else np.asarray(sample_weight)
     n_total = X.shape[0] if X.ndim else 0
-    for name, a in (("Y", Y), ("sample_weight", sample_weight)):
-        if a is not None and (a.ndim == 0 or a.shape[0] != n_total):
-            raise ValueError(f"X has {n_total} rows but {name} has "
-                             f"{a.shape[0] if a.ndim else 0}.")
+    lengths = [a.shape[0] if a.ndim else -1 for a in (Y, sample_weight) if a is not None]
+    if X.ndim != 2 or Y.ndim != 2 or n_total == 0 or any(k != n_total for k in lengths):
+        # The network's own validation names the problem (it raises here).
+        net.loss_and_grad(X, Y, sample_weight=sample_weight, alpha=alpha)
+        raise ValueError(f"X has {n_total} rows but Y or sample_weight has {lengths}.")
     rows = _draw(rng, n_total, max_rows, full)
     sw = None if sample_weight is None else sample_weight[rows]
     net.loss_and_grad(X[rows], Y[rows], sample_weight=sw, alpha=alpha)  # validates the data
