@@ -13,6 +13,7 @@ Every buffer's layout comes from :mod:`fastmlp.kernels.layout`.
 
 import gc
 import importlib
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -56,16 +57,43 @@ _gc_pauses = 0  # kernel calls in flight that paused the collector (any thread)
 _gc_was_enabled = False
 
 
-def run_kernel(kernel, *args):
+# The first call of a kernel for a dtype in a process may compile it (seconds) or load it
+# from the disk cache (milliseconds): a call still running after this long says which.
+COMPILE_NOTICE_SECONDS = 1.0
+_first_calls_done = set()  # (kernel, dtype) pairs called before in this process
+
+
+def _notice_slow_first_call(kernel, dtype):
+    """A timer that tells the user, once, that a slow first call is compiling; or None."""
+    key = (kernel, np.dtype(dtype).name)
+    if key in _first_calls_done:
+        return None
+    _first_calls_done.add(key)
+    timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling, [key[1]])
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _say_compiling(dtype):
+    print(
+        f"fastmlp: compiling kernels for {dtype} (once per dtype; later runs load them from "
+        "the disk cache)...", file=sys.stderr, flush=True,
+    )
+
+
+def run_kernel(kernel, *args, dtype=None):
     """Call a compiled kernel with Python's cyclic garbage collector paused.
 
     A kernel's first call in a process may compile it, and Numba's compiler allocates
     millions of short-lived objects: the collector's passes over them took ~0.6 s of a
     ~5 s cold first fit. The kernels themselves allocate no Python objects, so pausing
     costs nothing. Calls from several threads share one pause: the collector resumes (if
-    it was on before the first of them) when the last of them returns.
+    it was on before the first of them) when the last of them returns. With ``dtype``, a
+    first call for that dtype that runs past ``COMPILE_NOTICE_SECONDS`` says it is compiling.
     """
     global _gc_pauses, _gc_was_enabled
+    timer = None if dtype is None else _notice_slow_first_call(kernel, dtype)
     with _gc_lock:
         if _gc_pauses == 0:
             _gc_was_enabled = gc.isenabled()
@@ -74,6 +102,8 @@ def run_kernel(kernel, *args):
     try:
         return kernel(*args)
     finally:
+        if timer is not None:
+            timer.cancel()
         with _gc_lock:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
@@ -110,15 +140,18 @@ def predict(net, X, chunk_size):
     right column count) and a ``layout.PREDICT_*`` status (the outputs are incomplete when
     ``X`` holds a NaN or infinity).
 
-    ``chunk_size`` rows at a time share one workspace. The garbage collector is not paused
-    (a cached kernel is loaded in the first call; the pause costs ~0.3 us a call).
+    ``chunk_size`` rows at a time share one workspace. After the first call for a dtype
+    (which may compile), the kernel is called directly: ``run_kernel``'s collector pause
+    costs ~0.3 us, a tenth of a one-row prediction.
     """
     t = target(net.device)
     n = X.shape[0]
     out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
     acts = t.empty(min(chunk_size, n) * net.layout.n_units, net.dtype)
-    status = t.kernels.predict(net.params, net.layout.table, net._act_params, X, out, acts)
-    return out, status
+    args = (net.params, net.layout.table, net._act_params, X, out, acts)
+    if (t.kernels.predict, net.dtype.name) in _first_calls_done:
+        return out, t.kernels.predict(*args)
+    return out, run_kernel(t.kernels.predict, *args, dtype=net.dtype)  # may compile
 
 
 def loss_and_grad(net, X, Y, sw, hp, grad=None):
@@ -127,7 +160,7 @@ def loss_and_grad(net, X, Y, sw, hp, grad=None):
     grad = t.empty(net.params.shape, net.dtype) if grad is None else grad
     loss = run_kernel(
         t.kernels.loss_and_grad, model(net), grad, X, Y, kernel_weights(sw, net.dtype), hp,
-        workspace(net, X.shape[0]),
+        workspace(net, X.shape[0]), dtype=net.dtype,
     )
     return float(loss), grad
 
@@ -175,5 +208,5 @@ def train_epoch(net, buffers, opt_state, hp, X, Y, sw, order, batch_size, seed):
     buffers.reset()
     run_kernel(
         buffers.kernels.train_epoch, model(net), buffers.grad, opt_state, hp, X, Y, sw, order,
-        batch_size, seed, buffers.batch, buffers.workspace, buffers.diag,
+        batch_size, seed, buffers.batch, buffers.workspace, buffers.diag, dtype=net.dtype,
     )

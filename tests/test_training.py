@@ -748,3 +748,27 @@ def test_kernel_calls_pause_the_garbage_collector_and_restore_it(enabled):
         assert seen == [False, False]
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_slow_first_kernel_call_says_it_is_compiling(monkeypatch, capsys):
+    import time
+
+    from fastmlp import backend
+
+    monkeypatch.setattr(backend, "COMPILE_NOTICE_SECONDS", 0.05)
+    monkeypatch.setattr(backend, "_first_calls_done", set())
+
+    def slow(x):
+        time.sleep(0.3)
+        return x
+
+    def fast(x):
+        return x
+
+    assert backend.run_kernel(fast, 1, dtype=np.float32) == 1
+    assert capsys.readouterr().err == ""  # quick: nothing said
+    assert backend.run_kernel(slow, 2, dtype=np.float32) == 2
+    assert "compiling kernels for float32" in capsys.readouterr().err
+    backend.run_kernel(slow, 3, dtype=np.float32)  # not the first call any more
+    backend.run_kernel(slow, 4)  # no dtype: never announced
+    assert capsys.readouterr().err == ""
