@@ -86,30 +86,62 @@ def kernel_weights(sample_weight, dtype):
     return np.empty(0, dtype=dtype) if sample_weight is None else sample_weight
 
 
-def model(net):
-    """The kernels' view of ``net``: its flat parameters and layer table."""
+def model(net, training=True, update=False):
+    """The kernels' view of ``net``: its flat parameters, layer table and running statistics.
+
+    Batch-norm layers normalise with the batch's statistics when ``training`` (updating the
+    running statistics too when ``update``), else with the running statistics.
+    """
     ops = target(net.device).kernels
-    return ops.Model(net.params, net.layout.table, net._act_params, net._loss_code)
+    bn = layout.batch_norm_settings(net.batch_norm_epsilon, net.batch_norm_momentum,
+                                    training, update)
+    return ops.Model(net.params, net.layout.table, net._act_params, net._loss_code,
+                     net.state, bn)
+
+
+def inference_model(net):
+    """The kernels' view of ``net`` for inference: batch norm folded into the dense layers
+    (``Network.folded``), so inference costs what it costs without batch norm."""
+    if not net.layout.n_state:
+        return model(net, training=False)
+    ops = target(net.device).kernels
+    flat, folded_layout = net._folded_buffer()
+    return ops.Model(flat, folded_layout.table, net._act_params, net._loss_code,
+                     net.state[:0], layout.batch_norm_settings())
 
 
 def workspace(net, n_rows, dropout=None):
-    """Flat activation, delta and (with dropout) mask buffers for up to ``n_rows`` rows."""
+    """Flat activation, delta and (with dropout) mask buffers for up to ``n_rows`` rows, and
+    the buffers batch norm and PReLU need (empty for networks without them)."""
     t = target(net.device)
     size = n_rows * net.layout.n_units
     dropping = dropout is not None and np.any(dropout > 0)
+    table = net.layout.table
+    fused = np.any(table[:, layout.KIND] != layout.DENSE) or np.any(
+        table[:, layout.SLOPE_START] != layout.NONE)
+    units = net.layout.n_units if net.layout.n_state else 0
     return t.kernels.Workspace(
         n_rows, t.empty(size, net.dtype), t.empty(size, net.dtype),
         t.empty(size if dropping else 0, net.dtype),
         np.empty(0) if dropout is None else dropout,
+        t.empty(size if fused else 0, net.dtype),
+        t.empty(units, net.dtype), t.empty(units, net.dtype),
     )
 
 
 # ---- whole-network operations --------------------------------------------------------------
-def forward(net, X, chunk_size):
-    """Outputs of ``net`` for checked ``X``, ``chunk_size`` rows per kernel call."""
+def forward(net, X, chunk_size, training=False):
+    """Outputs of ``net`` for checked ``X``, ``chunk_size`` rows per kernel call.
+
+    ``training``: batch norm uses the statistics of all of ``X`` (one call, no chunks) and
+    leaves the running statistics alone; otherwise inference, batch norm folded.
+    """
     t = target(net.device)
     out = np.empty((X.shape[0], net.layer_sizes[-1]), dtype=net.dtype)
-    m = model(net)
+    if training:
+        m, chunk_size = model(net, training=True), X.shape[0]
+    else:
+        m = inference_model(net)
     ws = workspace(net, min(chunk_size, X.shape[0]))
     for start in range(0, X.shape[0], chunk_size):
         chunk = X[start : start + chunk_size]
@@ -117,12 +149,18 @@ def forward(net, X, chunk_size):
     return out
 
 
-def loss_and_grad(net, X, Y, sw, hp, grad=None):
-    """Loss of checked data and its flat gradient (written into ``grad`` when given)."""
+def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
+    """Loss of checked data and its flat gradient (written into ``grad`` when given).
+
+    Batch norm uses the batch's statistics and leaves the running ones alone; with
+    ``inference`` it is folded instead (the loss of the inference outputs; the gradient,
+    then in the folded layout, is for internal use only).
+    """
     t = target(net.device)
-    grad = t.empty(net.params.shape, net.dtype) if grad is None else grad
+    m = inference_model(net) if inference else model(net, training=True)
+    grad = t.empty(m.params.shape, net.dtype) if grad is None else grad
     loss = run_kernel(
-        t.kernels.loss_and_grad, model(net), grad, X, Y, kernel_weights(sw, net.dtype), hp,
+        t.kernels.loss_and_grad, m, grad, X, Y, kernel_weights(sw, net.dtype), hp,
         workspace(net, X.shape[0]),
     )
     return float(loss), grad
@@ -146,6 +184,8 @@ class EpochBuffers:
     def __init__(self, net, rows, dropout, diagnostics):
         t = target(net.device)
         self.kernels = t.kernels
+        if net.layout.n_state:
+            rows += 1  # room for a last one-row minibatch joining the one before it
         self.grad = t.empty(net.params.shape, net.dtype)
         self.batch = t.kernels.Batch(
             t.empty((rows, net.layer_sizes[0]), net.dtype),
@@ -170,6 +210,6 @@ def train_epoch(net, buffers, opt_state, hp, X, Y, sw, order, batch_size, seed):
     """One compiled pass over ``X[order]``; the statistics land in ``buffers.diag.stats``."""
     buffers.reset()
     run_kernel(
-        buffers.kernels.train_epoch, model(net), buffers.grad, opt_state, hp, X, Y, sw, order,
+        buffers.kernels.train_epoch, model(net, training=True, update=True), buffers.grad, opt_state, hp, X, Y, sw, order,
         batch_size, seed, buffers.batch, buffers.workspace, buffers.diag,
     )

@@ -12,10 +12,11 @@ from collections import namedtuple
 import numpy as np
 
 from ..codes import LEAKY_RELU, RELU
-from ..layout import B_START, CODE, FAN_IN, FAN_OUT, HP_MAX_NORM, STAT_BATCHES, STAT_DIVERGED
-from ..layout import STAT_GRAD_NORM, STAT_LOSS, UNIT_START, W_START
+from ..layout import B_START, BETA_START, CODE, DENSE, FAN_IN, FAN_OUT, GAMMA_START, HP_MAX_NORM
+from ..layout import KIND, SLOPE_START, STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
+from ..layout import UNIT_START, W_START
 from .network import batch_loss_and_grad, n_weights
-from .views import block
+from .views import block, segment
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
 from .optimizers import update_params
@@ -55,11 +56,18 @@ def sum_squares_typed(x, start, stop):
 
 
 @inline
+def extra_squares(grad, start, size):
+    """Sum of squares of a per-unit block, 0 for a block the layer lacks (start NONE < 0)."""
+    return sum_squares_typed(grad, start, start + size) if start >= 0 else 0.0
+
+
+@inline
 def grad_norm(grad, layers, layer_norms):
     """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``.
 
     Each layer's weights, and its intercepts, are contiguous runs of the flat gradient
-    (one long vectorised reduction each, not one per matrix row).
+    (one long vectorised reduction each, not one per matrix row). A layer's norm covers its
+    batch-norm scale and shift and its PReLU slopes too.
     """
     total = 0.0
     for l in range(layers.shape[0]):
@@ -68,6 +76,9 @@ def grad_norm(grad, layers, layer_norms):
         fan_out = layers[l, FAN_OUT]
         sq = (sum_squares_typed(grad, w, w + layers[l, FAN_IN] * fan_out)
               + sum_squares_typed(grad, b, b + fan_out))
+        sq += (extra_squares(grad, layers[l, GAMMA_START], fan_out)
+               + extra_squares(grad, layers[l, BETA_START], fan_out)
+               + extra_squares(grad, layers[l, SLOPE_START], fan_out))
         layer_norms[l] += math.sqrt(sq)
         total += sq
     return math.sqrt(total)
@@ -76,6 +87,8 @@ def grad_norm(grad, layers, layer_norms):
 @inline
 def track_peaks(model, ws, n, peak):
     """Raise each hidden relu-family unit's running peak output with this batch's rows.
+
+    PReLU units are skipped: a learned negative-side slope passes gradient everywhere.
 
     A running max (not a branch that sets a flag) so the loop vectorises: 2.5x faster.
     """
@@ -97,10 +110,21 @@ def scale(x, factor):
         x[k] *= factor
 
 
+@inline
+def has_batch_norm(layers):
+    for l in range(layers.shape[0]):
+        if layers[l, KIND] != DENSE:
+            return True
+    return False
+
+
 @kernel
 def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
     """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short).
 
+    With batch norm, a last minibatch of one row (which cannot be normalised) joins the one
+    before it (``batch`` and ``ws`` then need room for ``batch_size + 1`` rows), and each
+    minibatch's statistics update the running ones when ``model.bn`` says so.
     Stops early, flagging ``STAT_DIVERGED``, at the first non-finite loss or gradient.
     """
     saved = flush_denormals()
@@ -110,8 +134,12 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
     weighted = sw.size > 0
     max_norm = hp[HP_MAX_NORM]
     stats = diag.stats
-    for start in range(0, n, batch_size):
+    merge_single = has_batch_norm(model.layers)
+    start = 0
+    while start < n:
         stop = min(start + batch_size, n)
+        if merge_single and n - stop == 1:
+            stop = n
         rows = stop - start
         xb = batch.X[:rows]
         yb = batch.Y[:rows]
@@ -139,4 +167,5 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
                       opt.step[0], hp, nw)
         stats[STAT_LOSS] += loss * rows
         stats[STAT_BATCHES] += 1.0
+        start = stop
     restore_fpenv(saved)
