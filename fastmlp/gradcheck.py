@@ -59,7 +59,8 @@ def check_gradients(
     layer_params.append(None)
 
     def ref_loss_and_grad(flat):
-        coefs, intercepts = net.unpack(flat)
+        views = net.unpack(flat)
+        coefs, intercepts = views["coefs"], views["intercepts"]
         ref_loss, gW, gb = reference.loss_and_grad(
             coefs, intercepts, X64, Y64, net.hidden_activations, net.output_activation,
             net.loss, sample_weight=sample_weight, alpha=alpha, activation_params=layer_params,
