@@ -149,6 +149,15 @@ def forward(net, X, chunk_size, training=False):
     return out
 
 
+def calibrate_batch_norm(net, X):
+    """Running statistics <- the batch statistics of checked ``X`` (one training-mode
+    forward pass with momentum 1)."""
+    t = target(net.device)
+    m = model(net, training=True, update=True)
+    m.bn[layout.BN_MOMENTUM] = 1.0
+    run_kernel(t.kernels.forward, m, X, workspace(net, X.shape[0]))
+
+
 def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
     """Loss of checked data and its flat gradient (written into ``grad`` when given).
 

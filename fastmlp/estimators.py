@@ -127,6 +127,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions(set(INITS))],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_norm": ["boolean", list, tuple],
+        "batch_norm_momentum": [Interval(Real, 0, 1, closed="right")],
+        "batch_norm_epsilon": [Interval(Real, 0, None, closed="neither")],
     }
 
     def _set_init_params(self, params):
@@ -291,6 +294,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
             dtype=np.dtype(dtype).name,
             init=self.init,
             random_state=self._random_state,
+            batch_norm=self.batch_norm,
+            batch_norm_momentum=self.batch_norm_momentum,
+            batch_norm_epsilon=self.batch_norm_epsilon,
         )
         self._progress = training.Progress()
         self._optimizer = None
@@ -417,6 +423,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         net = self._net
+        net._check_batch_rows(X.shape[0], "fit")
         alpha, l1, loss_scale = float(self.alpha), float(self.l1), self._loss_scale(self.n_outputs_)
         # Its own record (loss per L-BFGS iteration): the epochs' history stays epochs only.
         history = training.History()
@@ -446,6 +453,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         net.params[:] = result.x
+        # L-BFGS trains on the whole set's batch-norm statistics: inference uses them too.
+        net.calibrate_batch_norm(X)
         self.history_ = history
 
     # ---- prediction ----------------------------------------------------------------------
@@ -536,6 +545,16 @@ default="glorot_uniform"
         Epochs of the "cosine" schedule (None: max_iter). fastmlp extra.
     lr_min : float, default=0.0
         Final rate of the "cosine" schedule. fastmlp extra.
+    batch_norm : bool or list of bool, default=False
+        Batch normalisation of every hidden layer (True) or of those marked True: dense ->
+        batch norm -> activation; predictions use the running statistics, folded into the
+        weights (see :class:`fastmlp.Network`). Needs minibatches of at least 2 rows.
+        fastmlp extra.
+    batch_norm_momentum : float, default=0.1
+        Weight of each minibatch in the running statistics (PyTorch's convention).
+        fastmlp extra.
+    batch_norm_epsilon : float, default=1e-5
+        Added to the variance before its square root. fastmlp extra.
 """
 
 _COMMON_DOC = """
@@ -543,7 +562,8 @@ _COMMON_DOC = """
         The ith element is the number of neurons in the ith hidden layer.
     activation : str or list of str, default="relu"
         Hidden activation: identity, logistic, tanh, relu (scikit-learn's) or the fastmlp
-        extras leaky_relu and elu; a list gives one per hidden layer.
+        extras leaky_relu, elu and prelu (one learned slope per unit); a list gives one per
+        hidden layer.
     solver : {"lbfgs", "sgd", "adam", "adamw", "rmsprop", "adagrad"}, default="adam"
         scikit-learn's three, plus the fastmlp extras adamw, rmsprop and adagrad.
     alpha : float, default=0.0001
@@ -653,6 +673,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
     ):
         self._set_init_params(locals())
 
@@ -840,6 +863,9 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
     ):
         self._set_init_params(locals())
 

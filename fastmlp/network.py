@@ -325,6 +325,20 @@ class Network:
         return backend.forward(self, X, v.check_positive_int(chunk_size, "chunk_size"),
                                training=bool(training))
 
+    def calibrate_batch_norm(self, X):
+        """Set the running statistics to those of ``X`` under the current parameters.
+
+        Each batch-normalised layer's running mean and variance become the mean and the
+        unbiased variance of its dense outputs over all of ``X`` (a running update with
+        momentum 1), layer after layer. Used after full-batch training (L-BFGS), which
+        never updates the running statistics; a network without batch norm is unchanged.
+        """
+        X = self._check_X(X)
+        if self.has_batch_norm:
+            self._check_batch_rows(X.shape[0], "calibrate_batch_norm")
+            backend.calibrate_batch_norm(self, X)
+        return self
+
     def _check_batch_rows(self, n_rows, what):
         if self.has_batch_norm and n_rows < 2:
             raise ValueError(

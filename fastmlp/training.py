@@ -283,15 +283,15 @@ def _check_batch_norm_rows(net, batch_size, n_rows):
     """Batch norm cannot normalise a minibatch of one row: refuse what would need one."""
     if not net.has_batch_norm:
         return
-    if batch_size == 1:
-        raise ValueError(
-            "batch_size=1 cannot be used with batch norm: a minibatch of one row has no "
-            "variance to normalise by. Use batch_size >= 2."
-        )
     if n_rows < 2:
         raise ValueError(
             f"Training with batch norm needs at least 2 rows at a time, got {n_rows} "
             "(a minibatch of one row has no variance to normalise by)."
+        )
+    if batch_size == 1:
+        raise ValueError(
+            "batch_size=1 cannot be used with batch norm: a minibatch of one row has no "
+            "variance to normalise by. Use batch_size >= 2."
         )
 
 

@@ -382,3 +382,67 @@ def test_one_compilation_serves_batch_norm_and_prelu_at_every_depth():
         use(hidden, False, "prelu")
         use(hidden, True, "tanh")
     assert [len(k.signatures) for k in kernels] == counts
+
+
+# ---- estimators -----------------------------------------------------------------------------
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:400] / 16.0, y[:400]
+
+
+def test_classifier_with_batch_norm_and_prelu_learns():
+    from fastmlp import MLPClassifier
+
+    X, y = _digits()
+    clf = MLPClassifier(hidden_layer_sizes=(32, 32), activation="prelu", batch_norm=True,
+                        max_iter=30, random_state=0, batch_size=33)  # 400 % 33 == 4
+    clf.fit(X, y)
+    assert clf.score(X, y) > 0.95
+    net = clf._net
+    assert net.has_batch_norm and net.slopes[0] is not None
+    assert not np.allclose(net.running_var[1], 1.0)
+    assert clf.get_params()["batch_norm"] is True
+
+
+def test_estimator_defaults_are_unchanged():
+    from fastmlp import MLPRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(50, 4)), rng.normal(size=50)
+    a = MLPRegressor(hidden_layer_sizes=(6,), max_iter=5, random_state=0).fit(X, y)
+    b = MLPRegressor(hidden_layer_sizes=(6,), max_iter=5, random_state=0, batch_norm=False,
+                     batch_norm_momentum=0.5).fit(X, y)
+    assert_array_equal(a.predict(X), b.predict(X))
+    assert a._net.state.size == 0
+
+
+def test_estimator_refuses_one_row_batches():
+    from fastmlp import MLPRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(20, 3)), rng.normal(size=20)
+    with pytest.raises(ValueError, match="batch_size=1"):
+        MLPRegressor(hidden_layer_sizes=(4,), batch_norm=True, batch_size=1).fit(X, y)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), batch_norm=True, batch_size=5)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        reg.partial_fit(X[:1], y[:1])
+    reg.partial_fit(X[:2], y[:2])
+    with pytest.raises(ValueError, match="batch_norm_momentum"):
+        MLPRegressor(batch_norm=True, batch_norm_momentum=0.0).fit(X, y)
+
+
+def test_lbfgs_sets_the_running_statistics_from_the_whole_set():
+    from fastmlp import MLPRegressor
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", batch_norm=True, max_iter=20,
+                       random_state=0).fit(X, y)
+    net = reg._net
+    Z = X @ net.coefs[0] + net.intercepts[0]
+    assert_allclose(net.running_mean[0], Z.mean(axis=0), rtol=1e-10, atol=1e-12)
+    assert_allclose(net.running_var[0], Z.var(axis=0, ddof=1), rtol=1e-10)
+    # Inference then equals training-mode outputs up to the unbiased/biased variance.
+    assert_allclose(net.forward(X), net.forward(X, training=True), rtol=0.05, atol=0.05)
