@@ -96,7 +96,14 @@ def model(net, training=True, update=False):
     bn = layout.batch_norm_settings(net.batch_norm_epsilon, net.batch_norm_momentum,
                                     training, update)
     return ops.Model(net.params, net.layout.table, net._act_params, net._loss_code,
-                     net.state, bn)
+                     net.state if _fused(net.layout.table) else None, bn)
+
+
+def _fused(table):
+    """Whether any layer has batch norm or PReLU slopes: the kernels then take the state
+    array (empty without batch norm) and compile their fused path; otherwise None."""
+    return bool(np.any(table[:, layout.KIND] != layout.DENSE)
+                or np.any(table[:, layout.SLOPE_START] != layout.NONE))
 
 
 def inference_model(net):
@@ -106,8 +113,9 @@ def inference_model(net):
         return model(net, training=False)
     ops = target(net.device).kernels
     flat, folded_layout = net._folded_buffer()
-    return ops.Model(flat, folded_layout.table, net._act_params, net._loss_code,
-                     net.state[:0], layout.batch_norm_settings())
+    state = net.state[:0] if _fused(folded_layout.table) else None
+    return ops.Model(flat, folded_layout.table, net._act_params, net._loss_code, state,
+                     layout.batch_norm_settings())
 
 
 def workspace(net, n_rows, dropout=None):
@@ -116,9 +124,7 @@ def workspace(net, n_rows, dropout=None):
     t = target(net.device)
     size = n_rows * net.layout.n_units
     dropping = dropout is not None and np.any(dropout > 0)
-    table = net.layout.table
-    fused = np.any(table[:, layout.KIND] != layout.DENSE) or np.any(
-        table[:, layout.SLOPE_START] != layout.NONE)
+    fused = _fused(net.layout.table)
     units = net.layout.n_units if net.layout.n_state else 0
     return t.kernels.Workspace(
         n_rows, t.empty(size, net.dtype), t.empty(size, net.dtype),

@@ -11,18 +11,18 @@ block, so the kernels' types do not depend on the network's depth.
 from collections import namedtuple
 
 from ..codes import PRELU
-from ..layout import B_START, BETA_START, CODE, DENSE, GAMMA_START, HP_ALPHA, HP_CLIP_EPS, HP_L1
-from ..layout import HP_LOSS_SCALE, KIND, SLOPE_START, STATE_START, UNIT_START
+from ..layout import B_START, CODE, DENSE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE, KIND
 from .fpenv import flush_denormals, restore_fpenv
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout, product
 from .losses import output_loss_and_delta
 from .jit import inline, kernel
 from .norm import norm_act_backward, norm_act_forward
-from .views import block, empty_block, intercepts, segment, weights
+from .views import block, empty_block, intercepts, weights
 
 # params: flat buffer; layers: the layer table (layout.py); act_params: each layer's
-# activation slope/alpha; loss_code: the loss; state: the running statistics (layout.py);
-# bn: the batch-norm settings vector (layout.BN_*).
+# activation slope/alpha; loss_code: the loss; state: the running statistics (layout.py),
+# None for a network without batch norm and PReLU (the batch-norm and PReLU kernels then
+# compile to nothing: see norm.py); bn: the batch-norm settings (layout.BN_*).
 Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code", "state", "bn"])
 # Flat activation, delta and inverted-dropout mask buffers with room for ``capacity`` rows
 # (masks is empty when nothing is dropped); dropout holds one rate per hidden layer, or is
@@ -63,17 +63,7 @@ def forward_layers(model, X, ws):
                           layers[l, CODE], model.act_params[l])
         else:
             product(A, weights(params, layers, l), out)
-            norm_act_forward(
-                out, intercepts(params, layers, l), block(ws.pre, ws.capacity, layers, l, n),
-                segment(params, layers, l, GAMMA_START, 0),
-                segment(params, layers, l, BETA_START, 0),
-                segment(params, layers, l, SLOPE_START, 0),
-                segment(ws.mean, layers, l, UNIT_START, 0),
-                segment(ws.inv_std, layers, l, UNIT_START, 0),
-                segment(model.state, layers, l, STATE_START, 0),
-                segment(model.state, layers, l, STATE_START, 1),
-                model.bn, layers[l, CODE], model.act_params[l],
-            )
+            norm_act_forward(model, model.state, ws, l, n, out)
         if has_dropout(ws.dropout, l):
             draw_dropout(out, block(ws.masks, ws.capacity, layers, l, n), ws.dropout[l])
         A = out
@@ -117,17 +107,7 @@ def backward(model, grad, X, ws, l2):
         if plain(layers, k):
             delta_backward(D, W, A_prev, D_prev, layers[k, CODE], model.act_params[k], M)
         else:
-            norm_act_backward(
-                D, W, A_prev, D_prev, layers[k, CODE], model.act_params[k], M,
-                block(ws.pre, ws.capacity, layers, k, n),
-                segment(params, layers, k, GAMMA_START, 0),
-                segment(params, layers, k, BETA_START, 0),
-                segment(params, layers, k, SLOPE_START, 0),
-                segment(ws.inv_std, layers, k, UNIT_START, 0),
-                segment(grad, layers, k, GAMMA_START, 0),
-                segment(grad, layers, k, BETA_START, 0),
-                segment(grad, layers, k, SLOPE_START, 0),
-            )
+            norm_act_backward(model, model.state, grad, ws, k, n, D, W, A_prev, D_prev, M)
 
 
 @inline

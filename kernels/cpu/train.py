@@ -12,11 +12,11 @@ from collections import namedtuple
 import numpy as np
 
 from ..codes import LEAKY_RELU, RELU
-from ..layout import B_START, BETA_START, CODE, DENSE, FAN_IN, FAN_OUT, GAMMA_START, HP_MAX_NORM
-from ..layout import KIND, SLOPE_START, STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
+from ..layout import B_START, CODE, DENSE, FAN_IN, FAN_OUT, GAMMA_START, HP_MAX_NORM, KIND
+from ..layout import SLOPE_START, STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
 from ..layout import UNIT_START, W_START
 from .network import batch_loss_and_grad, n_weights
-from .views import block, segment
+from .views import block
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
 from .optimizers import update_params
@@ -56,29 +56,37 @@ def sum_squares_typed(x, start, stop):
 
 
 @inline
-def extra_squares(grad, start, size):
-    """Sum of squares of a per-unit block, 0 for a block the layer lacks (start NONE < 0)."""
-    return sum_squares_typed(grad, start, start + size) if start >= 0 else 0.0
+def layer_run(layers, l, r):
+    """The ``r``-th contiguous run of layer ``l``'s entries in params' layout: 0 its
+    weights, 1 its intercepts, 2 its batch-norm scale and shift and PReLU slopes (laid out
+    back to back by layout.lay_out; empty when it has none). Returns (start, stop)."""
+    fan_out = layers[l, FAN_OUT]
+    if r == 0:
+        start = layers[l, W_START]
+        return start, start + layers[l, FAN_IN] * fan_out
+    if r == 1:
+        start = layers[l, B_START]
+        return start, start + fan_out
+    gamma, slopes = layers[l, GAMMA_START], layers[l, SLOPE_START]
+    start = gamma if gamma >= 0 else slopes
+    blocks = (2 if gamma >= 0 else 0) + (1 if slopes >= 0 else 0)
+    return start, start + blocks * fan_out
 
 
 @inline
 def grad_norm(grad, layers, layer_norms):
     """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``.
 
-    Each layer's weights, and its intercepts, are contiguous runs of the flat gradient
-    (one long vectorised reduction each, not one per matrix row). A layer's norm covers its
-    batch-norm scale and shift and its PReLU slopes too.
+    Each layer's weights, its intercepts and its extra blocks (batch norm, PReLU) are
+    contiguous runs of the flat gradient (one long vectorised reduction each, not one per
+    matrix row), summed by one loop (one inlined copy of the reduction to compile).
     """
     total = 0.0
     for l in range(layers.shape[0]):
-        w = layers[l, W_START]
-        b = layers[l, B_START]
-        fan_out = layers[l, FAN_OUT]
-        sq = (sum_squares_typed(grad, w, w + layers[l, FAN_IN] * fan_out)
-              + sum_squares_typed(grad, b, b + fan_out))
-        sq += (extra_squares(grad, layers[l, GAMMA_START], fan_out)
-               + extra_squares(grad, layers[l, BETA_START], fan_out)
-               + extra_squares(grad, layers[l, SLOPE_START], fan_out))
+        sq = 0.0
+        for r in range(3):
+            start, stop = layer_run(layers, l, r)
+            sq += sum_squares_typed(grad, start, stop)
         layer_norms[l] += math.sqrt(sq)
         total += sq
     return math.sqrt(total)
