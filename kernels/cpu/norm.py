@@ -97,12 +97,16 @@ def norm_act_forward(model, state, ws, l, n, Z):
         bias_activation(Z, shift, layers[l, CODE], model.act_params[l])
         return
     zero = Z.dtype.type(0.0)
-    normalised = gamma.size > 0
+    if gamma.size == 0:  # keep the pre-activation for the backward pass
+        for i in range(n):
+            for j in range(m):
+                y = Z[i, j] + shift[j]
+                pre[i, j] = y
+                Z[i, j] = y if y > zero else slopes[j] * y
+        return
     for i in range(n):
         for j in range(m):
             y = Z[i, j] + shift[j]
-            if not normalised:
-                pre[i, j] = y
             Z[i, j] = y if y > zero else slopes[j] * y
 
 
@@ -114,14 +118,23 @@ def prelu_backward(D_prev, pre, gamma, beta, slopes, g_slopes):
     zero = D_prev.dtype.type(0.0)
     for j in range(m):
         g_slopes[j] = 0.0
-    normalise = gamma.size > 0
-    for i in range(n):
-        for j in range(m):
-            y = gamma[j] * pre[i, j] + beta[j] if normalise else pre[i, j]
-            g = D_prev[i, j]
-            negative = y <= zero
-            g_slopes[j] += g * y if negative else zero
-            D_prev[i, j] = g * slopes[j] if negative else g
+    # One loop per case: a branch on a loop-invariant flag inside the loop blocks SIMD.
+    if gamma.size > 0:
+        for i in range(n):
+            for j in range(m):
+                y = gamma[j] * pre[i, j] + beta[j]
+                g = D_prev[i, j]
+                negative = y <= zero
+                g_slopes[j] += g * y if negative else zero
+                D_prev[i, j] = g * slopes[j] if negative else g
+    else:
+        for i in range(n):
+            for j in range(m):
+                y = pre[i, j]
+                g = D_prev[i, j]
+                negative = y <= zero
+                g_slopes[j] += g * y if negative else zero
+                D_prev[i, j] = g * slopes[j] if negative else g
 
 
 @inline
