@@ -3,7 +3,10 @@
 Run from the repository root::
 
     python -m bench.layer_kinds            # ~1 minute: 15 rounds, medians
-    python -m bench.layer_kinds --rounds 31
+    python -m bench.layer_kinds --rounds 31 --threads 1
+
+On a shared machine, ``--threads 1`` keeps idle BLAS threads of the large products from
+spinning against the small ones.
 
 Each round times every variant once, in turn, so a busy moment of a shared machine hits
 all of them alike; the medians over rounds are compared. The classes are asv's
@@ -42,7 +45,13 @@ def _bench(kind, case, variant):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (threadpoolctl); default: as they are")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
     keys = [("epoch", c, v) for c in CASES for v in VARIANTS]
     keys += [("predict", c, v) for c in PREDICT_CASES for v in VARIANTS]
     calls = {key: _bench(*key) for key in keys}
@@ -54,7 +63,9 @@ def main(argv=None):
             times[key].append(time.perf_counter() - start)
     medians = {key: float(np.median(t)) for key, t in times.items()}
     for (kind, case, variant), m in medians.items():
-        print(f"{kind:8s} {case:20s} {variant:9s} {m * 1e3:9.3f} ms (median of {args.rounds})")
+        best = min(times[(kind, case, variant)])
+        print(f"{kind:8s} {case:20s} {variant:9s} {m * 1e3:9.3f} ms median, "
+              f"{best * 1e3:9.3f} ms min (of {args.rounds})")
     print()
     for kind, case, variant, baseline, budget in BUDGETS:
         ratio = medians[(kind, case, variant)] / medians[(kind, case, baseline)]

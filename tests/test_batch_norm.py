@@ -363,6 +363,8 @@ def test_diagnostics_cover_the_new_parameters():
 
 
 def test_one_compilation_serves_batch_norm_and_prelu_at_every_depth():
+    # Two variants per dtype, whatever the depth: plain networks (the batch-norm and PReLU
+    # kernels pruned away) and networks with either.
     cpu = backend.target("cpu").kernels
     rng = np.random.RandomState(0)
     X, Y = rng.normal(size=(20, 4)), rng.normal(size=(20, 3))
@@ -375,13 +377,41 @@ def test_one_compilation_serves_batch_norm_and_prelu_at_every_depth():
         net.forward(X)
 
     use([8], False, "relu")
+    use([8], True, "relu")
     kernels = (cpu.train_epoch, cpu.loss_and_grad, cpu.forward)
     counts = [len(k.signatures) for k in kernels]
-    for hidden in ([8], [8, 8], [6, 5, 4]):
-        use(hidden, True, "prelu")
+    for hidden in ([], [8, 8], [6, 5, 4]):
+        if hidden:
+            use(hidden, True, "prelu")
         use(hidden, False, "prelu")
         use(hidden, True, "tanh")
     assert [len(k.signatures) for k in kernels] == counts
+
+
+def test_early_stopping_keeps_the_best_parameters_and_their_statistics():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    Y = np.eye(3)[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)]
+    net = Network([4, 16, 3], activation="prelu", batch_norm=True,
+                  output_activation="softmax", loss="log_loss", random_state=0)
+    history = net.fit(X, Y, early_stopping=True, validation_fraction=0.25, max_iter=40,
+                      batch_size=10, learning_rate_init=0.05, random_state=0,
+                      n_iter_no_change=5, dropout=0.2)
+    assert history.loss[-1] < history.loss[0]
+    # The score is the inference loss (running statistics); the best epoch is restored
+    # with the running statistics that went with it.
+    X_val, Y_val = _validation_split(X, Y, 0.25)
+    P = np.clip(net.forward(X_val), 1e-15, 1)
+    assert_allclose(-np.mean(np.sum(Y_val * np.log(P), axis=1)),
+                    -np.max(history.validation_score), rtol=1e-10)
+
+
+def _validation_split(X, Y, fraction):
+    from sklearn.model_selection import train_test_split
+
+    _, X_val, _, Y_val = train_test_split(X, Y, test_size=fraction,
+                                          random_state=np.random.RandomState(0))
+    return X_val, Y_val
 
 
 # ---- estimators -----------------------------------------------------------------------------
