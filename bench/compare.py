@@ -100,9 +100,10 @@ class Case:
         return task_of(self.sizes)
 
 
-# (sizes, batch, float32 target, samples per epoch). Issue #3's cases (20-64-64-2 at batch
-# 1, 784-256-10) follow the batch-size rule or have no target. The epoch lengths keep one
-# epoch of the slowest peer under ~1 s: every timed repeat is at least one whole epoch.
+# (sizes, batch, float32 target, samples per epoch). The training engine's original cases
+# (20-64-64-2 at batch 1, 784-256-10) follow the batch-size rule or have no target. The epoch
+# lengths keep one epoch of the slowest peer under ~1 s: every timed repeat is at least one
+# whole epoch.
 CASE_SPECS = [
     ((10, 32, 1), 1, ("ratio", 30.0), 1024),
     ((20, 64, 64, 2), 1, ("ratio", 30.0), 1024),

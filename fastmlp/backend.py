@@ -136,23 +136,33 @@ def workspace(net, n_rows, dropout=None):
 
 
 # ---- whole-network operations --------------------------------------------------------------
-def forward(net, X, chunk_size, training=False):
-    """Outputs of ``net`` for checked ``X``, ``chunk_size`` rows per kernel call.
+def forward_training(net, X):
+    """Outputs of ``net`` for checked ``X`` as during training: batch norm with the
+    statistics of all of ``X`` (one kernel call), the running statistics left alone."""
+    t = target(net.device)
+    ws = workspace(net, X.shape[0])
+    out = run_kernel(t.kernels.forward, model(net, training=True), X, ws)
+    return np.array(t.to_host(out))
 
-    ``training``: batch norm uses the statistics of all of ``X`` (one call, no chunks) and
-    leaves the running statistics alone; otherwise inference, batch norm folded.
+
+def predict(net, X, chunk_size):
+    """Inference outputs of ``net`` for ``X`` (a C-contiguous 2-D array of its dtype with the
+    right column count) and a ``layout.PREDICT_*`` status (the outputs are incomplete when
+    ``X`` holds a NaN or infinity).
+
+    ``chunk_size`` rows at a time share one workspace. The garbage collector is not paused
+    (a cached kernel is loaded in the first call; the pause costs ~0.3 us a call).
+    Batch norm is folded into the dense layers (:func:`inference_model`).
     """
     t = target(net.device)
-    out = np.empty((X.shape[0], net.layer_sizes[-1]), dtype=net.dtype)
-    if training:
-        m, chunk_size = model(net, training=True), X.shape[0]
-    else:
-        m = inference_model(net)
-    ws = workspace(net, min(chunk_size, X.shape[0]))
-    for start in range(0, X.shape[0], chunk_size):
-        chunk = X[start : start + chunk_size]
-        out[start : start + chunk.shape[0]] = t.to_host(run_kernel(t.kernels.forward, m, chunk, ws))
-    return out
+    n = X.shape[0]
+    out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
+    m = inference_model(net)
+    size = min(chunk_size, n) * net.layout.n_units
+    acts = t.empty(size, net.dtype)
+    pre = t.empty(size if m.state is not None else 0, net.dtype)  # PReLU's pre-activations
+    status = t.kernels.predict(m.params, m.layers, m.act_params, m.state, X, out, acts, pre)
+    return out, status
 
 
 def calibrate_batch_norm(net, X):

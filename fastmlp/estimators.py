@@ -9,6 +9,7 @@ L-BFGS evaluates the compiled loss and gradient over the network's flat paramete
 Parameters beyond scikit-learn's come after them, are keyword-only, and are off by default.
 """
 
+import dataclasses
 import warnings
 from contextlib import contextmanager
 from dataclasses import fields
@@ -24,10 +25,11 @@ from sklearn.base import (
     _fit_context,
     is_classifier,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import assert_all_finite, check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.metaestimators import available_if
@@ -39,7 +41,8 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import training
+from . import persistence, training
+from ._validation import NonFiniteResultError, is_ready
 from .kernels import codes
 from .network import INITS, Network
 
@@ -130,6 +133,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "batch_norm": ["boolean", list, tuple],
         "batch_norm_momentum": [Interval(Real, 0, 1, closed="right")],
         "batch_norm_epsilon": [Interval(Real, 0, None, closed="neither")],
+        "progress_bar": ["boolean"],
     }
 
     def _set_init_params(self, params):
@@ -143,22 +147,54 @@ class BaseMultilayerPerceptron(BaseEstimator):
         """list of ndarray of shape (fan_in, fan_out): weight matrix of each layer.
 
         Views into the network's flat parameter buffer. Assigning a list of arrays of the
-        same shapes to ``coefs_`` copies them into the network.
+        same shapes to ``coefs_`` copies them into the network. Before the first fit, as in
+        scikit-learn, the list assigned is kept as it is, and a ``partial_fit`` or
+        ``warm_start`` fit starts from it (with ``intercepts_``, assigned the same way).
         """
-        return list(self._fitted_net().coefs)
+        return self._parameters("coefs")
 
     @coefs_.setter
     def coefs_(self, value):
-        self._assign_parameters(self._fitted_net().coefs, value, "coefs_")
+        self._set_parameters("coefs", value)
 
     @property
     def intercepts_(self):
         """list of ndarray of shape (fan_out,): bias vector of each layer (views)."""
-        return list(self._fitted_net().intercepts)
+        return self._parameters("intercepts")
 
     @intercepts_.setter
     def intercepts_(self, value):
-        self._assign_parameters(self._fitted_net().intercepts, value, "intercepts_")
+        self._set_parameters("intercepts", value)
+
+    def _parameters(self, kind):
+        if self.__dict__.get("_net") is None and f"_assigned_{kind}" in self.__dict__:
+            return self.__dict__[f"_assigned_{kind}"]
+        return list(getattr(self._fitted_net(), kind))
+
+    def _set_parameters(self, kind, value):
+        net = self.__dict__.get("_net")
+        if net is None:
+            self.__dict__[f"_assigned_{kind}"] = value  # the list itself: items may change
+        else:
+            self._assign_parameters(getattr(net, kind), value, f"{kind}_")
+
+    def _assigned_parameters(self):
+        """(coefs, intercepts) assigned before the first fit, or None."""
+        if self.__dict__.get("_net") is not None:
+            return None
+        coefs = self.__dict__.get("_assigned_coefs")
+        intercepts = self.__dict__.get("_assigned_intercepts")
+        if coefs is None and intercepts is None:
+            return None
+        if coefs is None or intercepts is None:
+            raise ValueError(
+                "Only one of coefs_ and intercepts_ was assigned before the first fit; a "
+                "partial_fit or warm_start fit that starts from given weights needs both."
+            )
+        coefs = [np.asarray(c, dtype=np.float64) for c in coefs]
+        if not coefs or any(c.ndim != 2 for c in coefs):
+            raise ValueError("coefs_ must be a list of 2-D arrays of shape (fan_in, fan_out).")
+        return coefs, [np.asarray(b, dtype=np.float64) for b in intercepts]
 
     def _fitted_net(self):
         net = self.__dict__.get("_net")
@@ -195,8 +231,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if not hasattr(sizes, "__iter__"):
             sizes = [sizes]
         sizes = list(sizes)
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must hold integers, got {sizes}.")
         if np.any(np.array(sizes) <= 0):
-            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return sizes
 
     def _hidden_activations(self, n_hidden):
@@ -227,12 +265,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._hidden_layer_sizes()
-        first_pass = self.__dict__.get("_net") is None or (
-            not self.warm_start and not incremental
-        )
+        continuing = self.warm_start or incremental
+        assigned = self._assigned_parameters() if continuing else None
+        first_pass = not continuing or (self.__dict__.get("_net") is None and assigned is None)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X)
+            # Negative weights would make the minimised loss unbounded below.
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         activations = self._hidden_activations(len(hidden))
@@ -245,10 +284,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         n_features = X.shape[1]
         layer_units = [n_features] + hidden + [y.shape[1]]
-        if not first_pass and list(self._net.layer_sizes) != layer_units:
+        kept_units = None
+        if assigned is not None:
+            kept_units = [c.shape[0] for c in assigned[0]] + [assigned[0][-1].shape[1]]
+        elif not first_pass:
+            kept_units = list(self._net.layer_sizes)
+        if kept_units is not None and kept_units != layer_units:
             raise ValueError(
-                f"warm_start and partial_fit keep the network of the previous fit, with layer "
-                f"sizes {list(self._net.layer_sizes)}, but this call needs {layer_units} "
+                f"warm_start and partial_fit keep the network of the previous fit (or the "
+                f"assigned coefs_), with layer sizes {kept_units}, but this call needs "
+                f"{layer_units} "
                 "(hidden_layer_sizes or the number of outputs changed). Set "
                 "warm_start=False or fit a new estimator."
             )
@@ -257,6 +302,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         if first_pass:
             self._initialize(layer_units, activations, X.dtype)
+        elif assigned is not None:
+            # scikit-learn draws no initial weights here: a throwaway stream keeps its
+            # draws (shuffles, validation split) in step.
+            self._initialize(layer_units, activations, X.dtype, np.random.RandomState(0))
+            self._assign_parameters(self._net.coefs, assigned[0], "coefs_")
+            self._assign_parameters(self._net.intercepts, assigned[1], "intercepts_")
 
         dtype = self._net.dtype
         X = _plain_array(X, dtype)
@@ -275,7 +326,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _check_targets(self, y):
         """Hook for target checks beyond scikit-learn's (the regressor's poisson range)."""
 
-    def _initialize(self, layer_units, activations, dtype):
+    def _initialize(self, layer_units, activations, dtype, random_state=None):
+        self.__dict__.pop("_assigned_coefs", None)
+        self.__dict__.pop("_assigned_intercepts", None)
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(layer_units)
@@ -293,7 +346,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             loss="log_loss" if is_classifier(self) else self.loss,
             dtype=np.dtype(dtype).name,
             init=self.init,
-            random_state=self._random_state,
+            random_state=self._random_state if random_state is None else random_state,
             batch_norm=self.batch_norm,
             batch_norm_momentum=self.batch_norm_momentum,
             batch_norm_epsilon=self.batch_norm_epsilon,
@@ -335,17 +388,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         early_stopping = self.early_stopping
         validation_score = None
         if early_stopping:
-            # scikit-learn's split, drawn from the same stream after the initial weights;
-            # splitting indices draws exactly what splitting the arrays would.
-            should_stratify = is_classifier(self) and self.n_outputs_ == 1
-            if should_stratify:
-                self._check_stratifiable(y)
-            train_idx, val_idx = train_test_split(
-                np.arange(X.shape[0]),
-                random_state=self._random_state,
-                test_size=self.validation_fraction,
-                stratify=y if should_stratify else None,
-            )
+            train_idx, val_idx = self._validation_split(X.shape[0], y)
             if val_idx.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
@@ -385,22 +428,93 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 net, X, Y, sample_weight, config, self._optimizer, progress,
                 self._random_state, validation_score=validation_score,
                 incremental=incremental, verbose=bool(self.verbose), warn=True,
+                progress_bar=self.progress_bar,
             )
         except training.DivergenceError as exc:
-            raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
+            epoch = len(progress.history) - epochs_before + 1
+            self._diverged(exc, epoch, X.shape[0], early_stopping)
         finally:
             self._record_progress(len(progress.history) - epochs_before, early_stopping)
 
-    def _check_stratifiable(self, y):
-        # train_test_split would also refuse, but naming the binarized label (True/False).
-        labels, counts = np.unique(self._label_binarizer.inverse_transform(y), return_counts=True)
-        rare = labels[counts < 2]
-        if rare.size:
-            raise ValueError(
-                "early_stopping=True holds out a stratified validation set, which needs at "
-                f"least 2 samples of every class; class(es) {rare.tolist()} have only 1. "
-                "Add samples of those classes or set early_stopping=False."
+    def _validation_split(self, n_samples, y):
+        """scikit-learn's early-stopping split, drawn from the same stream after the weights.
+
+        Splitting indices draws exactly what splitting the arrays would. Stratified for a
+        single-output classifier, over the binarized labels, so scikit-learn's error names
+        the labels True/False: the original labels are added to its message.
+        """
+        should_stratify = is_classifier(self) and self.n_outputs_ == 1
+        try:
+            return train_test_split(
+                np.arange(n_samples),
+                random_state=self._random_state,
+                test_size=self.validation_fraction,
+                stratify=y if should_stratify else None,
             )
+        except ValueError as exc:
+            rare = self._rare_classes(y) if should_stratify else []
+            if not rare:
+                raise
+            raise ValueError(
+                f"{exc} (early_stopping=True holds out a stratified validation set, which "
+                f"needs at least 2 samples of every class; class(es) {rare} have only 1. "
+                "Add samples of those classes or set early_stopping=False.)"
+            ) from exc
+
+    def _rare_classes(self, y):
+        labels, counts = np.unique(self._label_binarizer.inverse_transform(y), return_counts=True)
+        return labels[counts < 2].tolist()
+
+    def _diverged(self, exc, epoch, n_samples, early_stopping):
+        """scikit-learn's outcome of a fit whose loss or weights became non-finite.
+
+        The epoch that diverged is recorded with a NaN loss (and a NaN validation score),
+        as scikit-learn records it. With early stopping the fit ends with a
+        ``ConvergenceWarning`` and the best weights, as scikit-learn's does; without it,
+        scikit-learn raises its ``ValueError``, and so does this (a ``DivergenceError``),
+        with the weights of the last finite epoch in place instead of NaN. scikit-learn
+        trains on through NaN epochs to ``max_iter``; this stops at the first one.
+        """
+        progress = self._progress
+        history = progress.history
+        history._append(**self._nan_epoch(history))
+        progress.samples_seen += n_samples
+        learning_rate = self._optimizer.learning_rate
+        # The optimizer's moments may hold NaN: the next partial_fit starts a fresh one.
+        self._optimizer = None
+        if self.verbose:
+            print(f"Iteration {epoch}, loss = nan")
+        if not early_stopping:
+            raise training.DivergenceError(f"{NON_FINITE_MESSAGE} {exc}") from exc
+        history._append(validation_score=np.nan)
+        if self.verbose:
+            print("Validation score: nan")
+        if progress.best_params is not None:
+            self._net.params[:] = progress.best_params
+            self._net.state[:] = progress.best_state
+        warnings.warn(
+            f"Training diverged in epoch {epoch}: the loss or the weights became non-finite "
+            f"(learning rate {learning_rate:g}). Training stopped; the weights of the best "
+            "validation score were kept. Try a smaller learning_rate_init, gradient clipping "
+            "(max_grad_norm) or scaling the inputs.",
+            ConvergenceWarning,
+        )
+
+    def _nan_epoch(self, history):
+        """A history row of NaN (the learning rate excepted) for each quantity recorded."""
+        net = self._net
+        widths = {
+            "layer_grad_norms": net.n_layers,
+            "update_ratio": net.n_layers,
+            "dead_fraction": len(net.layer_sizes) - 2,
+        }
+        row = {}
+        for field in dataclasses.fields(history):
+            name = field.name
+            if name != "validation_score" and len(getattr(history, name)) == len(history):
+                row[name] = np.full(widths[name], np.nan) if name in widths else np.nan
+        row["learning_rate"] = self._optimizer.learning_rate
+        return row
 
     def _record_progress(self, n_iter, early_stopping):
         progress = self._progress
@@ -459,16 +573,46 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     # ---- prediction ----------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
-        """Network outputs after the output activation, shape (n_samples, n_outputs)."""
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        """Network outputs after the output activation, shape (n_samples, n_outputs).
+
+        Plain input (a C-contiguous 2-D ndarray of the network's dtype with the fitted
+        feature count, for a model fitted without feature names) skips scikit-learn's
+        validation, which costs ~50 us a call: the compiled pass checks finiteness itself
+        and any NaN or infinity sends the call through the full validation, which names it.
+        """
         net = self._net
-        with _thread_limits(self.n_threads):
+        if self.n_threads is not None:
+            with _thread_limits(self.n_threads):
+                return self._outputs(net, X, check_input)
+        return self._outputs(net, X, check_input)
+
+    def _outputs(self, net, X, check_input):
+        if not check_input:
             return net.forward(_plain_array(X, net.dtype))
+        if self._is_plain(X, net):
+            out = net._predict(X)
+            if out is not None:
+                return out
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return net.forward(_plain_array(X, net.dtype))
+
+    def _is_plain(self, X, net):
+        return (
+            is_ready(X, net.dtype)
+            and X.shape[1] == net.layer_sizes[0]
+            and "feature_names_in_" not in self.__dict__
+        )
+
+    def _check_fitted(self):
+        if "_net" not in self.__dict__:  # the cheap test first: predicting is latency-bound
+            check_is_fitted(self)
 
     def _score_with_function(self, X, y, sample_weight):
         """Validation score without input checks (NaN when the predictions are not finite)."""
-        y_pred = self._predict(X, check_input=False)
+        try:
+            y_pred = self._predict(X, check_input=False)
+        except NonFiniteResultError:
+            return np.nan
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return self._score_function(y, y_pred, sample_weight=sample_weight)
@@ -477,7 +621,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if self.solver not in STOCHASTIC_SOLVERS:
             raise AttributeError(
                 "partial_fit is only available for stochastic"
-                " optimizers. %s is not stochastic." % self.solver
+                f" optimizers. {self.solver} is not stochastic."
             )
         return True
 
@@ -502,20 +646,257 @@ class BaseMultilayerPerceptron(BaseEstimator):
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
+    # ---- saving and loading: the estimator's state as arrays and JSON values ---------------
+    # fastmlp.persistence owns the file format (and checks the file's integrity); these
+    # methods own what is stored and check that it makes a consistent estimator.
+    _FITTED_VALUES = (
+        "n_layers_", "n_outputs_", "out_activation_", "n_iter_", "t_", "loss_", "best_loss_",
+        "best_validation_score_", "loss_curve_", "validation_scores_", "n_features_in_",
+        "_no_improvement_count", "_optimizer_solver",
+    )
+
     def save(self, path):
-        """Write the fitted estimator to ``path`` (see :func:`fastmlp.load`).
+        """Write the fitted estimator to ``path``; same as :func:`fastmlp.save`.
 
-        A NumPy ``.npz`` archive holding arrays and a JSON metadata string, no pickle;
+        A NumPy ``.npz`` archive of arrays, JSON metadata and a checksum, no pickle;
         written to a temporary file in the same directory and then renamed into place.
+        Read it back with :func:`fastmlp.load`.
         """
-        from .persistence import save
+        persistence.save(self, path)
 
-        save(self, path)
+    def _to_state(self):
+        """(arrays, state): the fitted estimator as named arrays and JSON-ready values."""
+        check_is_fitted(self)
+        net = self._net
+        params = self.get_params(deep=False)
+        if isinstance(params.get("random_state"), np.random.RandomState):
+            params["random_state"] = None  # a generator is not stored; None when loaded
+        arrays = {"params": net.params, "batch_norm_state": net.state}
+        state = {
+            "params": params,
+            "network": {
+                "layer_sizes": [int(s) for s in net.layer_sizes],
+                "activation": list(net.activation),
+                "output_activation": net.output_activation,
+                "loss": net.loss,
+                "dtype": net.dtype.name,
+                "init": net.init,
+                "leaky_slope": net.leaky_slope,
+                "elu_alpha": net.elu_alpha,
+                "batch_norm": [bool(b) for b in net.batch_norm],
+                "batch_norm_momentum": net.batch_norm_momentum,
+                "batch_norm_epsilon": net.batch_norm_epsilon,
+            },
+            "fitted": {n: getattr(self, n) for n in self._FITTED_VALUES if hasattr(self, n)},
+            "has_history": hasattr(self, "history_"),
+        }
+        if hasattr(self, "feature_names_in_"):
+            arrays["feature_names_in"] = self._string_array(
+                self.feature_names_in_, "feature_names_in_"
+            )
+        lb = getattr(self, "_label_binarizer", None)
+        if lb is not None:
+            classes = np.asarray(lb.classes_)
+            state["label_binarizer"] = {
+                "neg_label": int(lb.neg_label),
+                "pos_label": int(lb.pos_label),
+                "sparse_output": bool(lb.sparse_output),
+                "y_type_": lb.y_type_,
+                "sparse_input_": bool(lb.sparse_input_),
+                "classes_dtype": "object" if classes.dtype == object else classes.dtype.str,
+            }
+            arrays["classes"] = (
+                self._string_array(classes, "classes_") if classes.dtype == object else classes
+            )
+        optimizer = getattr(self, "_optimizer", None)
+        if optimizer is not None:
+            state["optimizer"] = {
+                "learning_rate": float(optimizer.learning_rate),
+                "epochs": int(optimizer.epochs),
+            }
+            for name, array in self._optimizer_arrays(optimizer).items():
+                arrays[f"optimizer_{name}"] = array
+        progress = self._progress
+        state["progress"] = {
+            "samples_seen": int(progress.samples_seen),
+            "best_loss": float(progress.best_loss),
+            "best_score": float(progress.best_score),
+            "no_improvement_count": int(progress.no_improvement_count),
+        }
+        if progress.best_params is not None:
+            arrays["progress_best_params"] = progress.best_params
+            arrays["progress_best_state"] = progress.best_state
+        # history_ is the epochs' history (stochastic solvers) or an L-BFGS record of its own.
+        history = getattr(self, "history_", None)
+        state["history_is_progress"] = history is progress.history
+        arrays.update(self._history_arrays(progress.history, "progress_history_"))
+        if history is not None and history is not progress.history:
+            arrays.update(self._history_arrays(history, "history_"))
+        return arrays, state
+
+    @classmethod
+    def _from_state(cls, arrays, state):
+        """The estimator that :meth:`_to_state` described; ValueError if inconsistent."""
+        est = cls(**state["params"])
+        est._validate_params()
+        spec = state["network"]
+        net = Network(
+            spec["layer_sizes"], activation=spec["activation"],
+            output_activation=spec["output_activation"], loss=spec["loss"],
+            dtype=spec["dtype"], init=spec["init"], random_state=0,
+            leaky_slope=spec["leaky_slope"], elu_alpha=spec["elu_alpha"],
+            batch_norm=spec.get("batch_norm", False),
+            batch_norm_momentum=spec.get("batch_norm_momentum", 0.1),
+            batch_norm_epsilon=spec.get("batch_norm_epsilon", 1e-5),
+        )
+        net.params[:] = cls._matching(arrays["params"], net.params, "params")
+        if "batch_norm_state" in arrays:  # files written before batch norm have none
+            net.state[:] = cls._matching(arrays["batch_norm_state"], net.state, "state")
+        est._net = net
+        for name, value in state["fitted"].items():
+            if name not in cls._FITTED_VALUES:
+                raise ValueError(f"unknown fitted attribute {name!r}")
+            setattr(est, name, value)
+        est._check_state_shapes()
+        if "feature_names_in" in arrays:
+            est.feature_names_in_ = arrays["feature_names_in"].astype(object)
+        if "label_binarizer" in state:
+            est._label_binarizer = cls._label_binarizer_from(
+                state["label_binarizer"], arrays["classes"]
+            )
+            est.classes_ = est._label_binarizer.classes_
+            est._check_classes()
+        est._optimizer = None
+        if "optimizer" in state:
+            solver = state["fitted"].get("_optimizer_solver") or est.solver
+            optimizer = training.Optimizer(net, training.TrainConfig(solver=solver))
+            for name, array in cls._optimizer_arrays(optimizer).items():
+                array[...] = cls._matching(arrays[f"optimizer_{name}"], array, name)
+            optimizer.learning_rate = float(state["optimizer"]["learning_rate"])
+            optimizer.epochs = int(state["optimizer"]["epochs"])
+            est._optimizer = optimizer
+        spec = state["progress"]
+        history = cls._history_from(arrays, "progress_history_")
+        best = arrays.get("progress_best_params")
+        est._progress = training.Progress(
+            samples_seen=int(spec["samples_seen"]),
+            best_loss=float(spec["best_loss"]),
+            best_score=float(spec["best_score"]),
+            no_improvement_count=int(spec["no_improvement_count"]),
+            best_params=None if best is None else cls._matching(best, net.params, "best"),
+            best_state=(None if best is None else cls._matching(
+                arrays.get("progress_best_state", net.state), net.state, "best_state")),
+            history=history,
+        )
+        if state["history_is_progress"]:
+            est.history_ = history
+        elif state["has_history"]:
+            est.history_ = cls._history_from(arrays, "history_")
+        return est
+
+    def _check_state_shapes(self):
+        sizes = self._net.layer_sizes
+        expected = {
+            "n_layers_": len(sizes), "n_outputs_": sizes[-1], "n_features_in_": sizes[0],
+        }
+        for name, value in expected.items():
+            if getattr(self, name, value) != value:
+                raise ValueError(
+                    f"{name} is {getattr(self, name)!r} for a network of layer sizes "
+                    f"{list(sizes)}"
+                )
+
+    def _check_classes(self):
+        lb = self._label_binarizer
+        n_classes = len(lb.classes_)
+        outputs = 1 if lb.y_type_ == "binary" else n_classes
+        if (lb.y_type_ == "binary" and n_classes > 2) or outputs != self._net.layer_sizes[-1]:
+            raise ValueError(
+                f"{n_classes} classes ({lb.y_type_}) for a network of "
+                f"{self._net.layer_sizes[-1]} outputs"
+            )
+
+    @staticmethod
+    def _label_binarizer_from(spec, labels):
+        lb = LabelBinarizer(
+            neg_label=spec["neg_label"], pos_label=spec["pos_label"],
+            sparse_output=spec["sparse_output"],
+        )
+        if labels.ndim != 1:
+            raise ValueError(f"classes of shape {labels.shape}, 1-D expected")
+        lb.classes_ = labels.astype(object) if spec["classes_dtype"] == "object" else labels
+        lb.y_type_ = spec["y_type_"]
+        lb.sparse_input_ = spec["sparse_input_"]
+        return lb
+
+    @staticmethod
+    def _history_arrays(history, prefix):
+        return {
+            f"{prefix}{field.name}": np.asarray(getattr(history, field.name), dtype=np.float64)
+            for field in dataclasses.fields(training.History)
+        }
+
+    @staticmethod
+    def _history_from(arrays, prefix):
+        history = training.History()
+        for field in dataclasses.fields(training.History):
+            values = arrays[f"{prefix}{field.name}"]
+            if values.ndim not in (1, 2) or values.dtype != np.float64:
+                raise ValueError(f"history {field.name} is {values.dtype} {values.shape}")
+            rows = [np.array(row) for row in values] if values.ndim == 2 else values.tolist()
+            object.__getattribute__(history, field.name).extend(rows)
+        return history
+
+    @staticmethod
+    def _optimizer_arrays(optimizer):
+        """The optimizer's state arrays by name."""
+        return {name: getattr(optimizer.state, name) for name in ("state1", "state2", "step")}
+
+    @staticmethod
+    def _string_array(values, name):
+        values = np.asarray(values)
+        if values.dtype.kind == "U":
+            return values
+        if values.dtype == object and all(isinstance(v, str) for v in values.ravel()):
+            return values.astype(str)
+        raise ValueError(
+            f"Cannot save {name} of dtype {values.dtype} with non-string objects without "
+            "pickle; use numeric or string labels."
+        )
+
+    @staticmethod
+    def _matching(array, like, name):
+        if array.shape != like.shape or array.dtype != like.dtype:
+            raise ValueError(
+                f"{name} is {array.dtype} of shape {array.shape}, the network needs "
+                f"{like.dtype} of shape {like.shape}"
+            )
+        return array
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+    # ---- interop (the logic lives in fastmlp.interop) -------------------------------------
+    def to_sklearn(self):
+        """The fitted scikit-learn estimator with these weights (see fastmlp.interop)."""
+        from .interop import to_sklearn
+
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, sk_estimator):
+        """A fitted estimator with a fitted scikit-learn one's weights (see fastmlp.interop)."""
+        from .interop import from_sklearn
+
+        return from_sklearn(cls, sk_estimator)
+
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` computing the network's outputs (see fastmlp.interop)."""
+        from .interop import network_to_torch
+
+        return network_to_torch(self)
 
 
 _EXTRAS_DOC = """
@@ -555,6 +936,10 @@ default="glorot_uniform"
         fastmlp extra.
     batch_norm_epsilon : float, default=1e-5
         Added to the variance before its square root. fastmlp extra.
+    progress_bar : bool, default=False
+        Draw a one-line progress bar on stderr, redrawn each epoch of the stochastic
+        solvers: epoch, loss, validation score (with early stopping), samples per second
+        and the time left if training runs to ``max_iter``. fastmlp extra.
 """
 
 _COMMON_DOC = """
@@ -619,6 +1004,7 @@ _ATTRIBUTES_DOC = """
 """
 
 
+@persistence.register
 class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     __doc__ = (
         """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, compiled.
@@ -676,6 +1062,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         batch_norm=False,
         batch_norm_momentum=0.1,
         batch_norm_epsilon=1e-5,
+        progress_bar=False,
     ):
         self._set_init_params(locals())
 
@@ -729,14 +1116,25 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return self._labels(self._forward_pass_fast(X, check_input=check_input))
+
+    def _labels(self, y_pred):
+        """``LabelBinarizer.inverse_transform`` of the outputs, computed directly for the
+        common targets (the binarizer's own checks cost more than a one-row prediction)."""
+        lb = self._label_binarizer
+        if lb.y_type_ == "multiclass":
+            return lb.classes_.take(y_pred.argmax(axis=1), mode="clip")
+        if lb.y_type_ == "binary" and len(lb.classes_) == 2:
+            # the binarizer's threshold: (pos_label + neg_label) / 2
+            threshold = (lb.pos_label + lb.neg_label) / 2.0
+            return lb.classes_[(y_pred.ravel() > threshold).astype(int)]
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return lb.inverse_transform(y_pred)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -788,7 +1186,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         -------
         y_prob : ndarray of shape (n_samples, n_classes)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -802,6 +1200,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return tags
 
 
+@persistence.register
 class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     __doc__ = (
         """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, compiled.
@@ -866,6 +1265,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         batch_norm=False,
         batch_norm_momentum=0.1,
         batch_norm_epsilon=1e-5,
+        progress_bar=False,
     ):
         self._set_init_params(locals())
 
@@ -884,6 +1284,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             dtype=(np.float64, np.float32),
             reset=reset,
         )
+        # An object y is checked for NaN before y_numeric converts it (None becomes NaN).
+        assert_all_finite(y, input_name="y")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -907,7 +1309,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

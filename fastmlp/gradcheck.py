@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validation as v
 from . import reference
+from .network import Network
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,15 @@ def check_gradients(
     GradientCheck
         Truthy when both errors are within tolerance.
     """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastmlp.Network, got {type(net).__name__}.")
+    eps = v.check_number(eps, "eps", low=0, low_open=True)
     if kernel_tolerance is None:
         kernel_tolerance = 1e-10 if net.dtype == np.float64 else 1e-4
+    kernel_tolerance = v.check_number(kernel_tolerance, "kernel_tolerance", low=0)
+    finite_difference_tolerance = v.check_number(
+        finite_difference_tolerance, "finite_difference_tolerance", low=0
+    )
     loss, grad = net.loss_and_grad(X, Y, sample_weight=sample_weight, alpha=alpha)
 
     X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)

@@ -128,11 +128,13 @@ class Network:
                 f"loss {loss!r} is not defined on the range of a {output_activation!r} output; "
                 f"use one of {LOSS_OUTPUTS[loss]}."
             )
+        if output_activation == "softmax" and self.layer_sizes[-1] < 2:
+            raise ValueError("a softmax over one output is constantly 1: use 'logistic'.")
         self.loss = loss
         self.dtype = _check_dtype(dtype)
         self.init = v.check_option(init, INITS, "init")
-        self.leaky_slope = float(leaky_slope)
-        self.elu_alpha = float(elu_alpha)
+        self.leaky_slope = v.check_number(leaky_slope, "leaky_slope")
+        self.elu_alpha = v.check_number(elu_alpha, "elu_alpha")
         if not (self.leaky_slope > 0 and self.elu_alpha > 0):
             raise ValueError("leaky_slope and elu_alpha must be positive.")
 
@@ -319,11 +321,28 @@ class Network:
         ``training=True`` the statistics of all of ``X`` (one chunk), as during training,
         without changing the running statistics.
         """
-        X = self._check_X(X)
+        chunk_size = v.check_positive_int(chunk_size, "chunk_size")
         if training:
+            X = self._check_X(X)
             self._check_batch_rows(X.shape[0], "forward(training=True)")
-        return backend.forward(self, X, v.check_positive_int(chunk_size, "chunk_size"),
-                               training=bool(training))
+            out = backend.forward_training(self, X)
+            v.check_finite_result("forward", out)
+            return out
+        if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
+            X = self._check_X(X)
+        out = self._predict(X, chunk_size)
+        if out is None:
+            self._check_X(np.array(X))  # names the NaN or infinity the kernel found
+            raise ValueError("X contains NaN or infinity.")
+        return out
+
+    def _predict(self, X, chunk_size=4096):
+        """``forward`` of an array that passed ``is_ready`` with the right column count;
+        None when it holds a NaN or infinity."""
+        out, status = backend.predict(self, X, chunk_size)
+        if status == layout.PREDICT_OVERFLOW:
+            v.check_finite_result("forward", out)
+        return None if status == layout.PREDICT_BAD_INPUT else out
 
     def calibrate_batch_norm(self, X):
         """Set the running statistics to those of ``X`` under the current parameters.
@@ -359,7 +378,10 @@ class Network:
         X, Y, sw = self._check_data(X, Y, sample_weight)
         self._check_batch_rows(X.shape[0], "loss_and_grad")
         alpha = _check_penalty(alpha, "alpha")
-        return self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
+        loss_scale = v.check_number(loss_scale, "loss_scale", low=0, low_open=True)
+        loss, grad = self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
+        v.check_finite_result("loss_and_grad", loss, grad)
+        return loss, grad
 
     def _loss_and_grad(self, X, Y, sw, alpha, l1=0.0, loss_scale=1.0, grad=None):
         """loss_and_grad on data already checked (C-contiguous, in ``self.dtype``)."""
@@ -421,7 +443,8 @@ class Network:
         sw_train, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
 
         def score():
-            # The inference outputs' loss (batch norm with its running statistics).
+            # The inference outputs' loss (batch norm with its running statistics); NaN
+            # when it overflows.
             hp = layout.hyperparameters(self.dtype)
             return -backend.loss_and_grad(self, X_val, Y_val, sw_val, hp, inference=True)[0]
 
@@ -476,6 +499,20 @@ class Network:
             f"output_activation={self.output_activation!r}, loss={self.loss!r}, "
             f"dtype={self.dtype.name!r}, device={self.device!r})"
         )
+
+    # ---- interop (the logic lives in fastmlp.interop) -----------------------------------
+    def to_torch(self):
+        """A ``torch.nn.Sequential`` computing :meth:`forward` (see fastmlp.interop)."""
+        from .interop import network_to_torch
+
+        return network_to_torch(self)
+
+    @classmethod
+    def from_torch(cls, seq, loss=None, dtype=None):
+        """A Network with the weights of a ``torch.nn.Sequential`` (see fastmlp.interop)."""
+        from .interop import network_from_torch
+
+        return network_from_torch(seq, loss, dtype)
 
 
 PRELU_INIT = 0.25  # He et al.'s initial PReLU slope

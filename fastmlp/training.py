@@ -7,7 +7,9 @@ does O(parameters) bookkeeping. Everything per minibatch happens inside the comp
 """
 
 import math
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field, fields
@@ -22,9 +24,9 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from . import backend
 from ._validation import check_number as _number
 from ._validation import check_option
-from . import backend
 from .kernels import codes, layout
 from .kernels.layout import STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
 
@@ -157,8 +159,10 @@ class TrainConfig:
 
     def hyperparameters(self, lr, dtype):
         """The float64 vector the kernels read, with learning rate ``lr``."""
-        settings = {name: getattr(self, name) for name in layout.HP_SLOTS if name != "learning_rate"}
-        return layout.hyperparameters(dtype, learning_rate=lr, **settings)
+        names = [name for name in layout.HP_SLOTS if name != "learning_rate"]
+        return layout.hyperparameters(
+            dtype, learning_rate=lr, **{name: getattr(self, name) for name in names}
+        )
 
     def scheduled_rate(self, epoch, samples_seen):
         """The rate for epoch ``epoch`` (0-based) of the epoch-driven schedules."""
@@ -246,8 +250,10 @@ def run_epochs(
     epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
     bar = _ProgressBar(config.max_iter) if progress_bar else None
     epochs = 0
+    interrupt = _HeldInterrupt()
     try:
         while epochs < config.max_iter:
+            interrupt.raise_held()
             loss, previous = epoch.run()
             epochs += 1
             optimizer.epochs += 1
@@ -256,9 +262,11 @@ def run_epochs(
                     previous)
             if verbose:
                 print(f"Iteration {epochs}, loss = {loss:.8f}")
-            if bar is not None:
-                bar.update(epochs, loss)
-            if _should_stop(net, config, optimizer, progress, loss, validation_score, verbose):
+            stop = _should_stop(net, config, optimizer, progress, loss, validation_score, verbose)
+            if bar is not None:  # after the stopping rule, which records the epoch's score
+                score = None if validation_score is None else progress.history.validation_score[-1]
+                bar.update(epochs, loss, X.shape[0], score)
+            if stop:
                 break
             if incremental:
                 break
@@ -268,9 +276,11 @@ def run_epochs(
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
+        interrupt.raise_held()
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
     finally:
+        interrupt.release()
         if bar is not None:
             bar.close()
     if validation_score is not None and progress.best_params is not None:
@@ -295,8 +305,44 @@ def _check_batch_norm_rows(net, batch_size, n_rows):
         )
 
 
+class _HeldInterrupt:
+    """Holds Ctrl-C back while an epoch runs and is recorded; ``raise_held`` raises it.
+
+    Python delivers a KeyboardInterrupt wherever it next checks for signals after the
+    compiled epoch returns, possibly halfway through the bookkeeping, which left the
+    weights one epoch ahead of the history. Only the main thread receives signals, and
+    only Python's own handler is replaced (and put back by ``release``).
+    """
+
+    def __init__(self):
+        self.held = False
+        self.active = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self.active:
+            signal.signal(signal.SIGINT, self._hold)
+
+    def _hold(self, signum, frame):
+        self.held = True
+
+    def raise_held(self):
+        if self.held:
+            self.held = False
+            raise KeyboardInterrupt
+
+    def release(self):
+        if self.active:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class _ProgressBar:
-    """``[#######.............]  35/100 epochs  loss 0.123456``, redrawn in place on stderr."""
+    """``[####......]  35/100 epochs  loss 0.123456  val 0.9412  5.2e+04 samples/s  ETA 3.1 s``.
+
+    Redrawn in place on stderr after each epoch. ``val`` appears when training holds out
+    a validation set; the ETA assumes training runs to ``max_iter`` (early stopping may
+    end it sooner).
+    """
 
     WIDTH = 30
 
@@ -305,18 +351,34 @@ class _ProgressBar:
         self.stream = stream if stream is not None else sys.stderr
         self.start = time.perf_counter()
 
-    def update(self, done, loss):
+    def update(self, done, loss, n_samples=None, validation_score=None):
+        """Draw the line after epoch ``done`` of ``n_samples`` samples (and its score)."""
         filled = int(self.WIDTH * done / self.total)
         elapsed = time.perf_counter() - self.start
-        self.stream.write(
+        line = (
             f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {done:>{len(str(self.total))}}"
-            f"/{self.total} epochs  loss {loss:.6f}  {elapsed:.1f} s"
+            f"/{self.total} epochs  loss {loss:.6f}"
         )
+        if validation_score is not None:
+            line += f"  val {validation_score:.4f}"
+        if n_samples is not None and elapsed > 0:
+            line += f"  {n_samples * done / elapsed:.3g} samples/s"
+        line += f"  ETA {self._duration(elapsed / done * (self.total - done))}"
+        self.stream.write(line)
         self.stream.flush()
 
     def close(self):
         self.stream.write("\n")
         self.stream.flush()
+
+    @staticmethod
+    def _duration(seconds):
+        """``4.2 s`` under a minute, ``12:05`` under an hour, ``1:02:03`` beyond."""
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, secs = divmod(int(round(seconds)), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class _EpochRunner:

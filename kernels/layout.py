@@ -76,6 +76,11 @@ STAT_BATCHES = 2
 STAT_DIVERGED = 3  # 1 when a batch loss or gradient was not finite (epoch stopped there)
 N_STATS = 4
 
+# ---- what the inference kernel returns ------------------------------------------------------
+PREDICT_OK = 0
+PREDICT_BAD_INPUT = 1  # a NaN or infinity in X (the outputs are incomplete)
+PREDICT_OVERFLOW = 2  # finite X, but an output overflowed to infinity or NaN
+
 Layout = namedtuple("Layout", ["table", "n_weights", "n_params", "n_units", "n_state"])
 Layout.__doc__ = """Where everything of one network lives.
 

@@ -103,7 +103,7 @@ def test_targets_and_table():
     assert compare.target_met(("gemm", 0.75), 0.5, 0.76) is True
     assert compare.target_met(("gemm", 0.75), 100.0, 0.74) is False
     assert compare.target_met(None, 1.0, 1.0) is None
-    # float64 rows carry no target; float32 rows carry the issue's
+    # float64 rows carry no target; float32 rows carry the targets
     cases = compare.table_cases()
     assert {c.dtype for c in cases} == {"float32", "float64"}
     assert all(c.target is None for c in cases if c.dtype == "float64")

@@ -5,10 +5,8 @@ keeps the run short, as scikit-learn's own test suite does (ConvergenceWarnings 
 expected and silenced).
 """
 
-import warnings
 
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fastmlp import MLPClassifier, MLPRegressor

@@ -1,14 +1,16 @@
 """CPU kernels (Numba nopython).
 
-Entry points called from Python: ``forward``, ``loss_and_grad``, ``optimizer_update`` and
-``train_epoch``; everything else is inlined into them or called from them.
+Entry points called from Python: ``predict``, ``forward``, ``loss_and_grad``,
+``optimizer_update`` and ``train_epoch``; everything else is inlined into them or called
+from them.
 """
 
 from .network import Model, Workspace, forward, loss_and_grad
 from .optimizers import optimizer_update
+from .predict import predict
 from .train import Batch, Diagnostics, OptState, train_epoch
 
 __all__ = [
     "Batch", "Diagnostics", "Model", "OptState", "Workspace", "forward", "loss_and_grad",
-    "optimizer_update", "train_epoch",
+    "optimizer_update", "predict", "train_epoch",
 ]

@@ -1,5 +1,9 @@
 """The two ways a CPU kernel is compiled.
 
+Every kernel releases the GIL (``nogil``): fits and predictions in different threads run
+in parallel (a threaded model search, a web server predicting). Kernels share no state:
+each call brings its own workspaces.
+
 ``kernel``: compiled on its own and cached on disk (cache.py). error_model="numpy" makes
 x / 0 give inf or nan instead of raising ZeroDivisionError: without it the zero check
 blocks SIMD vectorisation of every loop that divides (Adam's update ran 4x slower), and
@@ -18,7 +22,7 @@ from numba import njit
 from ..cache import enable_cache
 from ..config import FASTMATH
 
-OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
+OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True}
 
 
 def kernel(fn):

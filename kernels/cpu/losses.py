@@ -8,8 +8,16 @@ loss gradient dLoss/dA is pushed through the output activation's Jacobian.
 
 import math
 
-from ..codes import BINARY_LOG_LOSS, EXP, IDENTITY, LOG_LOSS, LOGISTIC, POISSON, SOFTMAX
-from ..codes import SQUARED_ERROR
+from ..codes import (
+    BINARY_LOG_LOSS,
+    EXP,
+    IDENTITY,
+    LOG_LOSS,
+    LOGISTIC,
+    POISSON,
+    SOFTMAX,
+    SQUARED_ERROR,
+)
 from ..scalar import derivative
 from .jit import inline, kernel
 

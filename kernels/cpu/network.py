@@ -12,10 +12,10 @@ from collections import namedtuple
 
 from ..codes import PRELU
 from ..layout import B_START, CODE, DENSE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE, KIND
-from .fpenv import flush_denormals, restore_fpenv
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout, product
-from .losses import output_loss_and_delta
+from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
+from .losses import output_loss_and_delta
 from .norm import norm_act_backward, norm_act_forward
 from .views import block, empty_block, intercepts, weights
 

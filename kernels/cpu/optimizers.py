@@ -10,9 +10,18 @@ lanes (twice as many, and no conversions) instead of being promoted to float64.
 import math
 
 import numpy as np
+
 from ..codes import ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
-from ..layout import HP_BETA_1, HP_BETA_2, HP_EPSILON, HP_LR, HP_MOMENTUM, HP_NESTEROV, HP_RHO
-from ..layout import HP_WEIGHT_DECAY
+from ..layout import (
+    HP_BETA_1,
+    HP_BETA_2,
+    HP_EPSILON,
+    HP_LR,
+    HP_MOMENTUM,
+    HP_NESTEROV,
+    HP_RHO,
+    HP_WEIGHT_DECAY,
+)
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
 

@@ -12,14 +12,28 @@ from collections import namedtuple
 import numpy as np
 
 from ..codes import LEAKY_RELU, RELU
-from ..layout import B_START, CODE, DENSE, FAN_IN, FAN_OUT, GAMMA_START, HP_MAX_NORM, KIND
-from ..layout import SLOPE_START, STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
-from ..layout import UNIT_START, W_START
-from .network import batch_loss_and_grad, n_weights
-from .views import block
+from ..layout import (
+    B_START,
+    CODE,
+    DENSE,
+    FAN_IN,
+    FAN_OUT,
+    GAMMA_START,
+    HP_MAX_NORM,
+    KIND,
+    SLOPE_START,
+    STAT_BATCHES,
+    STAT_DIVERGED,
+    STAT_GRAD_NORM,
+    STAT_LOSS,
+    UNIT_START,
+    W_START,
+)
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
+from .network import batch_loss_and_grad, n_weights
 from .optimizers import update_params
+from .views import block
 
 # Optimizer state in the parameters' layout; step: one-element array, the update count.
 OptState = namedtuple("OptState", ["solver", "state1", "state2", "step"])

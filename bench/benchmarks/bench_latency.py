@@ -1,0 +1,121 @@
+"""Where users feel speed: one-row prediction latency, bulk prediction against the GEMM
+rate, and two fits in two threads (the kernels release the GIL).
+
+float32 throughout, as in the performance targets; every class compiles (or loads from
+Numba's cache) in ``setup``.
+"""
+
+import threading
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+import fastmlp
+
+from .common import make_data, make_network, n_params, parse_case
+
+
+def _fitted_classifier(sizes, X, y):
+    clf = fastmlp.MLPClassifier(hidden_layer_sizes=sizes[1:-1], max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X[:1000], y[:1000])
+
+
+class OneRow:
+    """Latency of one row through ``predict_proba``, ``predict`` and ``Network.forward``."""
+
+    params = [["64-64-64-10", "20-64-64-2"]]
+    param_names = ["network"]
+
+    def setup(self, network):
+        sizes, _ = parse_case(network)
+        X, _, y = make_data(sizes, 1000, "float32")
+        self.net = make_network(sizes, "float32")
+        self.clf = _fitted_classifier(sizes, X, y)
+        self.row = X[:1].copy()
+        self.net.forward(self.row)
+        self.clf.predict(self.row)
+        self.clf.predict_proba(self.row)
+
+    def time_predict_proba(self, network):
+        self.clf.predict_proba(self.row)
+
+    def time_predict(self, network):
+        self.clf.predict(self.row)
+
+    def time_network_forward(self, network):
+        self.net.forward(self.row)
+
+
+class BulkPredict:
+    """``predict_proba`` of 100k rows as a fraction of the float32 GEMM rate
+    (2 x weights FLOPs a row over a 1024^3 NumPy product's rate, measured alongside)."""
+
+    params = [["784-256-128-10"]]
+    param_names = ["network"]
+    rows = 100_000
+    timeout = 300
+
+    def setup(self, network):
+        self.sizes, _ = parse_case(network)
+        self.X, _, y = make_data(self.sizes, self.rows, "float32")
+        self.clf = _fitted_classifier(self.sizes, self.X, y)
+        self.clf.predict_proba(self.X[:10])
+
+    def time_predict_proba(self, network):
+        self.clf.predict_proba(self.X)
+
+    def track_sgemm_fraction(self, network):
+        seconds = min(_timed(lambda: self.clf.predict_proba(self.X)) for _ in range(3))
+        flops = 2 * n_params(self.sizes) * self.rows
+        return flops / seconds / _gemm_rate()
+
+    track_sgemm_fraction.unit = "fraction"
+
+
+class TwoThreads:
+    """Two 20-64-64-2 fits at batch 16: serial time over the time in two threads (2.0 is
+    perfect on two cores; the kernels must release the GIL for anything above 1)."""
+
+    params = [["20-64-64-2@16"]]
+    param_names = ["network@batch"]
+    timeout = 300
+
+    def setup(self, case):
+        self.sizes, self.batch = parse_case(case)
+        self.X, self.Y, _ = make_data(self.sizes, 4096, "float32")
+        self.fit()
+
+    def fit(self):
+        net = make_network(self.sizes, "float32")
+        net.fit(self.X, self.Y, batch_size=self.batch, max_iter=5, tol=0.0,
+                n_iter_no_change=1000, random_state=0)
+
+    def track_thread_speedup(self, case):
+        serial = min(_timed(lambda: (self.fit(), self.fit())) for _ in range(3))
+        threaded = min(_timed(self._two_threads) for _ in range(3))
+        return serial / threaded
+
+    track_thread_speedup.unit = "x"
+
+    def _two_threads(self):
+        threads = [threading.Thread(target=self.fit) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _gemm_rate():
+    a = np.random.RandomState(0).standard_normal((1024, 1024)).astype(np.float32)
+    a @ a
+    return 2 * 1024**3 / min(_timed(lambda: a @ a) for _ in range(5))

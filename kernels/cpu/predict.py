@@ -1,0 +1,57 @@
+"""Inference: the network's outputs for many rows, input checks included, in one call.
+
+Prediction is latency-bound for a few rows: the kernel takes plain arrays (Numba
+dispatches on them in C, where a namedtuple argument costs microseconds of Python-level
+typing) and checks the input's finiteness itself, one chunk at a time while the chunk is
+in cache, instead of a separate NumPy sweep over the data.
+"""
+
+import math
+
+from .fpenv import flush_denormals, restore_fpenv
+from ..layout import PREDICT_BAD_INPUT, PREDICT_OK, PREDICT_OVERFLOW, UNIT_START
+from .jit import inline, kernel
+from .network import Model, Workspace, forward_layers
+
+
+@inline
+def all_finite(X, start, stop):
+    ok = True
+    width = X.shape[1]
+    for i in range(start, stop):
+        for j in range(width):
+            ok &= math.isfinite(X[i, j])
+    return ok
+
+
+@kernel
+def predict(params, layers, act_params, state, X, out, acts, pre):
+    """``out <- network(X)`` in chunks of ``acts.size // n_units`` rows; returns a
+    ``PREDICT_*`` status (layout.py): a NaN or infinity in X stops at its chunk.
+
+    The network has no batch norm (folded away by the caller); ``state`` is None for a
+    network without PReLU, else an (empty) array, and ``pre`` then the PReLU layers'
+    workspace (the size of ``acts``; empty otherwise), as ``Model`` and ``Workspace`` say.
+    """
+    saved = flush_denormals()
+    model = Model(params, layers, act_params, 0, state, act_params[:0])
+    n_units = out.shape[1] + layers[layers.shape[0] - 1, UNIT_START]
+    capacity = acts.size // n_units
+    ws = Workspace(capacity, acts, acts[:0], acts[:0], act_params[:0], pre, acts[:0], acts[:0])
+    n = X.shape[0]
+    status = PREDICT_OK
+    for start in range(0, n, capacity):
+        stop = min(start + capacity, n)
+        if not all_finite(X, start, stop):
+            status = PREDICT_BAD_INPUT
+            break
+        result = forward_layers(model, X[start:stop], ws)
+        finite = True
+        for i in range(stop - start):
+            for j in range(out.shape[1]):
+                out[start + i, j] = result[i, j]
+                finite &= math.isfinite(result[i, j])
+        if not finite:
+            status = PREDICT_OVERFLOW
+    restore_fpenv(saved)
+    return status
