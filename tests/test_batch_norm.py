@@ -476,3 +476,22 @@ def test_lbfgs_sets_the_running_statistics_from_the_whole_set():
     assert_allclose(net.running_var[0], Z.var(axis=0, ddof=1), rtol=1e-10)
     # Inference then equals training-mode outputs up to the unbiased/biased variance.
     assert_allclose(net.forward(X), net.forward(X, training=True), rtol=0.05, atol=0.05)
+
+
+def test_saved_estimator_keeps_batch_norm_and_slopes(tmp_path):
+    import fastmlp
+
+    X, y = _digits()
+    clf = fastmlp.MLPClassifier(hidden_layer_sizes=(16,), activation="prelu", batch_norm=True,
+                                batch_norm_momentum=0.2, max_iter=3, random_state=0,
+                                early_stopping=True)
+    clf.fit(X, y)
+    path = tmp_path / "bn.npz"
+    clf.save(path)
+    loaded = fastmlp.load(path)
+    net, back = clf._net, loaded._net
+    assert back.batch_norm == [True] and back.batch_norm_momentum == 0.2
+    assert_array_equal(back.state, net.state)
+    assert_array_equal(back.slopes[0], net.slopes[0])
+    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert_array_equal(loaded._progress.best_state, clf._progress.best_state)
