@@ -55,8 +55,9 @@ class Network:
         only; biased variance) and updates the running statistics once per minibatch,
         PyTorch's way: ``running <- (1 - momentum) running + momentum batch``, the running
         variance from the unbiased batch variance. Inference uses the running statistics,
-        folded into the dense layer before (see :meth:`folded`), so it costs what it costs
-        without batch norm. A batch-normalised layer's intercept is kept in the layout but
+        folded into the dense layer before (see :meth:`folded`) for batches large enough
+        to repay the fold, applied in the kernel for a few rows, so it costs about what it
+        costs without batch norm. A batch-normalised layer's intercept is kept in the layout but
         stays 0 (its gradient is exactly 0; beta plays its role). A minibatch of one row
         cannot be normalised: ``fit`` merges a last one-row minibatch into the one before
         it and refuses ``batch_size=1``.
