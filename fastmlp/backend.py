@@ -75,7 +75,13 @@ def _notice_slow_first_call(kernel, dtype):
     return timer
 
 
+_announced = set()  # dtypes whose compilation was announced
+
+
 def _say_compiling(dtype):
+    if dtype in _announced:  # one line per dtype, however many kernels compile
+        return
+    _announced.add(dtype)
     print(
         f"fastmlp: compiling kernels for {dtype} (once per dtype; later runs load them from "
         "the disk cache)...", file=sys.stderr, flush=True,
@@ -116,25 +122,65 @@ def kernel_weights(sample_weight, dtype):
     return np.empty(0, dtype=dtype) if sample_weight is None else sample_weight
 
 
-def model(net):
-    """The kernels' view of ``net``: its flat parameters and layer table."""
+def model(net, training=True, update=False):
+    """The kernels' view of ``net``: its flat parameters, layer table and running statistics.
+
+    Batch-norm layers normalise with the batch's statistics when ``training`` (updating the
+    running statistics too when ``update``), else with the running statistics.
+    """
     ops = target(net.device).kernels
-    return ops.Model(net.params, net.layout.table, net._act_params, net._loss_code)
+    bn = layout.batch_norm_settings(net.batch_norm_epsilon, net.batch_norm_momentum,
+                                    training, update)
+    return ops.Model(net.params, net.layout.table, net._act_params, net._loss_code,
+                     net.state if _fused(net.layout.table) else None, bn)
+
+
+def _fused(table):
+    """Whether any layer has batch norm or PReLU slopes: the kernels then take the state
+    array (empty without batch norm) and compile their fused path; otherwise None."""
+    return bool(np.any(table[:, layout.KIND] != layout.DENSE)
+                or np.any(table[:, layout.SLOPE_START] != layout.NONE))
+
+
+def inference_model(net):
+    """The kernels' view of ``net`` for inference: batch norm folded into the dense layers
+    (``Network.folded``), so inference costs what it costs without batch norm."""
+    if not net.layout.n_state:
+        return model(net, training=False)
+    ops = target(net.device).kernels
+    flat, folded_layout = net._folded_buffer()
+    state = net.state[:0] if _fused(folded_layout.table) else None
+    return ops.Model(flat, folded_layout.table, net._act_params, net._loss_code, state,
+                     layout.batch_norm_settings())
 
 
 def workspace(net, n_rows, dropout=None):
-    """Flat activation, delta and (with dropout) mask buffers for up to ``n_rows`` rows."""
+    """Flat activation, delta and (with dropout) mask buffers for up to ``n_rows`` rows, and
+    the buffers batch norm and PReLU need (empty for networks without them)."""
     t = target(net.device)
     size = n_rows * net.layout.n_units
     dropping = dropout is not None and np.any(dropout > 0)
+    fused = _fused(net.layout.table)
+    units = net.layout.n_units if net.layout.n_state else 0
     return t.kernels.Workspace(
         n_rows, t.empty(size, net.dtype), t.empty(size, net.dtype),
         t.empty(size if dropping else 0, net.dtype),
         np.empty(0) if dropout is None else dropout,
+        t.empty(size if fused else 0, net.dtype),
+        t.empty(units, net.dtype), t.empty(units, net.dtype),
     )
 
 
 # ---- whole-network operations --------------------------------------------------------------
+def forward_training(net, X):
+    """Outputs of ``net`` for checked ``X`` as during training: batch norm with the
+    statistics of all of ``X`` (one kernel call), the running statistics left alone."""
+    t = target(net.device)
+    ws = workspace(net, X.shape[0])
+    out = run_kernel(t.kernels.forward, model(net, training=True), X, ws)
+    return np.array(t.to_host(out))
+
+
 def predict(net, X, chunk_size):
     """Inference outputs of ``net`` for ``X`` (a C-contiguous 2-D array of its dtype with the
     right column count) and a ``layout.PREDICT_*`` status (the outputs are incomplete when
@@ -143,23 +189,51 @@ def predict(net, X, chunk_size):
     ``chunk_size`` rows at a time share one workspace. After the first call for a dtype
     (which may compile), the kernel is called directly: ``run_kernel``'s collector pause
     costs ~0.3 us, a tenth of a one-row prediction.
+
+    Batch norm is folded into the dense layers (:func:`inference_model`) when that is
+    cheaper than normalising every row: folding costs about one operation per weight,
+    normalising in the kernel about one per unit and row. Few rows (latency) are therefore
+    normalised with the running statistics, many rows run the folded network; the two
+    agree within round-off.
     """
     t = target(net.device)
     n = X.shape[0]
     out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
-    acts = t.empty(min(chunk_size, n) * net.layout.n_units, net.dtype)
-    args = (net.params, net.layout.table, net._act_params, X, out, acts)
+    fold = net.layout.n_state and n * net.layout.n_units >= net.layout.n_weights
+    m = inference_model(net) if fold else model(net, training=False)
+    size = min(chunk_size, n) * net.layout.n_units
+    acts = t.empty(size, net.dtype)
+    fused = m.state is not None
+    pre = t.empty(size if fused else 0, net.dtype)  # batch norm's and PReLU's pre-activations
+    units = net.layout.n_units if fused and not fold else 0
+    args = (m.params, m.layers, m.act_params, m.state, m.bn, X, out, acts, pre,
+            t.empty(units, net.dtype), t.empty(units, net.dtype))
     if (t.kernels.predict, net.dtype.name) in _first_calls_done:
         return out, t.kernels.predict(*args)
     return out, run_kernel(t.kernels.predict, *args, dtype=net.dtype)  # may compile
 
 
-def loss_and_grad(net, X, Y, sw, hp, grad=None):
-    """Loss of checked data and its flat gradient (written into ``grad`` when given)."""
+def calibrate_batch_norm(net, X):
+    """Running statistics <- the batch statistics of checked ``X`` (one training-mode
+    forward pass with momentum 1)."""
     t = target(net.device)
-    grad = t.empty(net.params.shape, net.dtype) if grad is None else grad
+    m = model(net, training=True, update=True)
+    m.bn[layout.BN_MOMENTUM] = 1.0
+    run_kernel(t.kernels.forward, m, X, workspace(net, X.shape[0]))
+
+
+def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
+    """Loss of checked data and its flat gradient (written into ``grad`` when given).
+
+    Batch norm uses the batch's statistics and leaves the running ones alone; with
+    ``inference`` it is folded instead (the loss of the inference outputs; the gradient,
+    then in the folded layout, is for internal use only).
+    """
+    t = target(net.device)
+    m = inference_model(net) if inference else model(net, training=True)
+    grad = t.empty(m.params.shape, net.dtype) if grad is None else grad
     loss = run_kernel(
-        t.kernels.loss_and_grad, model(net), grad, X, Y, kernel_weights(sw, net.dtype), hp,
+        t.kernels.loss_and_grad, m, grad, X, Y, kernel_weights(sw, net.dtype), hp,
         workspace(net, X.shape[0]), dtype=net.dtype,
     )
     return float(loss), grad
@@ -183,6 +257,8 @@ class EpochBuffers:
     def __init__(self, net, rows, dropout, diagnostics):
         t = target(net.device)
         self.kernels = t.kernels
+        if net.layout.n_state:
+            rows += 1  # room for a last one-row minibatch joining the one before it
         self.grad = t.empty(net.params.shape, net.dtype)
         self.batch = t.kernels.Batch(
             t.empty((rows, net.layer_sizes[0]), net.dtype),
@@ -207,6 +283,7 @@ def train_epoch(net, buffers, opt_state, hp, X, Y, sw, order, batch_size, seed):
     """One compiled pass over ``X[order]``; the statistics land in ``buffers.diag.stats``."""
     buffers.reset()
     run_kernel(
-        buffers.kernels.train_epoch, model(net), buffers.grad, opt_state, hp, X, Y, sw, order,
-        batch_size, seed, buffers.batch, buffers.workspace, buffers.diag, dtype=net.dtype,
+        buffers.kernels.train_epoch, model(net, training=True, update=True), buffers.grad,
+        opt_state, hp, X, Y, sw, order, batch_size, seed, buffers.batch, buffers.workspace,
+        buffers.diag, dtype=net.dtype,
     )

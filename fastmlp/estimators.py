@@ -130,6 +130,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "init": [StrOptions(set(INITS))],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "batch_norm": ["boolean", list, tuple],
+        "batch_norm_momentum": [Interval(Real, 0, 1, closed="right")],
+        "batch_norm_epsilon": [Interval(Real, 0, None, closed="neither")],
         "progress_bar": ["boolean"],
     }
 
@@ -344,6 +347,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
             dtype=np.dtype(dtype).name,
             init=self.init,
             random_state=self._random_state if random_state is None else random_state,
+            batch_norm=self.batch_norm,
+            batch_norm_momentum=self.batch_norm_momentum,
+            batch_norm_epsilon=self.batch_norm_epsilon,
         )
         self._progress = training.Progress()
         self._optimizer = None
@@ -485,6 +491,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             print("Validation score: nan")
         if progress.best_params is not None:
             self._net.params[:] = progress.best_params
+            self._net.state[:] = progress.best_state
         warnings.warn(
             f"Training diverged in epoch {epoch}: the loss or the weights became non-finite "
             f"(learning rate {learning_rate:g}). Training stopped; the weights of the best "
@@ -530,6 +537,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         net = self._net
+        net._check_batch_rows(X.shape[0], "fit")
         alpha, l1, loss_scale = float(self.alpha), float(self.l1), self._loss_scale(self.n_outputs_)
         # Its own record (loss per L-BFGS iteration): the epochs' history stays epochs only.
         history = training.History()
@@ -559,6 +567,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         net.params[:] = result.x
+        # L-BFGS trains on the whole set's batch-norm statistics: inference uses them too.
+        net.calibrate_batch_norm(X)
         self.history_ = history
 
     # ---- prediction ----------------------------------------------------------------------
@@ -665,7 +675,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         params = self.get_params(deep=False)
         if isinstance(params.get("random_state"), np.random.RandomState):
             params["random_state"] = None  # a generator is not stored; None when loaded
-        arrays = {"params": net.params}
+        arrays = {"params": net.params, "batch_norm_state": net.state}
         state = {
             "params": params,
             "network": {
@@ -677,6 +687,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 "init": net.init,
                 "leaky_slope": net.leaky_slope,
                 "elu_alpha": net.elu_alpha,
+                "batch_norm": [bool(b) for b in net.batch_norm],
+                "batch_norm_momentum": net.batch_norm_momentum,
+                "batch_norm_epsilon": net.batch_norm_epsilon,
             },
             "fitted": {n: getattr(self, n) for n in self._FITTED_VALUES if hasattr(self, n)},
             "has_history": hasattr(self, "history_"),
@@ -716,6 +729,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         }
         if progress.best_params is not None:
             arrays["progress_best_params"] = progress.best_params
+            arrays["progress_best_state"] = progress.best_state
         # history_ is the epochs' history (stochastic solvers) or an L-BFGS record of its own.
         history = getattr(self, "history_", None)
         state["history_is_progress"] = history is progress.history
@@ -735,8 +749,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
             output_activation=spec["output_activation"], loss=spec["loss"],
             dtype=spec["dtype"], init=spec["init"], random_state=0,
             leaky_slope=spec["leaky_slope"], elu_alpha=spec["elu_alpha"],
+            batch_norm=spec.get("batch_norm", False),
+            batch_norm_momentum=spec.get("batch_norm_momentum", 0.1),
+            batch_norm_epsilon=spec.get("batch_norm_epsilon", 1e-5),
         )
         net.params[:] = cls._matching(arrays["params"], net.params, "params")
+        if "batch_norm_state" in arrays:  # files written before batch norm have none
+            net.state[:] = cls._matching(arrays["batch_norm_state"], net.state, "state")
         est._net = net
         for name, value in state["fitted"].items():
             if name not in cls._FITTED_VALUES:
@@ -769,6 +788,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             best_score=float(spec["best_score"]),
             no_improvement_count=int(spec["no_improvement_count"]),
             best_params=None if best is None else cls._matching(best, net.params, "best"),
+            best_state=(None if best is None else cls._matching(
+                arrays.get("progress_best_state", net.state), net.state, "best_state")),
             history=history,
         )
         if state["history_is_progress"]:
@@ -909,6 +930,16 @@ default="glorot_uniform"
         Epochs of the "cosine" schedule (None: max_iter). fastmlp extra.
     lr_min : float, default=0.0
         Final rate of the "cosine" schedule. fastmlp extra.
+    batch_norm : bool or list of bool, default=False
+        Batch normalisation of every hidden layer (True) or of those marked True: dense ->
+        batch norm -> activation; predictions use the running statistics, folded into the
+        weights (see :class:`fastmlp.Network`). Needs minibatches of at least 2 rows.
+        fastmlp extra.
+    batch_norm_momentum : float, default=0.1
+        Weight of each minibatch in the running statistics (PyTorch's convention).
+        fastmlp extra.
+    batch_norm_epsilon : float, default=1e-5
+        Added to the variance before its square root. fastmlp extra.
     progress_bar : bool, default=False
         Draw a one-line progress bar on stderr, redrawn each epoch of the stochastic
         solvers: epoch, loss, validation score (with early stopping), samples per second
@@ -920,7 +951,8 @@ _COMMON_DOC = """
         The ith element is the number of neurons in the ith hidden layer.
     activation : str or list of str, default="relu"
         Hidden activation: identity, logistic, tanh, relu (scikit-learn's) or the fastmlp
-        extras leaky_relu and elu; a list gives one per hidden layer.
+        extras leaky_relu, elu and prelu (one learned slope per unit); a list gives one per
+        hidden layer.
     solver : {"lbfgs", "sgd", "adam", "adamw", "rmsprop", "adagrad"}, default="adam"
         scikit-learn's three, plus the fastmlp extras adamw, rmsprop and adagrad.
     alpha : float, default=0.0001
@@ -1031,6 +1063,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
         progress_bar=False,
     ):
         self._set_init_params(locals())
@@ -1231,6 +1266,9 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         lr_step_size=10,
         lr_horizon=None,
         lr_min=0.0,
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
         progress_bar=False,
     ):
         self._set_init_params(locals())

@@ -246,7 +246,7 @@ def check_gradients(
     rows = _draw(rng, n_total, max_rows, full)
     sw = None if sample_weight is None else sample_weight[rows]
     net.loss_and_grad(X[rows], Y[rows], sample_weight=sw, alpha=alpha)  # validates the data
-    clipped = _clipped_rows(_Problem(net, X[rows], Y[rows], sw, alpha))
+    clipped = _clipped_rows(_problem(net, X[rows], Y[rows], sw, alpha))
     if clipped.all():
         raise ValueError(
             "every checked row has an output probability in the log loss's clipping band "
@@ -257,7 +257,7 @@ def check_gradients(
     sw = None if sample_weight is None else sample_weight[rows]
     Xs, Ys = X[rows], Y[rows]
     loss_k, grad_k = net.loss_and_grad(Xs, Ys, sample_weight=sw, alpha=alpha)
-    problem = _Problem(net, Xs, Ys, sw, alpha)
+    problem = _problem(net, Xs, Ys, sw, alpha)
     ref_grad = problem.loss_and_grad(problem.w)[1]
     # The loss with the kernels' clipping (at their dtype's eps), so that rows with
     # saturated probabilities count the same on both sides.
@@ -307,9 +307,14 @@ def _draw(rng, n, limit, full):
 
 def _unpacked(net, flat):
     parts = net.unpack(flat)
-    if isinstance(parts, dict):
-        return parts["coefs"], parts["intercepts"]
-    return parts
+    return parts["coefs"], parts["intercepts"]
+
+
+def _problem(net, X, Y, sw, alpha):
+    """The check's float64 view of the loss: plain networks get the derived round-off bound
+    and rank-1 finite differences; batch norm and PReLU the general block path."""
+    has_extras = net.has_batch_norm or "prelu" in net.hidden_activations
+    return (_BlockProblem if has_extras else _Problem)(net, X, Y, sw, alpha)
 
 
 class _Problem:
@@ -461,13 +466,84 @@ class _Problem:
         return self.data_loss(A_out, w) + penalty
 
 
+# Names of net.unpack's blocks as a coordinate's kind.
+KINDS = {"coefs": "weight", "intercepts": "intercept", "gamma": "gamma", "beta": "beta",
+         "slopes": "slope"}
+
+
+def _blocks(net, flat):
+    """[(layer, kind, view)] of every parameter block of ``flat``, layer by layer."""
+    views = net.unpack(flat)
+    return [(l, KINDS[name], views[name][l]) for l in range(net.n_layers)
+            for name in KINDS if views[name][l] is not None]
+
+
+class _BlockProblem(_Problem):
+    """The check of a network with batch norm or PReLU, through the reference's block path.
+
+    Batch norm couples every row of the batch, so neither the rank-1 finite differences nor
+    the per-row round-off bound of :class:`_Problem` apply: each finite difference
+    recomputes the whole reference loss, and the kernel is held to a relative bound of
+    ``BLOCK_RELATIVE_BOUND`` (per dtype) times the largest gradient entry.
+    """
+
+    def __init__(self, net, X, Y, sw, alpha):
+        dtype = np.dtype(net.dtype)
+        self.net, self.alpha = net, float(alpha)
+        self.X = np.asarray(X, dtype=dtype).astype(np.float64)
+        self.Y = np.asarray(Y, dtype=dtype).astype(np.float64)
+        self.w = (np.ones(len(X)) if sw is None
+                  else np.asarray(sw, dtype=dtype).astype(np.float64))
+        self._scale = self.w / self.w.sum()
+        self.flat = np.asarray(net.params).astype(np.float64)
+        self.coefs, self.intercepts = _unpacked(net, self.flat)
+        self.names = list(net.hidden_activations) + [net.output_activation]
+        self.act_params = [net.activation_param(a) for a in self.names]
+        self.loss_name = net.loss
+        self.u_kernel = float(np.finfo(dtype).eps) / 2
+        self._positions = _Positions(net, self.flat.size)
+        self._settings = dict(
+            hidden_activations=self.names[:-1], output_activation=self.names[-1],
+            activation_params=self.act_params, batch_norm_epsilon=net.batch_norm_epsilon,
+        )
+        self.As = reference.forward_blocks(net.unpack(self.flat), self.X, **self._settings)
+
+    def _loss_and_grads(self, flat, w):
+        return reference.loss_and_grad_blocks(
+            self.net.unpack(flat), self.X, self.Y, loss_name=self.loss_name, sample_weight=w,
+            alpha=self.alpha, **self._settings)
+
+    def loss_and_grad(self, w):
+        loss, grads = self._loss_and_grads(self.flat, w)
+        flat = np.zeros_like(self.flat)
+        for name, views in self.net.unpack(flat).items():
+            for view, g in zip(views, grads[name]):
+                if view is not None:
+                    view[...] = g
+        return loss, flat
+
+    def kernel_bound(self):
+        ref_loss, ref_grad = self.loss_and_grad(self.w)
+        relative = BLOCK_RELATIVE_BOUND[np.dtype(self.net.dtype).name]
+        scale = max(np.max(np.abs(ref_grad)), np.finfo(np.float64).tiny)
+        return np.full_like(ref_grad, relative * scale), relative * max(abs(ref_loss), 1.0)
+
+    def reference_loss_at_kernel_clip(self):
+        return self._loss_and_grads(self.flat, self.w)[0]
+
+    def shifted_loss(self, k, h, w):
+        """Reference data loss with parameter ``k`` moved by ``h`` (the penalty's change
+        included), recomputed in full: batch statistics couple every row."""
+        flat = self.flat.copy()
+        flat[k] += h
+        return self._loss_and_grads(flat, w)[0] - self.penalty(w)
+
+
 class _Positions:
     """(layer, kind, index) of a flat coordinate, read from ``net.unpack``'s views."""
 
     def __init__(self, net, n_params):
-        coefs, intercepts = _unpacked(net, np.arange(n_params))
-        self.blocks = [(l, kind, block) for l, (W, b) in enumerate(zip(coefs, intercepts))
-                       for kind, block in (("weight", W), ("intercept", b))]
+        self.blocks = _blocks(net, np.arange(n_params))
         self.cache = {}
 
     def __getitem__(self, k):
@@ -485,9 +561,8 @@ class _Positions:
 
 
 def _sample_coordinates(problem, rng, full, limit):
-    """Flat indices spread evenly over every layer's weights and intercepts."""
-    coefs, intercepts = _unpacked(problem.net, np.arange(problem.flat.size))
-    blocks = [b.ravel() for pair in zip(coefs, intercepts) for b in pair]
+    """Flat indices spread evenly over every parameter block of every layer."""
+    blocks = [b.ravel() for _, _, b in _blocks(problem.net, np.arange(problem.flat.size))]
     if full or problem.flat.size <= limit:
         return np.sort(np.concatenate(blocks))
     per_block = max(1, limit // len(blocks))
@@ -504,6 +579,12 @@ def _clipped_rows(problem):
     if problem.loss_name == "binary_log_loss":
         flat |= (Y < 1) & (A > 1 - clip)
     return np.any(flat | (A == 0) | (A == 1), axis=1)
+
+
+# Relative bound of the kernel against the reference for batch-norm and PReLU networks:
+# sqrt of the dtype's machine epsilon (no per-coordinate bound is derived for them yet).
+BLOCK_RELATIVE_BOUND = {"float32": float(np.sqrt(np.finfo(np.float32).eps)),
+                        "float64": float(np.sqrt(np.finfo(np.float64).eps))}
 
 
 def _finite_differences(problem, grad_k, ref, rng, eps, rtol, full, limit, start, progress):

@@ -98,25 +98,29 @@ class _Skl2OnnxGraph:
 
 # ==== ONNX: the network as nodes =============================================================
 def _network_nodes(g, net, x):
-    """Nodes computing ``net.forward(x)`` from the tensor named ``x``; returns the output name."""
+    """Nodes computing ``net.forward(x)`` from the tensor named ``x``; returns the output name.
+
+    Batch norm is folded into the dense layers (``Network.folded``, as inference does).
+    """
+    folded = net.folded()
     h = x
     for layer in range(net.n_layers - 1):
-        h = _hidden_layer_nodes(g, net, layer, h)
-    z = _dense_nodes(g, net.coefs[-1], net.intercepts[-1], h)
+        h = _hidden_layer_nodes(g, net, layer, h, *folded[layer])
+    z = _dense_nodes(g, *folded[-1], h)
     return _activation_nodes(g, net.output_activation, None, z, net.dtype)
 
 
-def _hidden_layer_nodes(g, net, layer, h):
-    """One hidden layer as nodes: dense, then the activation.
-
-    The one place that maps a hidden layer to ONNX. When Network gains batch norm, fold it
-    here into the dense layer before calling ``_dense_nodes`` (``W * gamma / sqrt(var + eps)``
-    column-wise, ``(b - mean) * gamma / sqrt(var + eps) + beta``, the same folding inference
-    uses); PReLU becomes a ``PRelu`` node whose slope constant is the layer's per-unit slopes
-    (in double, the ``Mul``/``Where`` form of leaky_relu below, with a per-unit slope row).
-    """
-    z = _dense_nodes(g, net.coefs[layer], net.intercepts[layer], h)
+def _hidden_layer_nodes(g, net, layer, h, W, b):
+    """One hidden layer as nodes: the dense layer (``W``, ``b``, batch norm folded in), then
+    the activation; the one place that maps a hidden layer to ONNX."""
+    z = _dense_nodes(g, W, b, h)
     name = net.hidden_activations[layer]
+    if name == "prelu":
+        slopes = g.constant("slopes", np.asarray(net.slopes[layer], dtype=net.dtype))
+        if net.dtype == np.float32:
+            return g.node("PRelu", [z, slopes])
+        # onnxruntime runs no double PRelu from opset 19 on: z > 0 ? z : slopes * z.
+        return _where_positive(g, z, g.node("Mul", [z, slopes]), net.dtype)
     return _activation_nodes(g, name, net.activation_param(name), z, net.dtype)
 
 
@@ -437,8 +441,9 @@ def to_sklearn(est):
         params["learning_rate"] = "constant"
     sk = sk_class(**{k: v for k, v in params.items() if k in sk_params})
     _copy_fitted(est, sk)
-    sk.coefs_ = [np.array(W) for W in net.coefs]
-    sk.intercepts_ = [np.array(b) for b in net.intercepts]
+    folded = net.folded()  # batch norm folded in: the same predictions, plain dense layers
+    sk.coefs_ = [np.array(W) for W, _ in folded]
+    sk.intercepts_ = [np.array(b) for _, b in folded]
     return sk
 
 
@@ -558,7 +563,8 @@ def network_to_torch(model):
 
     Linear layers (the network's dtype, on the CPU) each followed by its activation module;
     the output activation is the last module (``Softmax(dim=1)``, ``Sigmoid``, ``Identity`` or
-    :class:`Exp`).
+    :class:`Exp`). Batch norm is folded into the Linear layers, as inference does; PReLU
+    becomes ``PReLU(num_parameters=units)`` with the learned slopes.
     """
     import torch
 
@@ -566,12 +572,18 @@ def network_to_torch(model):
     dtype = torch.float32 if net.dtype == np.float32 else torch.float64
     names = net.hidden_activations + [net.output_activation]
     modules = []
-    for W, b, name in zip(net.coefs, net.intercepts, names):
+    for layer, ((W, b), name) in enumerate(zip(net.folded(), names)):
         linear = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(np.array(W.T)))
             linear.bias.copy_(torch.from_numpy(np.array(b)))
-        modules += [linear, _torch_activation(name, net.activation_param(name))]
+        if name == "prelu":
+            activation = torch.nn.PReLU(num_parameters=W.shape[1], dtype=dtype)
+            with torch.no_grad():
+                activation.weight.copy_(torch.from_numpy(np.array(net.slopes[layer])))
+        else:
+            activation = _torch_activation(name, net.activation_param(name))
+        modules += [linear, activation]
     return torch.nn.Sequential(*modules)
 
 

@@ -28,7 +28,10 @@ class Network:
         Units per layer, input first and output last, e.g. ``[784, 128, 10]``.
     activation : str or sequence of str, default="relu"
         Hidden activation, one name for every hidden layer or one per hidden layer:
-        identity, logistic, tanh, relu, leaky_relu, elu.
+        identity, logistic, tanh, relu, leaky_relu, elu, prelu. ``prelu`` is leaky_relu
+        with one learned negative-side slope per unit (He et al.), starting at 0.25; the
+        slopes are trained by every optimizer, never penalised (L1, L2, AdamW's decay) and
+        may become negative or exceed 1.
     output_activation : {"identity", "logistic", "softmax", "exp"}, default="identity"
     loss : {"squared_error", "log_loss", "binary_log_loss", "poisson"}, default="squared_error"
         ``log_loss`` with a logistic output is ``binary_log_loss``, as in scikit-learn.
@@ -45,15 +48,40 @@ class Network:
         Saturation value of elu.
     device : {"cpu"}, default="cpu"
         Where the parameters live and the kernels run.
+    batch_norm : bool or sequence of bool, default=False
+        Batch normalisation (Ioffe & Szegedy) of every hidden layer (True) or of the hidden
+        layers marked True: dense -> batch norm -> activation. Training normalises each
+        minibatch with its own statistics (unweighted: sample weights weight the loss
+        only; biased variance) and updates the running statistics once per minibatch,
+        PyTorch's way: ``running <- (1 - momentum) running + momentum batch``, the running
+        variance from the unbiased batch variance. Inference uses the running statistics,
+        folded into the dense layer before (see :meth:`folded`) for batches large enough
+        to repay the fold, applied in the kernel for a few rows, so it costs about what it
+        costs without batch norm. A batch-normalised layer's intercept is kept in the layout but
+        stays 0 (its gradient is exactly 0; beta plays its role). A minibatch of one row
+        cannot be normalised: ``fit`` merges a last one-row minibatch into the one before
+        it and refuses ``batch_size=1``.
+    batch_norm_momentum : float in (0, 1], default=0.1
+    batch_norm_epsilon : float > 0, default=1e-5
+        Added to the variance before its square root.
 
     Attributes
     ----------
     params : ndarray of shape (n_params,)
-        All weights (layer by layer, row-major) then all intercepts.
+        All weights (layer by layer, row-major), then all intercepts, then each layer's
+        batch-norm scale and shift and PReLU slopes (see :meth:`unpack`).
     coefs : list of ndarray of shape (fan_in, fan_out)
         Views into ``params``.
     intercepts : list of ndarray of shape (fan_out,)
         Views into ``params``.
+    gamma, beta, slopes : list of (ndarray of shape (fan_out,) or None)
+        One entry per weight layer (as ``coefs``): the batch-norm scale and shift and the
+        PReLU slopes, views into ``params``, or None for a layer without them (the output
+        layer never has them).
+    state : ndarray of shape (n_state,)
+        The running statistics (not parameters: no optimizer touches them).
+    running_mean, running_var : list of (ndarray of shape (fan_out,) or None)
+        Views into ``state``, one entry per weight layer, None without batch norm.
     layout : fastmlp.kernels.layout.Layout
         The layer table and buffer sizes the kernels read.
     """
@@ -70,6 +98,9 @@ class Network:
         leaky_slope=0.01,
         elu_alpha=1.0,
         device="cpu",
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
     ):
         self.layer_sizes = _check_layer_sizes(layer_sizes)
         n_hidden = len(self.layer_sizes) - 2
@@ -110,12 +141,23 @@ class Network:
 
         backend.target(device)  # an unknown or unavailable device fails here
         self.device = device
+        self.batch_norm = _check_batch_norm(batch_norm, n_hidden)
+        self.batch_norm_momentum = v.check_number(
+            batch_norm_momentum, "batch_norm_momentum", 0, 1, low_open=True)
+        self.batch_norm_epsilon = v.check_number(
+            batch_norm_epsilon, "batch_norm_epsilon", 0, low_open=True)
         names = self.hidden_activations + [self.output_activation]
-        self.layout = layout.lay_out(self.layer_sizes, [codes.ACTIVATIONS[a] for a in names])
+        self.layout = layout.lay_out(
+            self.layer_sizes, [codes.ACTIVATIONS[a] for a in names],
+            kinds=[layout.DENSE_BATCH_NORM if bn else layout.DENSE
+                   for bn in self.batch_norm + [False]],
+            prelu=[a == "prelu" for a in self.hidden_activations] + [False],
+        )
         self._act_params = np.asarray([self.activation_param(a) or 0.0 for a in names])
         self._loss_code = codes.LOSSES[self.loss]
         self.params = np.zeros(self.n_params, dtype=self.dtype)
-        self.coefs, self.intercepts = self.unpack(self.params)
+        self.state = np.zeros(self.layout.n_state, dtype=self.dtype)
+        self._make_views()
         self.initialize(random_state)
 
     # ---- structure ---------------------------------------------------------------------
@@ -142,41 +184,125 @@ class Network:
     def n_params(self):
         return self.layout.n_params
 
-    def unpack(self, flat):
-        """Per-layer (fan_in, fan_out) and (fan_out,) views of a flat buffer in params' layout.
+    @property
+    def has_batch_norm(self):
+        """Whether any layer is batch-normalised."""
+        return any(self.batch_norm)
 
-        The offsets come from the layer table, the one place that lays the buffer out for
-        the kernels too.
+    def unpack(self, flat):
+        """Name the per-layer blocks of any flat buffer in params' layout (parameters,
+        gradients, optimizer states).
+
+        Returns
+        -------
+        dict
+            ``"coefs"``: (fan_in, fan_out) views; ``"intercepts"``, ``"gamma"``, ``"beta"``,
+            ``"slopes"``: (fan_out,) views. Each a list with one entry per weight layer,
+            None where the layer has no such block. The offsets come from the layer table,
+            the one place that lays the buffer out for the kernels too.
         """
-        coefs, intercepts = [], []
+        return _views(flat, self.layout.table, {
+            "coefs": layout.W_START, "intercepts": layout.B_START, "gamma": layout.GAMMA_START,
+            "beta": layout.BETA_START, "slopes": layout.SLOPE_START,
+        })
+
+    def _make_views(self):
+        views = self.unpack(self.params)
+        self.coefs, self.intercepts = views["coefs"], views["intercepts"]
+        self.gamma, self.beta, self.slopes = views["gamma"], views["beta"], views["slopes"]
+        self.running_mean, self.running_var = self._state_views(self.state)
+
+    def _state_views(self, state):
+        """Per-layer running mean and variance views of a buffer in the state's layout."""
+        means, variances = [], []
         for row in self.layout.table.tolist():
-            fan_in, fan_out = row[layout.FAN_IN], row[layout.FAN_OUT]
-            w, b = row[layout.W_START], row[layout.B_START]
-            coefs.append(flat[w : w + fan_in * fan_out].reshape(fan_in, fan_out))
-            intercepts.append(flat[b : b + fan_out])
-        return coefs, intercepts
+            start, width = row[layout.STATE_START], row[layout.FAN_OUT]
+            absent = start == layout.NONE
+            means.append(None if absent else state[start : start + width])
+            variances.append(None if absent else state[start + width : start + 2 * width])
+        return means, variances
+
+    def folded(self):
+        """Per-layer ``(W, b)`` for inference, batch norm folded into its dense layer.
+
+        A batch-normalised layer computes ``gamma (x W + b - mean) / sigma + beta`` with the
+        running ``mean`` and ``sigma = sqrt(running_var + epsilon)``: the dense layer
+        ``x (W gamma / sigma) + ((b - mean) gamma / sigma + beta)``. Other layers are
+        returned as they are. Computed in float64, returned in the network's dtype; the
+        activations (PReLU's slopes included) are unchanged.
+
+        Returns
+        -------
+        list of (ndarray of shape (fan_in, fan_out), ndarray of shape (fan_out,))
+        """
+        layers = []
+        for l, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
+            if self.gamma[l] is None:
+                layers.append((W.copy(), b.copy()))
+                continue
+            sigma = np.sqrt(self.running_var[l].astype(np.float64) + self.batch_norm_epsilon)
+            scale = self.gamma[l] / sigma
+            shift = (b - self.running_mean[l].astype(np.float64)) * scale + self.beta[l]
+            layers.append(((W * scale).astype(self.dtype), shift.astype(self.dtype)))
+        return layers
+
+    def _folded_buffer(self):
+        """The folded network as the kernels read it: a flat buffer and its :class:`Layout`
+        (no batch-norm blocks; the PReLU slopes copied)."""
+        folded_layout = self.__dict__.get("_folded_layout")
+        if folded_layout is None:
+            table = self.layout.table
+            folded_layout = layout.lay_out(
+                self.layer_sizes, table[:, layout.CODE],
+                prelu=table[:, layout.SLOPE_START] != layout.NONE)
+            self._folded_layout = folded_layout
+        flat = np.empty(folded_layout.n_params, dtype=self.dtype)
+        views = _views(flat, folded_layout.table, {
+            "coefs": layout.W_START, "intercepts": layout.B_START, "slopes": layout.SLOPE_START})
+        for l, (W, b) in enumerate(self.folded()):
+            views["coefs"][l][...] = W
+            views["intercepts"][l][...] = b
+            if views["slopes"][l] is not None:
+                views["slopes"][l][...] = self.slopes[l]
+        return flat, folded_layout
 
     def initialize(self, random_state=None):
-        """Draw fresh parameters in place (the views stay valid)."""
+        """Draw fresh parameters in place (the views stay valid).
+
+        Weights and intercepts as ``init`` says (a batch-normalised layer's intercept is
+        drawn, keeping the random stream, then set to 0); gamma 1, beta 0, PReLU slopes
+        0.25; running mean 0 and variance 1.
+        """
         rng = check_random_state(random_state)
         for l, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
-            fan_in, fan_out = W.shape
-            layer_act = self._init_activation(l)
-            if self.init == "glorot_uniform":
-                factor = 2.0 if layer_act == "logistic" else 6.0
-                bound = np.sqrt(factor / (fan_in + fan_out))
-                W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
-                b[...] = rng.uniform(-bound, bound, fan_out)
-                continue
-            if self.init == "glorot_normal":
-                W[...] = rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), (fan_in, fan_out))
-            elif self.init == "he_uniform":
-                bound = np.sqrt(6.0 / fan_in)
-                W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
-            else:  # he_normal
-                W[...] = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
-            b[...] = 0.0
+            self._draw_layer(l, W, b, rng)
+            if self.gamma[l] is not None:
+                b[...] = 0.0
+                self.gamma[l][...] = 1.0
+                self.beta[l][...] = 0.0
+                self.running_mean[l][...] = 0.0
+                self.running_var[l][...] = 1.0
+            if self.slopes[l] is not None:
+                self.slopes[l][...] = PRELU_INIT
         return self
+
+    def _draw_layer(self, l, W, b, rng):
+        fan_in, fan_out = W.shape
+        layer_act = self._init_activation(l)
+        if self.init == "glorot_uniform":
+            factor = 2.0 if layer_act == "logistic" else 6.0
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+            b[...] = rng.uniform(-bound, bound, fan_out)
+            return
+        if self.init == "glorot_normal":
+            W[...] = rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), (fan_in, fan_out))
+        elif self.init == "he_uniform":
+            bound = np.sqrt(6.0 / fan_in)
+            W[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+        else:  # he_normal
+            W[...] = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+        b[...] = 0.0
 
     def _init_activation(self, layer):
         # scikit-learn scales every layer, the output layer included, by the hidden
@@ -188,12 +314,21 @@ class Network:
     def _check_X(self, X):
         return v.check_matrix(X, "X", self.dtype, self.layer_sizes[0])
 
-    def forward(self, X, chunk_size=4096):
+    def forward(self, X, chunk_size=4096, training=False):
         """Outputs after the output activation, shape (n_samples, n_outputs).
 
         Rows are processed ``chunk_size`` at a time, bounding the workspace's memory.
+        Batch norm uses the running statistics (folded into the dense layers), or with
+        ``training=True`` the statistics of all of ``X`` (one chunk), as during training,
+        without changing the running statistics.
         """
         chunk_size = v.check_positive_int(chunk_size, "chunk_size")
+        if training:
+            X = self._check_X(X)
+            self._check_batch_rows(X.shape[0], "forward(training=True)")
+            out = backend.forward_training(self, X)
+            v.check_finite_result("forward", out)
+            return out
         if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
             X = self._check_X(X)
         out = self._predict(X, chunk_size)
@@ -210,14 +345,39 @@ class Network:
             v.check_finite_result("forward", out)
         return None if status == layout.PREDICT_BAD_INPUT else out
 
+    def calibrate_batch_norm(self, X):
+        """Set the running statistics to those of ``X`` under the current parameters.
+
+        Each batch-normalised layer's running mean and variance become the mean and the
+        unbiased variance of its dense outputs over all of ``X`` (a running update with
+        momentum 1), layer after layer. Used after full-batch training (L-BFGS), which
+        never updates the running statistics; a network without batch norm is unchanged.
+        """
+        X = self._check_X(X)
+        if self.has_batch_norm:
+            self._check_batch_rows(X.shape[0], "calibrate_batch_norm")
+            backend.calibrate_batch_norm(self, X)
+        return self
+
+    def _check_batch_rows(self, n_rows, what):
+        if self.has_batch_norm and n_rows < 2:
+            raise ValueError(
+                f"{what} with batch norm needs at least 2 rows (a batch of {n_rows} row "
+                "has no variance to normalise by)."
+            )
+
     def loss_and_grad(self, X, Y, sample_weight=None, alpha=0.0, *, l1=0.0, loss_scale=1.0):
         """Mean loss over the (weighted) samples plus regularisers, and its flat gradient.
 
         ``Y`` is 2-D: one column per output (one-hot rows for softmax outputs).
         ``loss_scale`` multiplies the reported data loss only (the gradient stays that of
         the unscaled loss), which is how scikit-learn reports multi-output squared error.
+        Batch norm normalises with the statistics of ``X`` (at least 2 rows), as training
+        does, and leaves the running statistics alone. The gradient has params' layout:
+        :meth:`unpack` names its blocks (gamma, beta and slopes included).
         """
         X, Y, sw = self._check_data(X, Y, sample_weight)
+        self._check_batch_rows(X.shape[0], "loss_and_grad")
         alpha = _check_penalty(alpha, "alpha")
         loss_scale = v.check_number(loss_scale, "loss_scale", low=0, low_open=True)
         loss, grad = self._loss_and_grad(X, Y, sw, alpha, _check_penalty(l1, "l1"), loss_scale)
@@ -284,7 +444,10 @@ class Network:
         sw_train, sw_val = (parts[4], parts[5]) if sw is not None else (None, None)
 
         def score():
-            return -self._loss_and_grad(X_val, Y_val, sw_val, 0.0)[0]  # NaN when it overflows
+            # The inference outputs' loss (batch norm with its running statistics); NaN
+            # when it overflows.
+            hp = layout.hyperparameters(self.dtype)
+            return -backend.loss_and_grad(self, X_val, Y_val, sw_val, hp, inference=True)[0]
 
         return X_train, Y_train, sw_train, score
 
@@ -311,16 +474,25 @@ class Network:
                 )
 
     def __getstate__(self):
-        # coefs/intercepts are views into params: pickle the buffer once, rebuild the views.
+        # The per-layer lists are views into params and state: pickle the buffers once,
+        # rebuild the views.
         state = dict(self.__dict__)
-        del state["coefs"], state["intercepts"]
+        for name in _VIEW_NAMES + ("_folded_layout",):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        # A writeable, plain buffer (joblib may hand back a read-only memmap).
+        # Networks pickled before batch norm existed: no layer has it.
+        n_hidden = len(self.layer_sizes) - 2
+        self.__dict__.setdefault("batch_norm", [False] * n_hidden)
+        self.__dict__.setdefault("batch_norm_momentum", 0.1)
+        self.__dict__.setdefault("batch_norm_epsilon", 1e-5)
+        # Writeable, plain buffers (joblib may hand back read-only memmaps).
         self.params = np.array(self.params, dtype=self.dtype, order="C")
-        self.coefs, self.intercepts = self.unpack(self.params)
+        self.state = np.array(self.__dict__.get("state", np.zeros(self.layout.n_state)),
+                              dtype=self.dtype, order="C")
+        self._make_views()
 
     def __repr__(self):
         return (
@@ -342,6 +514,43 @@ class Network:
         from .interop import network_from_torch
 
         return network_from_torch(seq, loss, dtype)
+
+
+PRELU_INIT = 0.25  # He et al.'s initial PReLU slope
+_VIEW_NAMES = ("coefs", "intercepts", "gamma", "beta", "slopes", "running_mean", "running_var")
+
+
+def _views(flat, table, columns):
+    """{name: per-layer views of ``flat``} for the layer-table start ``columns[name]``;
+    weights are (fan_in, fan_out) matrices, everything else (fan_out,) vectors."""
+    views = {name: [] for name in columns}
+    for row in table.tolist():
+        fan_in, fan_out = row[layout.FAN_IN], row[layout.FAN_OUT]
+        for name, column in columns.items():
+            start = row[column]
+            if start == layout.NONE:
+                views[name].append(None)
+            elif column == layout.W_START:
+                views[name].append(flat[start : start + fan_in * fan_out].reshape(fan_in, fan_out))
+            else:
+                views[name].append(flat[start : start + fan_out])
+    return views
+
+
+def _check_batch_norm(batch_norm, n_hidden):
+    """One bool per hidden layer from ``batch_norm`` (a bool or one bool per hidden layer)."""
+    if isinstance(batch_norm, (bool, np.bool_)):
+        return [bool(batch_norm)] * n_hidden
+    if not isinstance(batch_norm, (list, tuple)) or not all(
+        isinstance(b, (bool, np.bool_)) for b in batch_norm
+    ):
+        raise TypeError(
+            f"batch_norm must be a bool or a list of bools (one per hidden layer), "
+            f"got {batch_norm!r}."
+        )
+    if len(batch_norm) != n_hidden:
+        raise ValueError(f"batch_norm lists {len(batch_norm)} flags for {n_hidden} hidden layers.")
+    return [bool(b) for b in batch_norm]
 
 
 def _check_dtype(dtype):

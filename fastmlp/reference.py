@@ -14,6 +14,29 @@ Notation (rows of ``X`` are samples, ``W_l`` has shape ``(fan_in, fan_out)``)::
     D_{l-1} = (D_l W_l^T) * g'_{l-1}(Z_{l-1})      (backpropagated delta)
     dW_l    = A_{l-1}^T D_l
     db_l    = sum over rows of D_l
+
+Batch normalisation (Ioffe & Szegedy) of a hidden layer sits between its dense part and its
+activation, and PReLU (He et al.) is leaky relu with one learned slope ``a_j`` per unit::
+
+    Z_l     = A_{l-1} W_l + b_l
+    mu, var = mean and biased variance of Z_l over the rows of the batch
+    Xhat    = (Z_l - mu) / sqrt(var + eps)
+    Y_l     = gamma * Xhat + beta                  (Y_l = Z_l without batch norm)
+    A_l     = g_l(Y_l);  PReLU: A_l = Y_l where Y_l > 0, else a * Y_l
+
+and backward, with ``G = dLoss/dA_l`` and the chain rule of the batch-norm paper written out
+term by term (variance, then mean)::
+
+    dY      = G * g'(Y_l);  PReLU: dY = G where Y_l > 0, else a * G;  da = sum G * min(Y_l, 0)
+    dgamma  = sum dY * Xhat;  dbeta = sum dY
+    dXhat   = dY * gamma
+    dvar    = sum dXhat * (Z_l - mu) * (-1/2) (var + eps)^(-3/2)
+    dmu     = sum -dXhat / sqrt(var + eps) + dvar * mean(-2 (Z_l - mu))
+    D_l     = dXhat / sqrt(var + eps) + dvar * 2 (Z_l - mu) / N + dmu / N
+
+Parameters and gradients of every kind are passed around as dicts of per-layer lists
+(``"coefs"``, ``"intercepts"``, ``"gamma"``, ``"beta"``, ``"slopes"``; None where a layer has
+no such block), the shape of ``fastmlp.Network.unpack``'s answer.
 """
 
 import math
@@ -27,6 +50,12 @@ __all__ = [
     "forward",
     "loss",
     "loss_and_grad",
+    "loss_and_grad_blocks",
+    "forward_blocks",
+    "batch_norm_forward",
+    "batch_norm_backward",
+    "update_running_statistics",
+    "prelu",
     "numerical_gradient",
     "sgd_step",
     "adam_step",
@@ -417,6 +446,168 @@ def numerical_gradient(f, params, eps=1e-6):
         p[i] = old
         grad[i] = (f_plus - f_minus) / (2.0 * eps)
     return grad
+
+
+# ---------------------------------------------------------------------------
+# Batch normalisation, PReLU, and networks with them
+# ---------------------------------------------------------------------------
+
+
+def prelu(Y, slopes):
+    """PReLU: ``Y`` where positive, else ``slopes * Y`` (one slope per column)."""
+    Y = _as_f64(Y)
+    return np.where(Y > 0, Y, _as_f64(slopes) * Y)
+
+
+def batch_norm_forward(Z, gamma, beta, eps=1e-5, mean=None, var=None):
+    """Batch normalisation of the columns of ``Z``.
+
+    With ``mean`` and ``var`` None, the batch's own mean and biased variance (training);
+    otherwise the given (running) statistics (inference).
+
+    Returns
+    -------
+    Y : ndarray
+        ``gamma * Xhat + beta``.
+    cache : tuple
+        ``(Z, mu, var, Xhat)`` for :func:`batch_norm_backward`.
+    """
+    Z = _as_f64(Z)
+    mu = Z.mean(axis=0) if mean is None else _as_f64(mean)
+    var = ((Z - mu) ** 2).mean(axis=0) if var is None else _as_f64(var)
+    Xhat = (Z - mu) / np.sqrt(var + eps)
+    return _as_f64(gamma) * Xhat + _as_f64(beta), (Z, mu, var, Xhat)
+
+
+def batch_norm_backward(dY, cache, gamma, eps=1e-5):
+    """Gradients through training-mode batch normalisation, the paper's chain rule.
+
+    Returns
+    -------
+    dZ, dgamma, dbeta : ndarray
+    """
+    Z, mu, var, Xhat = cache
+    N = Z.shape[0]
+    dgamma = np.sum(dY * Xhat, axis=0)
+    dbeta = np.sum(dY, axis=0)
+    dXhat = dY * _as_f64(gamma)
+    dvar = np.sum(dXhat * (Z - mu), axis=0) * -0.5 * (var + eps) ** -1.5
+    dmu = np.sum(-dXhat / np.sqrt(var + eps), axis=0) + dvar * np.mean(-2.0 * (Z - mu), axis=0)
+    dZ = dXhat / np.sqrt(var + eps) + dvar * 2.0 * (Z - mu) / N + dmu / N
+    return dZ, dgamma, dbeta
+
+
+def update_running_statistics(running_mean, running_var, Z, momentum=0.1):
+    """PyTorch's update: ``r <- (1 - m) r + m batch``, the unbiased batch variance.
+
+    Returns
+    -------
+    running_mean, running_var : ndarray
+        Updated copies.
+    """
+    Z = _as_f64(Z)
+    var = Z.var(axis=0, ddof=1)
+    return ((1 - momentum) * _as_f64(running_mean) + momentum * Z.mean(axis=0),
+            (1 - momentum) * _as_f64(running_var) + momentum * var)
+
+
+def _block(blocks, name, l):
+    entries = blocks.get(name)
+    return None if entries is None else entries[l]
+
+
+def _forward_layers(blocks, X, names, params, eps, running):
+    """Per layer: the dense outputs Z, the batch-norm caches, the pre-activations Y and the
+    activations ``[A_0..A_L]``."""
+    A = _as_f64(X)
+    Zs, caches, Ys, As = [], [], [], [A]
+    for l, (name, p) in enumerate(zip(names, params)):
+        Z = A @ _as_f64(blocks["coefs"][l]) + _as_f64(blocks["intercepts"][l])
+        cache = None
+        gamma = _block(blocks, "gamma", l)
+        if gamma is not None:
+            mean, var = (None, None) if running is None else (running[0][l], running[1][l])
+            Y, cache = batch_norm_forward(Z, gamma, blocks["beta"][l], eps, mean, var)
+        else:
+            Y = Z
+        slopes = _block(blocks, "slopes", l)
+        A = prelu(Y, slopes) if slopes is not None else activation(name, Y, p)
+        Zs.append(Z)
+        caches.append(cache)
+        Ys.append(Y)
+        As.append(A)
+    return Zs, caches, Ys, As
+
+
+def forward_blocks(blocks, X, hidden_activations, output_activation, activation_params=None,
+                   batch_norm_epsilon=1e-5, running=None):
+    """Run a network given as named blocks forward.
+
+    Parameters
+    ----------
+    blocks : dict
+        Per-layer lists ``"coefs"``, ``"intercepts"`` and optionally ``"gamma"``, ``"beta"``
+        (batch norm where not None) and ``"slopes"`` (PReLU where not None; the hidden
+        activation's name is then ``"prelu"``).
+    running : (list, list) or None
+        Running means and variances per layer: batch norm in inference mode. None: the
+        batch's statistics (training mode).
+
+    Returns
+    -------
+    activations : list of ndarray
+        ``[X, A_1, ..., A_L]`` in float64.
+    """
+    names, params = _layer_settings(
+        blocks["coefs"], hidden_activations, output_activation, activation_params)
+    return _forward_layers(blocks, X, names, params, batch_norm_epsilon, running)[3]
+
+
+def loss_and_grad_blocks(blocks, X, Y, hidden_activations, output_activation, loss_name,
+                         sample_weight=None, alpha=0.0, activation_params=None,
+                         batch_norm_epsilon=1e-5):
+    """Loss and its gradient for a network given as named blocks (see
+    :func:`forward_blocks`), batch norm in training mode (the batch's statistics).
+
+    Returns
+    -------
+    loss : float
+        Data loss plus ``0.5 * alpha * sum ||W||^2 / sum(w)`` (weights only).
+    grads : dict
+        The gradient of every block, the same keys and shapes as ``blocks``.
+    """
+    names, params = _layer_settings(
+        blocks["coefs"], hidden_activations, output_activation, activation_params)
+    coefs = [_as_f64(W) for W in blocks["coefs"]]
+    eps = batch_norm_epsilon
+    Zs, caches, Ys, As = _forward_layers(blocks, X, names, params, eps, None)
+    A_out = As[-1]
+    Y = _as_2d(Y, A_out)
+    w = _weights(sample_weight, A_out.shape[0])
+    S = w.sum()
+    data_loss = np.dot(w, _per_sample_loss(loss_name, Y, A_out)) / S
+    penalty = 0.5 * alpha * sum(np.sum(W ** 2) for W in coefs) / S
+
+    n_layers = len(coefs)
+    grads = {name: [None] * n_layers for name in blocks}
+    # dLoss/dA_L: each row carries the weight w_i / S of its sample.
+    G = _loss_gradient(loss_name, Y, A_out) * (w / S)[:, None]
+    for l in range(n_layers - 1, -1, -1):
+        slopes = _block(blocks, "slopes", l)
+        if l == n_layers - 1:
+            D = _activation_vjp(names[l], Ys[l], A_out, G, params[l])
+        elif slopes is not None:
+            D = G * np.where(Ys[l] > 0, 1.0, _as_f64(slopes))
+            grads["slopes"][l] = np.sum(G * np.where(Ys[l] > 0, 0.0, Ys[l]), axis=0)
+        else:
+            D = G * activation_derivative(names[l], Ys[l], params[l])
+        if caches[l] is not None:
+            D, grads["gamma"][l], grads["beta"][l] = batch_norm_backward(
+                D, caches[l], blocks["gamma"][l], eps)
+        grads["coefs"][l] = As[l].T @ D + alpha * coefs[l] / S  # A_{l-1}^T D_l
+        grads["intercepts"][l] = D.sum(axis=0)
+        G = D @ coefs[l].T  # dLoss/dA_{l-1}
+    return float(data_loss + penalty), grads
 
 
 # ---------------------------------------------------------------------------

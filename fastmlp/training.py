@@ -228,6 +228,7 @@ class Progress:
     best_score: float = -np.inf
     no_improvement_count: int = 0
     best_params: np.ndarray | None = None
+    best_state: np.ndarray | None = None  # the running statistics that go with best_params
     history: History = field(default_factory=History)
 
 
@@ -245,6 +246,7 @@ def run_epochs(
     epochs with a warning, as in scikit-learn. ``progress_bar`` draws a one-line bar on stderr.
     """
     dropout = config.validate(len(net.layer_sizes) - 2)
+    _check_batch_norm_rows(net, config.batch_size, X.shape[0])
     epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
     bar = _ProgressBar(config.max_iter) if progress_bar else None
     epochs = 0
@@ -283,7 +285,24 @@ def run_epochs(
             bar.close()
     if validation_score is not None and progress.best_params is not None:
         net.params[:] = progress.best_params
+        net.state[:] = progress.best_state
     return epochs
+
+
+def _check_batch_norm_rows(net, batch_size, n_rows):
+    """Batch norm cannot normalise a minibatch of one row: refuse what would need one."""
+    if not net.has_batch_norm:
+        return
+    if n_rows < 2:
+        raise ValueError(
+            f"Training with batch norm needs at least 2 rows at a time, got {n_rows} "
+            "(a minibatch of one row has no variance to normalise by)."
+        )
+    if batch_size == 1:
+        raise ValueError(
+            "batch_size=1 cannot be used with batch norm: a minibatch of one row has no "
+            "variance to normalise by. Use batch_size >= 2."
+        )
 
 
 class _HeldInterrupt:
@@ -383,8 +402,8 @@ class _EpochRunner:
         if self.config.shuffle:
             self.order = _shuffled(self.order, self.rng)
         seed = self.rng.randint(np.iinfo(np.int32).max) if self.dropout_on else 0
-        params = self.net.params
-        previous = params.copy()
+        params, state = self.net.params, self.net.state
+        previous, previous_state = params.copy(), state.copy()
         self.hp[layout.HP_LR] = self.optimizer.learning_rate
         backend.train_epoch(
             self.net, self.buffers, self.optimizer.state, self.hp, self.X, self.Y, self.sw,
@@ -393,6 +412,7 @@ class _EpochRunner:
         stats = self.buffers.diag.stats
         if stats[STAT_DIVERGED] or not np.all(np.isfinite(params)):
             params[:] = previous
+            state[:] = previous_state
             raise DivergenceError(
                 f"Training diverged in epoch {self.optimizer.epochs + 1}: the loss or the "
                 f"weights became non-finite (learning rate {self.optimizer.learning_rate:g})."
@@ -447,21 +467,40 @@ def _record(net, history, diag, loss, lr, previous):
 
 
 def _dead_fractions(net, active):
-    """Fraction of each hidden layer's units that never fired (relu family; NaN otherwise)."""
+    """Fraction of each hidden layer's units that never fired (relu family; NaN otherwise).
+
+    PReLU units are never dead (a learned slope passes gradient on both sides): 0.
+    """
     fractions, offset = [], 0
     for name, width in zip(net.hidden_activations, net.layer_sizes[1:-1]):
         fired = active[offset : offset + width]
-        fractions.append(1.0 - fired.mean() if name in ("relu", "leaky_relu") else np.nan)
+        if name == "prelu":
+            fractions.append(0.0)
+        else:
+            fractions.append(1.0 - fired.mean() if name in ("relu", "leaky_relu") else np.nan)
         offset += width
     return np.asarray(fractions)
 
 
+# The blocks an update ratio covers: a layer's weights and its batch-norm and PReLU
+# parameters (not the intercepts, as before those existed).
+_RATIO_BLOCKS = ("coefs", "gamma", "beta", "slopes")
+
+
 def _update_ratios(net, previous):
-    """||W_after - W_before|| / ||W_after|| per layer over the epoch."""
-    before, _ = net.unpack(previous)
+    """||p_after - p_before|| / ||p_after|| per layer over the epoch, p the layer's weights
+    with its batch-norm scale and shift and PReLU slopes."""
+    before, after = net.unpack(previous), net.unpack(net.params)
+
+    def layer(views, l):
+        return np.concatenate([np.ravel(views[k][l]) for k in _RATIO_BLOCKS
+                               if views[k][l] is not None])
+
+    tiny = np.finfo(np.float64).tiny
     return np.asarray([
-        np.linalg.norm(after - old) / max(np.linalg.norm(after), np.finfo(np.float64).tiny)
-        for after, old in zip(net.coefs, before)
+        np.linalg.norm(layer(after, l) - layer(before, l)) / max(np.linalg.norm(layer(after, l)),
+                                                                 tiny)
+        for l in range(net.n_layers)
     ])
 
 
@@ -474,6 +513,7 @@ def _update_no_improvement(progress, net, loss, score, tol):
         if score > progress.best_score:
             progress.best_score = score
             progress.best_params = net.params.copy()
+            progress.best_state = net.state.copy()
     else:
         progress.no_improvement_count = (
             progress.no_improvement_count + 1 if loss > progress.best_loss - tol else 0

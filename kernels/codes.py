@@ -13,6 +13,7 @@ LEAKY_RELU = 4
 ELU = 5
 SOFTMAX = 6
 EXP = 7
+PRELU = 8  # leaky relu with one learned slope per unit (slopes block in params)
 
 ACTIVATIONS = {
     "identity": IDENTITY,
@@ -23,8 +24,9 @@ ACTIVATIONS = {
     "elu": ELU,
     "softmax": SOFTMAX,
     "exp": EXP,
+    "prelu": PRELU,
 }
-HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu")
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "prelu")
 OUTPUT_ACTIVATIONS = ("identity", "logistic", "softmax", "exp")
 
 SQUARED_ERROR = 0

@@ -53,6 +53,22 @@ HP_LOSS_SCALE = 11  # factor on the reported data loss (scikit-learn's squared_e
 HP_CLIP_EPS = 12  # probability clipping for the log losses
 N_HP = 13
 
+# ---- the float64 batch-norm settings vector (Model.bn) ---------------------------------------
+BN_EPSILON = 0  # added to the variance before the square root
+BN_MOMENTUM = 1  # running <- (1 - m) running + m batch
+BN_TRAINING = 2  # 1: normalise with the batch statistics; 0: with the running statistics
+BN_UPDATE = 3  # 1: fold each batch's statistics into the running ones (training only)
+N_BN = 4
+
+
+def batch_norm_settings(epsilon=1e-5, momentum=0.1, training=False, update=False):
+    """The float64 vector ``Model.bn`` the kernels read (slots ``BN_*``)."""
+    bn = np.zeros(N_BN)
+    bn[BN_EPSILON], bn[BN_MOMENTUM] = epsilon, momentum
+    bn[BN_TRAINING], bn[BN_UPDATE] = float(training), float(update)
+    return bn
+
+
 # ---- per-epoch statistics the training kernel accumulates ----------------------------------
 STAT_LOSS = 0  # sum over batches of batch loss x batch length
 STAT_GRAD_NORM = 1  # sum over batches of the global gradient norm (before clipping)

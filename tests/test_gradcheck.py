@@ -164,3 +164,36 @@ def test_mismatched_lengths_are_a_clear_error():
         check_gradients(net, X, Y)
     with pytest.raises(ValueError, match="sample_weight"):
         check_gradients(net, X, Y[:1].repeat(10, axis=0), sample_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("extras", [dict(batch_norm=True), dict(activation="prelu"),
+                                    dict(batch_norm=True, activation="prelu")],
+                         ids=["batch_norm", "prelu", "both"])
+def test_batch_norm_and_prelu_networks_check_every_block(dtype, extras):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X, Y = (X / 16)[:300], np.eye(10)[y[:300]]
+    net = fastmlp.Network([64, 16, 12, 10], output_activation="softmax", loss="log_loss",
+                          dtype=dtype, random_state=0, **extras)
+    net.fit(X.astype(dtype), Y.astype(dtype), max_iter=2, batch_size=50, random_state=0)
+    result = fastmlp.check_gradients(net, X, Y, alpha=1e-3, max_coordinates=60)
+    assert result.ok, str(result)
+    kinds = {c.kind for c in result.worst_kernel} | {c.kind for c in result.worst_finite_difference}
+    assert kinds  # coordinates were reported
+    # A bug in one batch-norm scale or PReLU slope is caught and named.
+    name, kind = ("gamma", "gamma") if "batch_norm" in extras else ("slopes", "slope")
+    original = net.loss_and_grad
+
+    def planted(*args, **kwargs):
+        loss, grad = original(*args, **kwargs)
+        grad = grad.copy()
+        net.unpack(grad)[name][0][3] += 1e-2 * np.abs(grad).max()
+        return loss, grad
+
+    net.loss_and_grad = planted
+    broken = fastmlp.check_gradients(net, X, Y, alpha=1e-3, max_coordinates=60)
+    assert not broken.ok
+    assert (broken.worst_kernel[0].layer, broken.worst_kernel[0].kind) == (0, kind)
+    assert broken.worst_kernel[0].index == (3,)

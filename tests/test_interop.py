@@ -381,3 +381,44 @@ def test_estimator_to_torch(torch):
             got = est.to_torch()(torch.from_numpy(X)).numpy()
         want = est.predict_proba(X)[:, 1:] if task == "binary" else _expected(est, X)[-1]
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+# ==== batch norm and PReLU ====================================================================
+LAYER_KINDS = [dict(batch_norm=True), dict(activation="prelu"),
+               dict(batch_norm=True, activation="prelu")]
+
+
+def _fit_layer_kinds(task, dtype, kinds):
+    # Enough epochs that running statistics, scales and slopes move away from their start.
+    return _fit(task, dtype, hidden=(7, 5), **{"activation": "relu", **kinds})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+@pytest.mark.parametrize("kinds", LAYER_KINDS, ids=["batch_norm", "prelu", "both"])
+def test_onnx_exports_batch_norm_folded_and_prelu(ort, kinds, task, dtype):
+    est, X = _fit_layer_kinds(task, dtype, kinds)
+    net = est._net
+    if net.slopes[0] is not None:
+        assert not np.allclose(net.slopes[0], 0.25)  # trained slopes, not their start
+    _, outputs = _run(ort, fastmlp.to_onnx(est, X), X)
+    _assert_outputs_equal(outputs, _expected(est, X), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kinds", LAYER_KINDS, ids=["batch_norm", "prelu", "both"])
+def test_torch_exports_batch_norm_folded_and_prelu(torch, kinds, dtype):
+    est, X = _fit_layer_kinds("multiclass", dtype, kinds)
+    seq = est.to_torch()
+    with torch.no_grad():
+        out = seq(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(out, est._net.forward(X), rtol=0, atol=ONNX_ATOL[dtype])
+
+
+def test_to_sklearn_folds_batch_norm_and_refuses_prelu():
+    est, X = _fit_layer_kinds("multiclass", np.float64, dict(batch_norm=True))
+    sk = est.to_sklearn()
+    np.testing.assert_allclose(sk.predict_proba(X), est.predict_proba(X), rtol=0, atol=1e-12)
+    prelu, _ = _fit_layer_kinds("multiclass", np.float64, dict(activation="prelu"))
+    with pytest.raises(ValueError, match="prelu"):
+        prelu.to_sklearn()

@@ -757,6 +757,7 @@ def test_a_slow_first_kernel_call_says_it_is_compiling(monkeypatch, capsys):
 
     monkeypatch.setattr(backend, "COMPILE_NOTICE_SECONDS", 0.05)
     monkeypatch.setattr(backend, "_first_calls_done", set())
+    monkeypatch.setattr(backend, "_announced", set())
 
     def slow(x):
         time.sleep(0.3)

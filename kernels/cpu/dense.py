@@ -72,13 +72,20 @@ def dense_forward(A_prev, W, b, out, code, param):
 
 
 @kernel
-def delta_backward(D, W, A_prev, D_prev, code, param, M):
-    """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output.
+def product(A_prev, W, out):
+    """``out <- A_prev @ W``: the dense part of a layer whose bias and activation are fused
+    with batch norm or PReLU (norm.py)."""
+    matmul(A_prev, W, out, False, False)
+
+
+@inline
+def activation_backward(D_prev, A_prev, code, param, M):
+    """In place: ``D_prev <- D_prev * g'`` with g' taken from the layer's output ``A_prev``
+    (positive-slope activations only: not PReLU).
 
     ``M`` is the layer's inverted-dropout mask (0 or 1/keep per element) or an empty
     array: a dropped unit passes no gradient, a kept one stored ``a * m`` in ``A_prev``.
     """
-    matmul(D, W, D_prev, False, True)
     n, m = D_prev.shape
     masked = M.size > 0
     if not masked and code == RELU:
@@ -99,6 +106,14 @@ def delta_backward(D, W, A_prev, D_prev, code, param, M):
                     D_prev[i, j] *= scale * derivative(code, A_prev[i, j] / scale, param)
             else:
                 D_prev[i, j] *= derivative(code, A_prev[i, j], param)
+
+
+@kernel
+def delta_backward(D, W, A_prev, D_prev, code, param, M):
+    """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output
+    (see :func:`activation_backward`)."""
+    matmul(D, W, D_prev, False, True)
+    activation_backward(D_prev, A_prev, code, param, M)
 
 
 @inline

@@ -1,7 +1,7 @@
 """Whole-network kernels: forward, loss and gradient of a batch.
 
 Parameters live in one flat buffer (scikit-learn's ``_pack`` order: every layer's weights
-row-major, then every layer's intercepts); gradients and optimizer states share that layout,
+row-major, then every layer's intercepts, then the batch-norm and PReLU blocks); gradients and optimizer states share that layout,
 so the regularised entries (the weights) are a prefix of it. Workspaces are flat too: layer
 ``l``'s activations for up to ``capacity`` rows are one (capacity, fan_out) block, and a
 batch of ``n`` rows uses its first ``n`` rows. The layer table (layout.py) locates every
@@ -10,20 +10,27 @@ block, so the kernels' types do not depend on the network's depth.
 
 from collections import namedtuple
 
-from ..layout import B_START, CODE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE
-from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
+from ..codes import PRELU
+from ..layout import B_START, CODE, DENSE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE, KIND
+from .dense import delta_backward, dense_forward, dense_grads, draw_dropout, product
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
 from .losses import output_loss_and_delta
+from .norm import norm_act_backward, norm_act_forward
 from .views import block, empty_block, intercepts, weights
 
 # params: flat buffer; layers: the layer table (layout.py); act_params: each layer's
-# activation slope/alpha; loss_code: the loss.
-Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code"])
+# activation slope/alpha; loss_code: the loss; state: the running statistics (layout.py),
+# None for a network without batch norm and PReLU (the batch-norm and PReLU kernels then
+# compile to nothing: see norm.py); bn: the batch-norm settings (layout.BN_*).
+Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code", "state", "bn"])
 # Flat activation, delta and inverted-dropout mask buffers with room for ``capacity`` rows
 # (masks is empty when nothing is dropped); dropout holds one rate per hidden layer, or is
-# empty.
-Workspace = namedtuple("Workspace", ["capacity", "acts", "deltas", "masks", "dropout"])
+# empty. ``pre`` (same layout as acts; empty without batch norm and PReLU) keeps what their
+# backward needs; ``mean`` and ``inv_std`` hold one entry per unit (batch-norm statistics).
+Workspace = namedtuple(
+    "Workspace", ["capacity", "acts", "deltas", "masks", "dropout", "pre", "mean", "inv_std"]
+)
 
 
 @inline
@@ -38,6 +45,12 @@ def n_weights(model):
 
 
 @inline
+def plain(layers, l):
+    """A dense layer with a fixed activation: no batch norm, no PReLU slopes."""
+    return layers[l, KIND] == DENSE and layers[l, CODE] != PRELU
+
+
+@inline
 def forward_layers(model, X, ws):
     """Run every layer on ``X`` (dropping units where ``ws.dropout`` says); return the output."""
     n = X.shape[0]
@@ -45,8 +58,12 @@ def forward_layers(model, X, ws):
     A = X
     for l in range(layers.shape[0]):
         out = block(ws.acts, ws.capacity, layers, l, n)
-        dense_forward(A, weights(params, layers, l), intercepts(params, layers, l), out,
-                      layers[l, CODE], model.act_params[l])
+        if plain(layers, l):
+            dense_forward(A, weights(params, layers, l), intercepts(params, layers, l), out,
+                          layers[l, CODE], model.act_params[l])
+        else:
+            product(A, weights(params, layers, l), out)
+            norm_act_forward(model, model.state, ws, l, n, out)
         if has_dropout(ws.dropout, l):
             draw_dropout(out, block(ws.masks, ws.capacity, layers, l, n), ws.dropout[l])
         A = out
@@ -74,14 +91,23 @@ def backward(model, grad, X, ws, l2):
         A_prev = X if l == 0 else block(ws.acts, ws.capacity, layers, l - 1, n)
         D = block(ws.deltas, ws.capacity, layers, l, n)
         W = weights(params, layers, l)
-        dense_grads(A_prev, D, W, weights(grad, layers, l), intercepts(grad, layers, l), l2)
-        if l > 0:
-            if has_dropout(ws.dropout, l - 1):
-                M = block(ws.masks, ws.capacity, layers, l - 1, n)
-            else:
-                M = empty_block(ws.masks)
-            delta_backward(D, W, A_prev, block(ws.deltas, ws.capacity, layers, l - 1, n),
-                           layers[l - 1, CODE], model.act_params[l - 1], M)
+        gb = intercepts(grad, layers, l)
+        dense_grads(A_prev, D, W, weights(grad, layers, l), gb, l2)
+        if layers[l, KIND] != DENSE:
+            # Batch norm cancels the intercept: its gradient is exactly zero (not round-off,
+            # which Adam would amplify into steps of the learning rate's size).
+            for j in range(gb.size):
+                gb[j] = 0.0
+        if l == 0:
+            continue
+        k = l - 1
+        M = block(ws.masks, ws.capacity, layers, k, n) if has_dropout(ws.dropout, k) \
+            else empty_block(ws.masks)
+        D_prev = block(ws.deltas, ws.capacity, layers, k, n)
+        if plain(layers, k):
+            delta_backward(D, W, A_prev, D_prev, layers[k, CODE], model.act_params[k], M)
+        else:
+            norm_act_backward(model, model.state, grad, ws, k, n, D, W, A_prev, D_prev, M)
 
 
 @inline

@@ -25,14 +25,20 @@ def all_finite(X, start, stop):
 
 
 @kernel
-def predict(params, layers, act_params, X, out, acts):
+def predict(params, layers, act_params, state, bn, X, out, acts, pre, mean, inv_std):
     """``out <- network(X)`` in chunks of ``acts.size // n_units`` rows; returns a
-    ``PREDICT_*`` status (layout.py): a NaN or infinity in X stops at its chunk."""
+    ``PREDICT_*`` status (layout.py): a NaN or infinity in X stops at its chunk.
+
+    ``state``, ``bn``, ``pre``, ``mean`` and ``inv_std`` are as in ``Model`` and
+    ``Workspace`` (network.py): ``state`` None for a network without batch norm and PReLU
+    (the others then empty), batch norm with the running statistics (``bn`` says
+    inference) unless the caller folded it into the weights.
+    """
     saved = flush_denormals()
-    model = Model(params, layers, act_params, 0)
+    model = Model(params, layers, act_params, 0, state, bn)
     n_units = out.shape[1] + layers[layers.shape[0] - 1, UNIT_START]
     capacity = acts.size // n_units
-    ws = Workspace(capacity, acts, acts[:0], acts[:0], act_params[:0])
+    ws = Workspace(capacity, acts, acts[:0], acts[:0], act_params[:0], pre, mean, inv_std)
     n = X.shape[0]
     status = PREDICT_OK
     for start in range(0, n, capacity):

@@ -15,9 +15,13 @@ from ..codes import LEAKY_RELU, RELU
 from ..layout import (
     B_START,
     CODE,
+    DENSE,
     FAN_IN,
     FAN_OUT,
+    GAMMA_START,
     HP_MAX_NORM,
+    KIND,
+    SLOPE_START,
     STAT_BATCHES,
     STAT_DIVERGED,
     STAT_GRAD_NORM,
@@ -66,19 +70,37 @@ def sum_squares_typed(x, start, stop):
 
 
 @inline
+def layer_run(layers, l, r):
+    """The ``r``-th contiguous run of layer ``l``'s entries in params' layout: 0 its
+    weights, 1 its intercepts, 2 its batch-norm scale and shift and PReLU slopes (laid out
+    back to back by layout.lay_out; empty when it has none). Returns (start, stop)."""
+    fan_out = layers[l, FAN_OUT]
+    if r == 0:
+        start = layers[l, W_START]
+        return start, start + layers[l, FAN_IN] * fan_out
+    if r == 1:
+        start = layers[l, B_START]
+        return start, start + fan_out
+    gamma, slopes = layers[l, GAMMA_START], layers[l, SLOPE_START]
+    start = gamma if gamma >= 0 else slopes
+    blocks = (2 if gamma >= 0 else 0) + (1 if slopes >= 0 else 0)
+    return start, start + blocks * fan_out
+
+
+@inline
 def grad_norm(grad, layers, layer_norms):
     """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``.
 
-    Each layer's weights, and its intercepts, are contiguous runs of the flat gradient
-    (one long vectorised reduction each, not one per matrix row).
+    Each layer's weights, its intercepts and its extra blocks (batch norm, PReLU) are
+    contiguous runs of the flat gradient (one long vectorised reduction each, not one per
+    matrix row), summed by one loop (one inlined copy of the reduction to compile).
     """
     total = 0.0
     for l in range(layers.shape[0]):
-        w = layers[l, W_START]
-        b = layers[l, B_START]
-        fan_out = layers[l, FAN_OUT]
-        sq = (sum_squares_typed(grad, w, w + layers[l, FAN_IN] * fan_out)
-              + sum_squares_typed(grad, b, b + fan_out))
+        sq = 0.0
+        for r in range(3):
+            start, stop = layer_run(layers, l, r)
+            sq += sum_squares_typed(grad, start, stop)
         layer_norms[l] += math.sqrt(sq)
         total += sq
     return math.sqrt(total)
@@ -87,6 +109,8 @@ def grad_norm(grad, layers, layer_norms):
 @inline
 def track_peaks(model, ws, n, peak):
     """Raise each hidden relu-family unit's running peak output with this batch's rows.
+
+    PReLU units are skipped: a learned negative-side slope passes gradient everywhere.
 
     A running max (not a branch that sets a flag) so the loop vectorises: 2.5x faster.
     """
@@ -108,10 +132,21 @@ def scale(x, factor):
         x[k] *= factor
 
 
+@inline
+def has_batch_norm(layers):
+    for l in range(layers.shape[0]):
+        if layers[l, KIND] != DENSE:
+            return True
+    return False
+
+
 @kernel
 def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, ws, diag):
     """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short).
 
+    With batch norm, a last minibatch of one row (which cannot be normalised) joins the one
+    before it (``batch`` and ``ws`` then need room for ``batch_size + 1`` rows), and each
+    minibatch's statistics update the running ones when ``model.bn`` says so.
     Stops early, flagging ``STAT_DIVERGED``, at the first non-finite loss or gradient.
     """
     saved = flush_denormals()
@@ -121,8 +156,12 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
     weighted = sw.size > 0
     max_norm = hp[HP_MAX_NORM]
     stats = diag.stats
-    for start in range(0, n, batch_size):
+    merge_single = has_batch_norm(model.layers)
+    start = 0
+    while start < n:
         stop = min(start + batch_size, n)
+        if merge_single and n - stop == 1:
+            stop = n
         rows = stop - start
         xb = batch.X[:rows]
         yb = batch.Y[:rows]
@@ -150,4 +189,5 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
                       opt.step[0], hp, nw)
         stats[STAT_LOSS] += loss * rows
         stats[STAT_BATCHES] += 1.0
+        start = stop
     restore_fpenv(saved)

@@ -103,3 +103,27 @@ def empty_block(typingctx, buffer):
         return _view(context, builder, signature.args[0], args[0], zero, [zero, zero])
 
     return types.Array(buffer.dtype, 2, "C")(buffer), codegen
+
+
+@intrinsic
+def segment(typingctx, flat, layers, l, column, skip):
+    """Layer ``l``'s (fan_out,) vector in ``flat`` from element ``layers[l, column]`` plus
+    ``skip * fan_out``: a per-unit block (batch-norm scale or shift, PReLU slopes, running
+    statistics, per-unit workspace). Empty when the layer has no such block (``NONE``)."""
+
+    def codegen(context, builder, signature, args):
+        read = _reader(context, builder, signature, args, 1, 2)
+        table_type = signature.args[1]
+        table = make_array(table_type)(context, builder, args[1])
+        index = [_intp(context, builder, signature, args, 2),
+                 _intp(context, builder, signature, args, 3)]
+        start = builder.load(cgutils.get_item_pointer(context, builder, table_type, table, index))
+        fan_out = read(FAN_OUT)
+        absent = builder.icmp_signed("<", start, context.get_constant(types.intp, 0))
+        zero = context.get_constant(types.intp, 0)
+        skip_units = builder.mul(_intp(context, builder, signature, args, 4), fan_out)
+        first = builder.select(absent, zero, builder.add(start, skip_units))
+        return _view(context, builder, signature.args[0], args[0], first,
+                     [builder.select(absent, zero, fan_out)])
+
+    return types.Array(flat.dtype, 1, "C")(flat, layers, l, column, skip), codegen
