@@ -506,11 +506,6 @@ def test_overflow_is_an_error_not_a_nan(dtype):
         reg.predict(X)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=DivergenceError,
-    reason="the compiled epoch divides a minibatch's loss and gradient by its weight total, "
-    "0 when every weight in the batch is zero (kernels/cpu/train.py: skip such a batch)",
-)
 def test_a_minibatch_whose_weights_are_all_zero_changes_nothing():
     """Valid weights (some zero, a positive total) whose zeros fill one whole minibatch."""
     X, Y = _small_problem("float64", n=4)

@@ -147,6 +147,7 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
     With batch norm, a last minibatch of one row (which cannot be normalised) joins the one
     before it (``batch`` and ``ws`` then need room for ``batch_size + 1`` rows), and each
     minibatch's statistics update the running ones when ``model.bn`` says so.
+    A minibatch whose sample weights are all zero is skipped (no update, no step counted).
     Stops early, flagging ``STAT_DIVERGED``, at the first non-finite loss or gradient.
     """
     saved = flush_denormals()
@@ -169,8 +170,13 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
         gather_rows(Y, order, start, stop, yb)
         swb = batch.sw[:rows] if weighted else batch.sw[:0]
         if weighted:
+            batch_weight = 0.0
             for i in range(rows):
                 swb[i] = sw[order[start + i]]
+                batch_weight += swb[i]
+            if batch_weight == 0.0:  # no sample of the batch counts: nothing to learn from
+                start = stop
+                continue
         loss = batch_loss_and_grad(model, grad, xb, yb, swb, hp, ws)
         if diag.enabled or max_norm > 0.0:
             norm = grad_norm(grad, model.layers, diag.layer_grad_norms)
