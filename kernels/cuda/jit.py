@@ -1,0 +1,60 @@
+"""How the CUDA kernels are compiled and launched.
+
+Every kernel is built per floating-point type by a cached factory (``per_dtype``): shared
+memory arrays and scalar casts need the type as a compile-time constant. Kernels are
+compiled lazily on their first launch (one compilation per argument types), and only ever
+imported when a CUDA device was asked for.
+
+``FASTMLP_FASTMATH`` (config.py) maps onto CUDA's fast-math switch: float32 denormals
+flush to zero and division and square root use the approximate instructions; float64 is
+unaffected, which keeps float64 results within round-off of the CPU target's.
+"""
+
+import functools
+import math
+
+import numpy as np
+from numba import config, cuda, from_dtype
+
+from ..config import FASTMATH
+
+FAST = bool(FASTMATH)
+
+# Numba's CUDA simulator runs every thread as a Python thread: the same kernels run there
+# with smaller blocks (the code is written for any power-of-two sizes), so that the tests
+# cover several blocks and partial tiles on tiny shapes in seconds.
+SIMULATOR = bool(config.ENABLE_CUDASIM)
+TILE = 4 if SIMULATOR else 16  # square tile of the matrix products: TILE x TILE threads
+THREADS = 32 if SIMULATOR else 256  # threads a block, element-wise kernels and reductions
+MAX_BLOCKS = 1024  # grid-stride kernels never launch more blocks than this
+RNG_STREAMS = 256 if SIMULATOR else 8192  # dropout random streams (one per thread)
+
+
+def kernel(fn):
+    """A CUDA kernel, compiled on first launch for its argument types."""
+    return cuda.jit(fastmath=FAST)(fn)
+
+
+def device(fn):
+    """A device function, inlined into the kernels that call it."""
+    return cuda.jit(device=True, inline=True, fastmath=FAST)(fn)
+
+
+def per_dtype(factory):
+    """Cache ``factory(float_t)`` per NumPy dtype: ``build(np.float32)`` etc."""
+
+    @functools.cache
+    def build(dtype):
+        return factory(from_dtype(np.dtype(dtype)))
+
+    return build
+
+
+def blocks(n, threads=THREADS):
+    """Blocks of a grid-stride launch over ``n`` elements."""
+    return max(1, min(MAX_BLOCKS, math.ceil(n / threads)))
+
+
+def tiles(n_rows, n_cols):
+    """(grid, block) of a tiled launch over an ``n_rows x n_cols`` output."""
+    return (math.ceil(n_cols / TILE), math.ceil(n_rows / TILE)), (TILE, TILE)
