@@ -43,8 +43,10 @@ class Network:
         Negative-side slope of leaky_relu.
     elu_alpha : float, default=1.0
         Saturation value of elu.
-    device : {"cpu"}, default="cpu"
-        Where the parameters live and the kernels run.
+    device : {"cpu", "cuda"}, default="cpu"
+        Where the kernels run. ``"cuda"`` runs them on an NVIDIA GPU (needs the
+        ``fastmlp[cuda]`` extra); ``params`` stays a host array either way, copied to the
+        GPU per call and per training epoch. Change it with :meth:`to`.
 
     Attributes
     ----------
@@ -112,6 +114,7 @@ class Network:
         self.device = device
         names = self.hidden_activations + [self.output_activation]
         self.layout = layout.lay_out(self.layer_sizes, [codes.ACTIVATIONS[a] for a in names])
+        backend.check_device(self, device)
         self._act_params = np.asarray([self.activation_param(a) or 0.0 for a in names])
         self._loss_code = codes.LOSSES[self.loss]
         self.params = np.zeros(self.n_params, dtype=self.dtype)
@@ -183,6 +186,15 @@ class Network:
         # activation; with one per layer, a layer uses its own (the output, the last hidden).
         acts = self.activation
         return acts[min(layer, len(acts) - 1)]
+
+    def to(self, device):
+        """Run this network's kernels on ``device`` ("cpu" or "cuda"); return self.
+
+        The parameters are unchanged (they are a host array on every device).
+        """
+        backend.check_device(self, device)
+        self.device = device
+        return self
 
     # ---- computation --------------------------------------------------------------------
     def _check_X(self, X):
@@ -312,12 +324,14 @@ class Network:
 
     def __getstate__(self):
         # coefs/intercepts are views into params: pickle the buffer once, rebuild the views.
+        # Saved models record no device: a GPU-trained network loads onto the CPU.
         state = dict(self.__dict__)
-        del state["coefs"], state["intercepts"]
+        del state["coefs"], state["intercepts"], state["device"]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.device = "cpu"
         # A writeable, plain buffer (joblib may hand back a read-only memmap).
         self.params = np.array(self.params, dtype=self.dtype, order="C")
         self.coefs, self.intercepts = self.unpack(self.params)
