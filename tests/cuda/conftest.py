@@ -32,6 +32,10 @@ def pytest_configure(config):
         config.addinivalue_line(
             "filterwarnings", "ignore:overflow encountered in scalar:RuntimeWarning"
         )
+        # ... and seed them with CPU functions that fall back to object mode there.
+        for message in ("Compilation is falling back to object mode",
+                        "The keyword argument 'nopython=False'"):
+            config.addinivalue_line("filterwarnings", f"ignore:{message}")
 
 
 def pytest_collection_modifyitems(config, items):
