@@ -19,7 +19,7 @@ from numba.cuda.random import xoroshiro128p_uniform_float64
 from ..codes import IDENTITY, RELU, SOFTMAX
 from ..layout import HP_ALPHA
 from ..scalar import activate, derivative
-from .jit import TILE, kernel, per_dtype
+from .jit import PADDED, TILE, kernel, per_dtype
 from .slots import RED_SW_SUM
 
 
@@ -62,7 +62,7 @@ def build(float_t):
         """``D_prev <- (D @ W.T) * g'(A_prev)`` (the derivative from the layer's output);
         ``M`` is the layer's inverted-dropout mask or an empty array (as on the CPU)."""
         sD = cuda.shared.array((TILE, TILE), float_t)
-        sWt = cuda.shared.array((TILE, TILE + 1), float_t)  # W^T tile, padded
+        sWt = cuda.shared.array((TILE, PADDED), float_t)  # W^T tile, padded
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         row = cuda.blockIdx.y * TILE + ty
         col = cuda.blockIdx.x * TILE + tx
@@ -100,7 +100,7 @@ def build(float_t):
         The intercepts' gradient is row ``fan_in`` of the same product, with a row of ones
         standing in for ``A_prev.T``'s: one launch, and the column sums run in parallel.
         """
-        sAt = cuda.shared.array((TILE, TILE + 1), float_t)  # A_prev^T tile, padded
+        sAt = cuda.shared.array((TILE, PADDED), float_t)  # A_prev^T tile, padded
         sD = cuda.shared.array((TILE, TILE), float_t)
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         row = cuda.blockIdx.y * TILE + ty

@@ -26,6 +26,7 @@ FAST = bool(FASTMATH)
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 TILE = 4 if SIMULATOR else 16  # square tile of the matrix products: TILE x TILE threads
 THREADS = 32 if SIMULATOR else 256  # threads a block, element-wise kernels and reductions
+PADDED = TILE + 1  # row length of a tile stored transposed (a shared-memory bank apart)
 MAX_BLOCKS = 1024  # grid-stride kernels never launch more blocks than this
 RNG_STREAMS = 256 if SIMULATOR else 8192  # dropout random streams (one per thread)
 
@@ -37,7 +38,7 @@ def kernel(fn):
 
 def device(fn):
     """A device function, inlined into the kernels that call it."""
-    return cuda.jit(device=True, inline=True, fastmath=FAST)(fn)
+    return cuda.jit(device=True, forceinline=True, fastmath=FAST)(fn)
 
 
 def per_dtype(factory):

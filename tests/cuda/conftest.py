@@ -17,7 +17,7 @@ import fastmlp
 
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "") == "1"
 AVAILABLE = fastmlp.cuda_available()
-RUNS_WITHOUT_CUDA = {"test_unavailable.py"}
+RUNS_WITHOUT_CUDA = {"test_unavailable.py", "test_ptx.py"}
 
 if SIMULATOR:
     # The simulator's block manager polls its threads (one Python thread per CUDA thread)
