@@ -29,6 +29,11 @@ THREADS = 32 if SIMULATOR else 256  # threads a block, element-wise kernels and 
 PADDED = TILE + 1  # row length of a tile stored transposed (a shared-memory bank apart)
 MAX_BLOCKS = 1024  # grid-stride kernels never launch more blocks than this
 RNG_STREAMS = 256 if SIMULATOR else 8192  # dropout random streams (one per thread)
+# The fully fused small-width path (fused.py): float32 networks whose every layer, input
+# and output included, has at most FUSED_WIDTH units; a block of FUSED_WIDTH threads runs
+# FUSED_ROWS batch rows through every layer.
+FUSED_WIDTH = 8 if SIMULATOR else 128
+FUSED_ROWS = 4 if SIMULATOR else 16
 
 
 def kernel(fn):
@@ -37,8 +42,10 @@ def kernel(fn):
 
 
 def device(fn):
-    """A device function, inlined into the kernels that call it."""
-    return cuda.jit(device=True, forceinline=True, fastmath=FAST)(fn)
+    """A device function, inlined into the kernels that call it (the simulator takes no
+    inlining option)."""
+    inlining = {} if SIMULATOR else {"forceinline": True}
+    return cuda.jit(device=True, fastmath=FAST, **inlining)(fn)
 
 
 def per_dtype(factory):

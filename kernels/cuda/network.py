@@ -7,6 +7,7 @@ intermediate (activations, deltas, the batch's loss and weight total) stays in d
 memory, so a batch's kernels queue back to back without the host waiting on any of them.
 """
 
+import math
 from collections import namedtuple
 
 import numpy as np
@@ -17,11 +18,16 @@ from ..layout import B_START, CODE, DENSE, FAN_IN, FAN_OUT, HP_ALPHA, HP_L1, HP_
 from ..layout import N_HP
 from ..layout import N_STATS, NONE, SLOPE_START, UNIT_START, W_START
 from . import dense, losses, optimizers
-from .jit import THREADS, blocks, kernel, tiles
+from . import fused as fused_kernels
+from .jit import FUSED_ROWS, FUSED_WIDTH, THREADS, blocks, kernel, tiles
 from .reduce import regularise, sum_into, weight_total
 from .slots import N_RED, RED_BATCH_LOSS, RED_LOSS, RED_SUM_ABS, RED_SUM_SQUARES, RED_SW_SUM
 
-_Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code", "device_layers"])
+_Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code", "device_layers",
+                               "device_act_params"])
+
+# The fully fused small-width path (fused.py) runs where it can; False: always per layer.
+FUSED_ENABLED = True
 
 
 def is_device_array(array):
@@ -46,17 +52,18 @@ def check_supported(layers):
 
 class Model(_Model):
     """The kernels' view of a network: ``params`` on the device (a host array is copied),
-    the layer table on the host (to plan launches) and on the device, each layer's
-    activation parameter and the loss code."""
+    the layer table and each layer's activation parameter on the host (to plan launches)
+    and on the device, and the loss code."""
 
     __slots__ = ()
 
     def __new__(cls, params, layers, act_params, loss_code):
         layers = np.ascontiguousarray(layers, dtype=np.int64)
         check_supported(layers)
+        act_params = np.asarray(act_params, dtype=np.float64)
         return super().__new__(
-            cls, as_device(params), layers, np.asarray(act_params, dtype=np.float64),
-            int(loss_code), cuda.to_device(layers),
+            cls, as_device(params), layers, act_params, int(loss_code), cuda.to_device(layers),
+            cuda.to_device(act_params),
         )
 
 
@@ -118,11 +125,27 @@ def no_mask(ws, dtype):
     return ws.scratch.no_mask[key]
 
 
+def fused(model, ws):
+    """Whether the fully fused path runs this network: float32, every layer at most
+    FUSED_WIDTH units wide, no dropout."""
+    widths = np.concatenate([model.layers[:, FAN_IN], model.layers[:, FAN_OUT]])
+    return bool(
+        FUSED_ENABLED and model.params.dtype == np.float32 and widths.max() <= FUSED_WIDTH
+        and not np.any(ws.dropout > 0)
+    )
+
+
 # ---- the computation ----------------------------------------------------------------------
 def forward_layers(model, X, ws, n):
     """Launch every layer's forward on the first ``n`` rows of ``X`` (dropping units where
     ``ws.dropout`` says); return the output block (a device view)."""
     layers, params = model.layers, model.params
+    if fused(model, ws):
+        fused_forward = fused_kernels.build(params.dtype)[0]
+        fused_forward[math.ceil(n / FUSED_ROWS), FUSED_WIDTH](
+            X, params, model.device_layers, model.device_act_params, ws.acts, ws.capacity,
+        )
+        return block(ws.acts, ws.capacity, layers, layers.shape[0] - 1, n)
     fwd, _, _, softmax_rows, draw_dropout = dense.build(params.dtype)
     A = X
     for l in range(layers.shape[0]):
@@ -146,6 +169,13 @@ def backward(model, grad, X, ws, n, hp_dev, red):
     """Given the output delta in ``ws.deltas``, launch every layer's gradient and delta."""
     layers, params = model.layers, model.params
     _, delta_backward, dense_grads, _, _ = dense.build(params.dtype)
+    fusing = fused(model, ws)
+    if fusing:  # every delta in one launch; the weight gradients per layer below
+        fused_deltas = fused_kernels.build(params.dtype)[1]
+        fused_deltas[math.ceil(n / FUSED_ROWS), FUSED_WIDTH](
+            params, model.device_layers, model.device_act_params, ws.acts, ws.deltas,
+            ws.capacity, n,
+        )
     for l in range(layers.shape[0] - 1, -1, -1):
         A_prev = X if l == 0 else block(ws.acts, ws.capacity, layers, l - 1, n)
         D = block(ws.deltas, ws.capacity, layers, l, n)
@@ -154,7 +184,7 @@ def backward(model, grad, X, ws, n, hp_dev, red):
         grid, threads = tiles(fan_in + 1, fan_out)  # row fan_in: the intercepts
         dense_grads[grid, threads](A_prev, D, W, weights(grad, layers, l),
                                    intercepts(grad, layers, l), hp_dev, red)
-        if l > 0:
+        if l > 0 and not fusing:
             if has_dropout(ws.dropout, l - 1):
                 M = block(ws.masks, ws.capacity, layers, l - 1, n)
             else:

@@ -187,3 +187,47 @@ def test_batch_norm_and_prelu_are_refused():
     with pytest.raises(ValueError, match="prelu is not supported on cuda yet"):
         check_supported(prelu.table)
     check_supported(layout.lay_out(sizes, acts).table)  # plain dense layers pass
+
+
+@pytest.mark.parametrize("hidden,out,loss", [
+    ("relu", "softmax", "log_loss"), ("tanh", "identity", "squared_error"),
+    ("elu", "logistic", "binary_log_loss"),
+])
+@pytest.mark.parametrize("fuse", [True, False])
+def test_fused_small_width_path_matches_cpu(hidden, out, loss, fuse, monkeypatch):
+    """float32 networks at most FUSED_WIDTH wide: fused and per-layer paths alike."""
+    from fastmlp import backend
+    from fastmlp.kernels.cuda import network
+
+    monkeypatch.setattr(network, "FUSED_ENABLED", fuse)
+    sizes = [3, jit.FUSED_WIDTH, 5, 2]  # a full-width layer and partial ones
+    gpu, cpu_net = pair(hidden, out, loss, dtype="float32", sizes=sizes)
+    assert network.fused(backend.model(gpu), backend.workspace(gpu, 1)) is fuse
+    rng = np.random.default_rng(8)
+    rows = 2 * jit.FUSED_ROWS + 1  # three row tiles, the last with one row
+    X, Y = data(rng, rows, out, n_out=2, n_in=3)
+    loss_gpu, grad_gpu = gpu.loss_and_grad(X, Y, alpha=0.1)
+    loss_cpu, grad_cpu = cpu_net.loss_and_grad(X, Y, alpha=0.1)
+    assert loss_gpu == pytest.approx(loss_cpu, rel=1e-5)
+    np.testing.assert_allclose(grad_gpu, grad_cpu, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(gpu.forward(X), cpu_net.forward(X), rtol=1e-5, atol=1e-7)
+    X1, Y1 = X[:1], Y[:1]  # batch 1
+    np.testing.assert_allclose(gpu.loss_and_grad(X1, Y1)[1], cpu_net.loss_and_grad(X1, Y1)[1],
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_fused_path_needs_float32_narrow_layers_and_no_dropout():
+    from fastmlp import backend
+    from fastmlp.kernels.cuda import network
+
+    narrow = [3, jit.FUSED_WIDTH, 2]
+    for sizes, dtype, dropout, expected in [
+        (narrow, "float32", None, True),
+        (narrow, "float64", None, False),
+        ([3, jit.FUSED_WIDTH + 1, 2], "float32", None, False),
+        ([jit.FUSED_WIDTH + 1, 4, 2], "float32", None, False),
+        (narrow, "float32", np.array([0.2]), False),
+    ]:
+        net = fastmlp.Network(sizes, dtype=dtype, device="cuda", random_state=0)
+        ws = backend.workspace(net, 2, dropout)
+        assert network.fused(backend.model(net), ws) is expected, (sizes, dtype, dropout)

@@ -37,7 +37,7 @@ def signatures(dtype):
     """(kernel, argument types) for every kernel the CUDA target launches."""
     from numba.cuda.random import xoroshiro128p_dtype
 
-    from fastmlp.kernels.cuda import dense, losses, network, optimizers, reduce, train
+    from fastmlp.kernels.cuda import dense, fused, losses, network, optimizers, reduce, train
 
     f = from_dtype(np.dtype(dtype))
     A1, A2 = f[::1], f[:, ::1]
@@ -45,7 +45,10 @@ def signatures(dtype):
     i, x = types.int64, types.float64
     states = from_dtype(xoroshiro128p_dtype)[::1]
     fwd, delta, grads, softmax, dropout = dense.build(np.dtype(dtype))
+    fused_forward, fused_deltas = fused.build(np.dtype(dtype))
     return [
+        (fused_forward, (A2, A1, types.int64[:, ::1], F1, A1, i)),
+        (fused_deltas, (A1, types.int64[:, ::1], F1, A1, A1, i, i)),
         (fwd, (A2, A2, A1, A2, i, x)),
         (delta, (A2, A2, A2, A2, i, x, A2)),
         (grads, (A2, A2, A2, A2, A1, F1, F1)),
