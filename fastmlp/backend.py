@@ -49,7 +49,7 @@ def _identity(array):
 
 def _cuda():
     try:
-        from numba import cuda
+        cuda = importlib.import_module("numba.cuda")
     except ImportError as error:
         raise DeviceUnavailableError(
             "device='cuda' needs the numba-cuda package: pip install 'fastmlp[cuda]' "
@@ -85,7 +85,7 @@ def cuda_available():
     """True when ``device="cuda"`` can run here: a usable NVIDIA GPU with its driver and
     the numba-cuda package, or Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
     try:
-        from numba import cuda
+        cuda = importlib.import_module("numba.cuda")
     except ImportError:
         return False
     return bool(cuda.is_available())
