@@ -249,6 +249,22 @@ def optimizer_state(net, solver):
     )
 
 
+def optimizer_state_on(state, device):
+    """Optimizer state ``state`` on ``device``: itself when it is there, else a copy (a
+    network moved between devices keeps its optimizer; a pickle holds host arrays)."""
+    t = target(device)
+    if isinstance(state, t.kernels.OptState):
+        return state
+
+    def moved(array):
+        host = array.copy_to_host() if hasattr(array, "copy_to_host") else np.array(array)
+        return t.to_device(host)
+
+    return t.kernels.OptState(
+        state.solver, moved(state.state1), moved(state.state2), np.array(state.step),
+    )
+
+
 class EpochBuffers:
     """Everything one compiled epoch writes into, allocated once per fit for the largest batch."""
 

@@ -9,6 +9,7 @@ L-BFGS evaluates the compiled loss and gradient over the network's flat paramete
 Parameters beyond scikit-learn's come after them, are keyword-only, and are off by default.
 """
 
+import copy
 import dataclasses
 import warnings
 from contextlib import contextmanager
@@ -41,7 +42,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import persistence, training
+from . import backend, persistence, training
 from ._validation import NonFiniteResultError, is_ready
 from .kernels import codes
 from .network import INITS, Network
@@ -216,6 +217,15 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     # ---- pickling: coefs_ stay views of the network's buffer ------------------------------
     # (Network pickles its buffer once and rebuilds its views itself.)
+    def __getstate__(self):
+        state = super().__getstate__()
+        optimizer = state.get("_optimizer")
+        if optimizer is not None:  # a GPU's optimizer state pickles as host arrays
+            optimizer = copy.copy(optimizer)
+            optimizer.state = backend.optimizer_state_on(optimizer.state, "cpu")
+            state["_optimizer"] = optimizer
+        return state
+
     def __setstate__(self, state):
         super().__setstate__(state)
         for name in ("_optimizer", "_progress"):  # (best_params is a _progress attribute)
@@ -418,6 +428,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if not incremental or self._optimizer is None or self._optimizer_solver != self.solver:
             self._optimizer = training.Optimizer(net, config)
             self._optimizer_solver = self.solver
+        self._optimizer.state = backend.optimizer_state_on(self._optimizer.state, net.device)
 
         progress = self._progress
         epochs_before = len(progress.history)

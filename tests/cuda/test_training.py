@@ -145,3 +145,24 @@ def test_classifier_on_cuda_matches_cpu():
     np.testing.assert_allclose(gpu.predict_proba(X), cpu_clf.predict_proba(X), rtol=1e-10)
     np.testing.assert_array_equal(gpu.predict(X), cpu_clf.predict(X))
     np.testing.assert_allclose(gpu.loss_curve_, cpu_clf.loss_curve_, rtol=1e-10)
+
+
+def test_estimator_pickles_and_keeps_training_across_devices():
+    """A GPU-fitted estimator pickles (its optimizer state as host arrays), predicts after
+    loading, and partial_fit continues on either device as on the CPU."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(ROWS, 3))
+    y = rng.normal(size=ROWS)
+    settings = dict(hidden_layer_sizes=(5,), batch_size=BATCH, random_state=0,
+                    learning_rate_init=0.05)
+    gpu = fastmlp.MLPRegressor(device="cuda", **settings).partial_fit(X, y)
+    cpu_reg = fastmlp.MLPRegressor(**settings).partial_fit(X, y)
+    loaded = pickle.loads(pickle.dumps(gpu))
+    assert loaded._net.device == "cpu"  # the pickle records no device
+    np.testing.assert_allclose(loaded.predict(X), gpu.predict(X), rtol=1e-12)
+    loaded.partial_fit(X, y)  # back on the GPU: est.device is "cuda"
+    moved = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu").partial_fit(X, y)
+    cpu_reg.partial_fit(X, y)
+    assert loaded._net.device == "cuda" and moved._net.device == "cpu"
+    np.testing.assert_allclose(loaded.coefs_[0], cpu_reg.coefs_[0], rtol=1e-10)
+    np.testing.assert_allclose(moved.coefs_[0], cpu_reg.coefs_[0], rtol=1e-10)
