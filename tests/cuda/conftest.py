@@ -33,7 +33,7 @@ def pytest_configure(config):
             "filterwarnings", "ignore:overflow encountered in scalar:RuntimeWarning"
         )
         # ... and seed them with CPU functions that fall back to object mode there.
-        for message in ("Compilation is falling back to object mode",
+        for message in (r"\s*Compilation is falling back to object mode",
                         "The keyword argument 'nopython=False'"):
             config.addinivalue_line("filterwarnings", f"ignore:{message}")
 
