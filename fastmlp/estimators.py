@@ -720,7 +720,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 "learning_rate": float(optimizer.learning_rate),
                 "epochs": int(optimizer.epochs),
             }
-            for name, array in self._optimizer_arrays(optimizer).items():
+            saved = copy.copy(optimizer)  # a GPU's optimizer state is saved from host copies
+            saved.state = backend.optimizer_state_on(optimizer.state, "cpu")
+            for name, array in self._optimizer_arrays(saved).items():
                 arrays[f"optimizer_{name}"] = array
         progress = self._progress
         state["progress"] = {

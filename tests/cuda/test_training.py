@@ -166,3 +166,16 @@ def test_estimator_pickles_and_keeps_training_across_devices():
     assert loaded._net.device == "cuda" and moved._net.device == "cpu"
     np.testing.assert_allclose(loaded.coefs_[0], cpu_reg.coefs_[0], rtol=1e-10)
     np.testing.assert_allclose(moved.coefs_[0], cpu_reg.coefs_[0], rtol=1e-10)
+
+
+def test_saved_gpu_model_loads_and_predicts_on_the_cpu(tmp_path):
+    rng = np.random.default_rng(9)
+    X, y = rng.normal(size=(ROWS, 3)), rng.normal(size=ROWS)
+    gpu = fastmlp.MLPRegressor(hidden_layer_sizes=(5,), batch_size=BATCH, random_state=0,
+                               device="cuda").partial_fit(X, y)
+    expected = gpu.predict(X)
+    gpu.save(tmp_path / "model")
+    loaded = fastmlp.load(tmp_path / "model")
+    assert loaded._net.device == "cpu"
+    np.testing.assert_allclose(loaded.predict(X), expected, rtol=1e-12)
+    np.testing.assert_allclose(loaded._optimizer.state.state1, gpu._optimizer.state.state1)
