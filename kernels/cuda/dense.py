@@ -19,7 +19,7 @@ from numba.cuda.random import xoroshiro128p_uniform_float64
 from ..codes import IDENTITY, RELU, SOFTMAX
 from ..layout import HP_ALPHA
 from ..scalar import activate, derivative
-from .jit import PADDED, TILE, kernel, per_dtype
+from .jit import PADDED, TILE, device, kernel, per_dtype
 from .slots import RED_SW_SUM
 
 
@@ -93,12 +93,26 @@ def build(float_t):
                 acc *= derivative(code, a, param)
             D_prev[row, col] = acc
 
+    @device
+    def finish_grad(acc, row, col, fan_in, W, gW, gb, hp, red):
+        """Store one entry of the gradient product: a weight's (plus the L2 term) or,
+        in row ``fan_in``, an intercept's."""
+        if row < fan_in:
+            alpha = hp[HP_ALPHA]
+            if alpha != 0.0:
+                acc += (alpha / red[RED_SW_SUM]) * W[row, col]
+            gW[row, col] = acc
+        elif row == fan_in:
+            gb[col] = acc
+
     @kernel
-    def dense_grads(A_prev, D, W, gW, gb, hp, red):
+    def dense_grads(A_prev, D, W, gW, gb, hp, red, part):
         """``gW <- A_prev.T @ D + (alpha / S) W`` and ``gb <- column sums of D``.
 
         The intercepts' gradient is row ``fan_in`` of the same product, with a row of ones
         standing in for ``A_prev.T``'s: one launch, and the column sums run in parallel.
+        The batch (the inner dimension) is split across ``gridDim.z`` slices: with more
+        than one, slice z writes its partial product to ``part[z]`` for ``sum_splits``.
         """
         sAt = cuda.shared.array((TILE, PADDED), float_t)  # A_prev^T tile, padded
         sD = cuda.shared.array((TILE, TILE), float_t)
@@ -108,30 +122,43 @@ def build(float_t):
         row0 = cuda.blockIdx.y * TILE
         n, fan_in = A_prev.shape
         m = D.shape[1]
+        splits = cuda.gridDim.z
+        chunk = ((n + splits - 1) // splits + TILE - 1) // TILE * TILE
+        lo = cuda.blockIdx.z * chunk
+        hi = min(lo + chunk, n)
         acc = zero
-        for t0 in range(0, n, TILE):
+        for t0 in range(lo, hi, TILE):
             i = t0 + ty
             r = row0 + tx
             # A_prev[t0 + ty, row0 + tx] read along rows, stored transposed.
-            if i < n and r < fan_in:
+            if i < hi and r < fan_in:
                 sAt[tx, ty] = A_prev[i, r]
-            elif i < n and r == fan_in:
+            elif i < hi and r == fan_in:
                 sAt[tx, ty] = float_t(1.0)
             else:
                 sAt[tx, ty] = zero
-            sD[ty, tx] = D[i, col] if i < n and col < m else zero
+            sD[ty, tx] = D[i, col] if i < hi and col < m else zero
             cuda.syncthreads()
             for kk in range(TILE):
                 acc += sAt[ty, kk] * sD[kk, tx]
             cuda.syncthreads()
-        if col < m:
-            if row < fan_in:
-                alpha = hp[HP_ALPHA]
-                if alpha != 0.0:
-                    acc += (alpha / red[RED_SW_SUM]) * W[row, col]
-                gW[row, col] = acc
-            elif row == fan_in:
-                gb[col] = acc
+        if col < m and row <= fan_in:
+            if splits == 1:
+                finish_grad(acc, row, col, fan_in, W, gW, gb, hp, red)
+            else:
+                part[cuda.blockIdx.z, row, col] = acc
+
+    @kernel
+    def sum_splits(part, W, gW, gb, hp, red):
+        """``gW, gb`` from the slices' partial products, summed in slice order."""
+        fan_in, m = W.shape
+        for idx in range(cuda.grid(1), (fan_in + 1) * m, cuda.gridsize(1)):
+            row = idx // m
+            col = idx - row * m
+            acc = zero
+            for z in range(part.shape[0]):
+                acc += part[z, row, col]
+            finish_grad(acc, row, col, fan_in, W, gW, gb, hp, red)
 
     @kernel
     def softmax_rows(Z):
@@ -170,4 +197,4 @@ def build(float_t):
                 M[i, j] = zero
                 A[i, j] = zero
 
-    return dense_forward, delta_backward, dense_grads, softmax_rows, draw_dropout
+    return dense_forward, delta_backward, dense_grads, softmax_rows, draw_dropout, sum_splits

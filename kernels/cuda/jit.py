@@ -29,6 +29,11 @@ THREADS = 32 if SIMULATOR else 256  # threads a block, element-wise kernels and 
 PADDED = TILE + 1  # row length of a tile stored transposed (a shared-memory bank apart)
 MAX_BLOCKS = 1024  # grid-stride kernels never launch more blocks than this
 RNG_STREAMS = 256 if SIMULATOR else 8192  # dropout random streams (one per thread)
+# The weight-gradient products split the batch across slices (then summed in a fixed order)
+# when their tiles alone would leave the GPU idle: at most one slice per SPLIT_ROWS rows,
+# and only as many as bring the launch to about SPLIT_BLOCKS blocks (2 per SM of an H100).
+SPLIT_ROWS = 8 if SIMULATOR else 1024
+SPLIT_BLOCKS = 2 if SIMULATOR else 264
 # The fully fused small-width path (fused.py): float32 networks whose every layer, input
 # and output included, has at most FUSED_WIDTH units; a block of FUSED_WIDTH threads runs
 # FUSED_ROWS batch rows through every layer.
@@ -61,6 +66,11 @@ def per_dtype(factory):
 def blocks(n, threads=THREADS):
     """Blocks of a grid-stride launch over ``n`` elements."""
     return max(1, min(MAX_BLOCKS, math.ceil(n / threads)))
+
+
+def splits(n_rows, n_blocks):
+    """Slices of the batch for a weight-gradient launch of ``n_blocks`` tiles."""
+    return max(1, min(math.ceil(n_rows / SPLIT_ROWS), math.ceil(SPLIT_BLOCKS / n_blocks)))
 
 
 def tiles(n_rows, n_cols):

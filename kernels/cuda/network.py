@@ -19,7 +19,7 @@ from ..layout import N_HP
 from ..layout import N_STATS, NONE, SLOPE_START, UNIT_START, W_START
 from . import dense, losses, optimizers
 from . import fused as fused_kernels
-from .jit import FUSED_ROWS, FUSED_WIDTH, THREADS, blocks, kernel, tiles
+from .jit import FUSED_ROWS, FUSED_WIDTH, THREADS, blocks, kernel, splits, tiles
 from .reduce import regularise, sum_into, weight_total
 from .slots import N_RED, RED_BATCH_LOSS, RED_LOSS, RED_SUM_ABS, RED_SUM_SQUARES, RED_SW_SUM
 
@@ -79,6 +79,7 @@ class Scratch:
         self.layer_sq = None
         self.rng = None
         self.no_mask = {}
+        self.part = {}
 
 
 _Workspace = namedtuple("Workspace", ["capacity", "acts", "deltas", "masks", "dropout",
@@ -117,6 +118,17 @@ def has_dropout(dropout, l):
     return l < dropout.size and dropout[l] > 0.0
 
 
+def partials(ws, dtype, slices, rows, cols):
+    """A (slices, rows, cols) view of the workspace's buffer for split partial products
+    (grown on demand; a (1, 1, 1) placeholder when nothing is split)."""
+    size = slices * rows * cols if slices > 1 else 1
+    buffer = ws.scratch.part.get(np.dtype(dtype))
+    if buffer is None or buffer.size < size:
+        buffer = cuda.device_array(size, dtype=dtype)
+        ws.scratch.part[np.dtype(dtype)] = buffer
+    return buffer[:size].reshape((slices, rows, cols) if slices > 1 else (1, 1, 1))
+
+
 def no_mask(ws, dtype):
     """An empty mask: the delta kernel's 'no dropout here'."""
     key = np.dtype(dtype)
@@ -146,7 +158,7 @@ def forward_layers(model, X, ws, n):
             X, params, model.device_layers, model.device_act_params, ws.acts, ws.capacity,
         )
         return block(ws.acts, ws.capacity, layers, layers.shape[0] - 1, n)
-    fwd, _, _, softmax_rows, draw_dropout = dense.build(params.dtype)
+    fwd, _, _, softmax_rows, draw_dropout, _ = dense.build(params.dtype)
     A = X
     for l in range(layers.shape[0]):
         out = block(ws.acts, ws.capacity, layers, l, n)
@@ -168,7 +180,7 @@ def forward_layers(model, X, ws, n):
 def backward(model, grad, X, ws, n, hp_dev, red):
     """Given the output delta in ``ws.deltas``, launch every layer's gradient and delta."""
     layers, params = model.layers, model.params
-    _, delta_backward, dense_grads, _, _ = dense.build(params.dtype)
+    _, delta_backward, dense_grads, _, _, sum_splits = dense.build(params.dtype)
     fusing = fused(model, ws)
     if fusing:  # every delta in one launch; the weight gradients per layer below
         fused_deltas = fused_kernels.build(params.dtype)[1]
@@ -182,8 +194,13 @@ def backward(model, grad, X, ws, n, hp_dev, red):
         W = weights(params, layers, l)
         fan_in, fan_out = int(layers[l, FAN_IN]), int(layers[l, FAN_OUT])
         grid, threads = tiles(fan_in + 1, fan_out)  # row fan_in: the intercepts
-        dense_grads[grid, threads](A_prev, D, W, weights(grad, layers, l),
-                                   intercepts(grad, layers, l), hp_dev, red)
+        gW, gb = weights(grad, layers, l), intercepts(grad, layers, l)
+        slices = splits(n, grid[0] * grid[1])
+        part = partials(ws, params.dtype, slices, fan_in + 1, fan_out)
+        dense_grads[(grid[0], grid[1], slices), threads](A_prev, D, W, gW, gb, hp_dev, red,
+                                                         part)
+        if slices > 1:
+            sum_splits[blocks((fan_in + 1) * fan_out), THREADS](part, W, gW, gb, hp_dev, red)
         if l > 0 and not fusing:
             if has_dropout(ws.dropout, l - 1):
                 M = block(ws.masks, ws.capacity, layers, l - 1, n)

@@ -44,14 +44,15 @@ def signatures(dtype):
     F1, I1 = types.float64[::1], types.int64[::1]
     i, x = types.int64, types.float64
     states = from_dtype(xoroshiro128p_dtype)[::1]
-    fwd, delta, grads, softmax, dropout = dense.build(np.dtype(dtype))
+    fwd, delta, grads, softmax, dropout, sum_splits = dense.build(np.dtype(dtype))
     fused_forward, fused_deltas = fused.build(np.dtype(dtype))
     return [
         (fused_forward, (A2, A1, types.int64[:, ::1], F1, A1, i)),
         (fused_deltas, (A1, types.int64[:, ::1], F1, A1, A1, i, i)),
         (fwd, (A2, A2, A1, A2, i, x)),
         (delta, (A2, A2, A2, A2, i, x, A2)),
-        (grads, (A2, A2, A2, A2, A1, F1, F1)),
+        (grads, (A2, A2, A2, A2, A1, F1, F1, f[:, :, ::1])),
+        (sum_splits, (f[:, :, ::1], A2, A2, A1, F1, F1)),
         (softmax, (A2,)),
         (dropout, (A2, A2, x, states)),
         (losses.build(np.dtype(dtype)), (A2, A2, A1, i, x, i, F1, F1, F1, A2)),
