@@ -678,6 +678,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         check_is_fitted(self)
         net = self._net
         params = self.get_params(deep=False)
+        params.pop("device", None)  # saved models record no device: they load on the CPU
         if isinstance(params.get("random_state"), np.random.RandomState):
             params["random_state"] = None  # a generator is not stored; None when loaded
         arrays = {"params": net.params}

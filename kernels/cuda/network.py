@@ -16,7 +16,8 @@ from numba import cuda
 from ..codes import SOFTMAX
 from ..layout import B_START, CODE, DENSE, FAN_IN, FAN_OUT, HP_ALPHA, HP_L1, HP_LOSS_SCALE, KIND
 from ..layout import N_HP
-from ..layout import N_STATS, NONE, SLOPE_START, UNIT_START, W_START
+from ..layout import N_STATS, NONE, PREDICT_BAD_INPUT, PREDICT_OK, PREDICT_OVERFLOW
+from ..layout import SLOPE_START, UNIT_START, W_START
 from . import dense, losses, optimizers
 from . import fused as fused_kernels
 from .jit import FUSED_ROWS, FUSED_WIDTH, THREADS, blocks, kernel, splits, tiles
@@ -259,6 +260,28 @@ def forward(model, X, ws):
     ``ws.acts`` (``X`` may be a host array: it is copied)."""
     X = as_device(X)
     return forward_layers(model, X, ws, X.shape[0])
+
+
+def predict(params, layers, act_params, X, out, acts):
+    """As the CPU kernel: ``out <- network(X)`` (host arrays) in chunks of
+    ``acts.size // n_units`` rows through the device workspace ``acts``; returns a
+    ``PREDICT_*`` status. X's finiteness is checked on the host, where X is, before any
+    copy; the outputs' after each chunk comes back."""
+    layers = np.asarray(layers)
+    if not np.isfinite(X).all():
+        return PREDICT_BAD_INPUT
+    model = Model(params, layers, act_params, 0)
+    n_units = int(layers[-1, UNIT_START] + layers[-1, FAN_OUT])
+    capacity = acts.size // n_units
+    ws = Workspace(capacity, acts, acts[:0], acts[:0], np.empty(0))
+    status = PREDICT_OK
+    for start in range(0, X.shape[0], capacity):
+        chunk = as_device(X[start : start + capacity])
+        rows = chunk.shape[0]
+        out[start : start + rows] = forward_layers(model, chunk, ws, rows).copy_to_host()
+        if not np.isfinite(out[start : start + rows]).all():
+            status = PREDICT_OVERFLOW
+    return status
 
 
 def loss_and_grad(model, grad, X, Y, sw, hp, ws):
