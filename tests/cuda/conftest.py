@@ -4,7 +4,8 @@ own:
 
     NUMBA_ENABLE_CUDASIM=1 python -m pytest -q tests/cuda
 
-Elsewhere they are skipped, except ``test_unavailable.py`` (the error without CUDA).
+Elsewhere they are skipped, except ``test_cuda_unavailable.py`` (the error without CUDA)
+and ``test_cuda_ptx.py`` (compiling to PTX needs no GPU).
 """
 
 import os
@@ -19,7 +20,7 @@ import fastmlp
 
 SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM", "") == "1"
 AVAILABLE = fastmlp.cuda_available()
-RUNS_WITHOUT_CUDA = {"test_unavailable.py", "test_ptx.py"}
+RUNS_WITHOUT_CUDA = {"test_cuda_unavailable.py", "test_cuda_ptx.py"}
 
 
 
