@@ -71,9 +71,13 @@ class Fastmlp:
     def __init__(self, sizes, batch, X, Y):
         classify = sizes[-1] > 1
         self.net = fastmlp.Network(
-            list(sizes), activation="relu", output_activation="softmax" if classify else
-            "identity", loss="log_loss" if classify else "squared_error", dtype="float32",
-            random_state=0, device="cuda",
+            list(sizes),
+            activation="relu",
+            output_activation="softmax" if classify else "identity",
+            loss="log_loss" if classify else "squared_error",
+            dtype="float32",
+            random_state=0,
+            device="cuda",
         )
         self.batch, self.X, self.Y = batch, X, Y
 
@@ -86,8 +90,15 @@ class Fastmlp:
 
     def run(self, epochs):
         history = self.net.fit(
-            self.X, self.Y, solver="adam", batch_size=self.batch, max_iter=epochs,
-            random_state=0, diagnostics=False, tol=0.0, n_iter_no_change=np.inf,
+            self.X,
+            self.Y,
+            solver="adam",
+            batch_size=self.batch,
+            max_iter=epochs,
+            random_state=0,
+            diagnostics=False,
+            tol=0.0,
+            n_iter_no_change=np.inf,
         )
         return float(history.loss[-1])
 
@@ -112,8 +123,11 @@ class Torch:
 
     def run(self, epochs):
         torch = self.torch
-        loss_fn = torch.nn.functional.cross_entropy if self.classify else (
-            lambda out, y: 0.5 * torch.nn.functional.mse_loss(out, y))
+        loss_fn = (
+            torch.nn.functional.cross_entropy
+            if self.classify
+            else (lambda out, y: 0.5 * torch.nn.functional.mse_loss(out, y))
+        )
         n = self.X.shape[0]
         for _ in range(epochs):
             order = torch.randperm(n, device="cuda")
@@ -161,8 +175,11 @@ def rows(case_list, repeats, min_seconds, with_torch, samples=None):
         rates = measure(runners, n, repeats, min_seconds)
         theirs = rates.get("torch")
         yield {
-            "network": "-".join(map(str, sizes)), "batch": batch, "path": ours.path(),
-            "fastmlp": rates["fastmlp"], "torch": theirs,
+            "network": "-".join(map(str, sizes)),
+            "batch": batch,
+            "path": ours.path(),
+            "fastmlp": rates["fastmlp"],
+            "torch": theirs,
             "ratio": None if theirs is None else rates["fastmlp"] / theirs,
             "target": target(sizes, batch),
         }
@@ -174,12 +191,16 @@ def format_row(row):
 
     ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}x"
     goal = "-" if row["target"] is None else f">= {row['target']:g}x"
-    return (f"{row['network']:<22} {row['batch']:>6} {row['path']:>6} {rate(row['fastmlp']):>14}"
-            f" {rate(row['torch']):>14} {ratio:>7} {goal:>8}")
+    return (
+        f"{row['network']:<22} {row['batch']:>6} {row['path']:>6} {rate(row['fastmlp']):>14}"
+        f" {rate(row['torch']):>14} {ratio:>7} {goal:>8}"
+    )
 
 
-HEADER = (f"{'network':<22} {'batch':>6} {'path':>6} {'fastmlp/s':>14} {'torch cuda/s':>14}"
-          f" {'ratio':>7} {'target':>8}")
+HEADER = (
+    f"{'network':<22} {'batch':>6} {'path':>6} {'fastmlp/s':>14} {'torch cuda/s':>14}"
+    f" {'ratio':>7} {'target':>8}"
+)
 
 
 def main(argv=None):

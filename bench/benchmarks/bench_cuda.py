@@ -15,8 +15,7 @@ import fastmlp
 from .common import make_data, make_network, parse_case
 
 DEVICES = ["cpu", "cuda"]
-CASES = ["64-64-64-1@16384", "32-64-64-64-64-3@16384", "784-256-128-10@256",
-         "784-1024-1024-10@256"]
+CASES = ["64-64-64-1@16384", "32-64-64-64-64-3@16384", "784-256-128-10@256", "784-1024-1024-10@256"]
 
 
 def require(device):
@@ -42,8 +41,9 @@ class CudaEpoch:
         self.fit()
 
     def fit(self):
-        return self.net.fit(self.X, self.Y, batch_size=self.batch, max_iter=1,
-                            random_state=0, diagnostics=False)
+        return self.net.fit(
+            self.X, self.Y, batch_size=self.batch, max_iter=1, random_state=0, diagnostics=False
+        )
 
     def time_epoch(self, case, device):
         self.fit()

@@ -6,12 +6,31 @@ arrays: ``Model``, ``Workspace``, ``OptState``, ``Batch``, ``Diagnostics``, ``pr
 hyperparameter and statistics slots are those of ``kernels.layout``.
 """
 
-from .network import Model, Workspace, as_device, check_supported, forward, is_device_array
-from .network import loss_and_grad, optimizer_update, predict
+from .network import (
+    Model,
+    Workspace,
+    as_device,
+    check_supported,
+    forward,
+    is_device_array,
+    loss_and_grad,
+    optimizer_update,
+    predict,
+)
 from .train import Batch, Diagnostics, OptState, train_epoch
 
 __all__ = [
-    "Batch", "Diagnostics", "Model", "OptState", "Workspace", "as_device", "check_supported",
-    "forward", "is_device_array", "loss_and_grad", "optimizer_update", "predict",
+    "Batch",
+    "Diagnostics",
+    "Model",
+    "OptState",
+    "Workspace",
+    "as_device",
+    "check_supported",
+    "forward",
+    "is_device_array",
+    "loss_and_grad",
+    "optimizer_update",
+    "predict",
     "train_epoch",
 ]

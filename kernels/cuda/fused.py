@@ -81,9 +81,7 @@ def build(float_t):
                     total += math.exp(dst[t, j] - row_max)
                 inv = 1.0 / total
                 for j in range(fan_out):
-                    acts[out0 + (row0 + t) * fan_out + j] = (
-                        math.exp(dst[t, j] - row_max) * inv
-                    )
+                    acts[out0 + (row0 + t) * fan_out + j] = math.exp(dst[t, j] - row_max) * inv
 
     @kernel
     def fused_deltas(params, layers, act_params, acts, deltas, capacity, n):

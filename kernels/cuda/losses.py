@@ -11,8 +11,16 @@ import math
 
 from numba import cuda
 
-from ..codes import BINARY_LOG_LOSS, EXP, IDENTITY, LOG_LOSS, LOGISTIC, POISSON, SOFTMAX
-from ..codes import SQUARED_ERROR
+from ..codes import (
+    BINARY_LOG_LOSS,
+    EXP,
+    IDENTITY,
+    LOG_LOSS,
+    LOGISTIC,
+    POISSON,
+    SOFTMAX,
+    SQUARED_ERROR,
+)
 from ..layout import HP_CLIP_EPS
 from ..scalar import derivative
 from .jit import device, kernel, per_dtype

@@ -14,18 +14,35 @@ import numpy as np
 from numba import cuda
 
 from ..codes import SOFTMAX
-from ..layout import B_START, CODE, DENSE, FAN_IN, FAN_OUT, HP_ALPHA, HP_L1, HP_LOSS_SCALE, KIND
-from ..layout import N_HP
-from ..layout import N_STATS, NONE, PREDICT_BAD_INPUT, PREDICT_OK, PREDICT_OVERFLOW
-from ..layout import SLOPE_START, UNIT_START, W_START
+from ..layout import (
+    B_START,
+    CODE,
+    DENSE,
+    FAN_IN,
+    FAN_OUT,
+    HP_ALPHA,
+    HP_L1,
+    HP_LOSS_SCALE,
+    KIND,
+    N_HP,
+    N_STATS,
+    NONE,
+    PREDICT_BAD_INPUT,
+    PREDICT_OK,
+    PREDICT_OVERFLOW,
+    SLOPE_START,
+    UNIT_START,
+    W_START,
+)
 from . import dense, losses, optimizers
 from . import fused as fused_kernels
 from .jit import FUSED_ROWS, FUSED_WIDTH, THREADS, blocks, kernel, splits, tiles
 from .reduce import regularise, sum_into, weight_total
 from .slots import N_RED, RED_BATCH_LOSS, RED_LOSS, RED_SUM_ABS, RED_SUM_SQUARES, RED_SW_SUM
 
-_Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code", "device_layers",
-                               "device_act_params"])
+_Model = namedtuple(
+    "Model", ["params", "layers", "act_params", "loss_code", "device_layers", "device_act_params"]
+)
 
 # The fully fused small-width path (fused.py) runs where it can; False: always per layer.
 FUSED_ENABLED = True
@@ -63,7 +80,12 @@ class Model(_Model):
         check_supported(layers)
         act_params = np.asarray(act_params, dtype=np.float64)
         return super().__new__(
-            cls, as_device(params), layers, act_params, int(loss_code), cuda.to_device(layers),
+            cls,
+            as_device(params),
+            layers,
+            act_params,
+            int(loss_code),
+            cuda.to_device(layers),
             cuda.to_device(act_params),
         )
 
@@ -83,8 +105,7 @@ class Scratch:
         self.part = {}
 
 
-_Workspace = namedtuple("Workspace", ["capacity", "acts", "deltas", "masks", "dropout",
-                                      "scratch"])
+_Workspace = namedtuple("Workspace", ["capacity", "acts", "deltas", "masks", "dropout", "scratch"])
 
 
 class Workspace(_Workspace):
@@ -94,8 +115,15 @@ class Workspace(_Workspace):
     __slots__ = ()
 
     def __new__(cls, capacity, acts, deltas, masks, dropout):
-        return super().__new__(cls, capacity, acts, deltas, masks,
-                               np.asarray(dropout, dtype=np.float64), Scratch(capacity))
+        return super().__new__(
+            cls,
+            capacity,
+            acts,
+            deltas,
+            masks,
+            np.asarray(dropout, dtype=np.float64),
+            Scratch(capacity),
+        )
 
 
 # ---- views of the flat buffers (host-side bookkeeping, no copies) ---------------------------
@@ -143,7 +171,9 @@ def fused(model, ws):
     FUSED_WIDTH units wide, no dropout."""
     widths = np.concatenate([model.layers[:, FAN_IN], model.layers[:, FAN_OUT]])
     return bool(
-        FUSED_ENABLED and model.params.dtype == np.float32 and widths.max() <= FUSED_WIDTH
+        FUSED_ENABLED
+        and model.params.dtype == np.float32
+        and widths.max() <= FUSED_WIDTH
         and not np.any(ws.dropout > 0)
     )
 
@@ -156,7 +186,12 @@ def forward_layers(model, X, ws, n):
     if fused(model, ws):
         fused_forward = fused_kernels.build(params.dtype)[0]
         fused_forward[math.ceil(n / FUSED_ROWS), FUSED_WIDTH](
-            X, params, model.device_layers, model.device_act_params, ws.acts, ws.capacity,
+            X,
+            params,
+            model.device_layers,
+            model.device_act_params,
+            ws.acts,
+            ws.capacity,
         )
         return block(ws.acts, ws.capacity, layers, layers.shape[0] - 1, n)
     fwd, _, _, softmax_rows, draw_dropout, _ = dense.build(params.dtype)
@@ -165,8 +200,14 @@ def forward_layers(model, X, ws, n):
         out = block(ws.acts, ws.capacity, layers, l, n)
         code = int(layers[l, CODE])
         grid, threads = tiles(n, int(layers[l, FAN_OUT]))
-        fwd[grid, threads](A, weights(params, layers, l), intercepts(params, layers, l), out,
-                           code, model.act_params[l])
+        fwd[grid, threads](
+            A,
+            weights(params, layers, l),
+            intercepts(params, layers, l),
+            out,
+            code,
+            model.act_params[l],
+        )
         if code == SOFTMAX:
             softmax_rows[blocks(n), THREADS](out)
         if has_dropout(ws.dropout, l):
@@ -186,8 +227,13 @@ def backward(model, grad, X, ws, n, hp_dev, red):
     if fusing:  # every delta in one launch; the weight gradients per layer below
         fused_deltas = fused_kernels.build(params.dtype)[1]
         fused_deltas[math.ceil(n / FUSED_ROWS), FUSED_WIDTH](
-            params, model.device_layers, model.device_act_params, ws.acts, ws.deltas,
-            ws.capacity, n,
+            params,
+            model.device_layers,
+            model.device_act_params,
+            ws.acts,
+            ws.deltas,
+            ws.capacity,
+            n,
         )
     for l in range(layers.shape[0] - 1, -1, -1):
         A_prev = X if l == 0 else block(ws.acts, ws.capacity, layers, l - 1, n)
@@ -198,8 +244,7 @@ def backward(model, grad, X, ws, n, hp_dev, red):
         gW, gb = weights(grad, layers, l), intercepts(grad, layers, l)
         slices = splits(n, grid[0] * grid[1])
         part = partials(ws, params.dtype, slices, fan_in + 1, fan_out)
-        dense_grads[(grid[0], grid[1], slices), threads](A_prev, D, W, gW, gb, hp_dev, red,
-                                                         part)
+        dense_grads[(grid[0], grid[1], slices), threads](A_prev, D, W, gW, gb, hp_dev, red, part)
         if slices > 1:
             sum_splits[blocks((fan_in + 1) * fan_out), THREADS](part, W, gW, gb, hp_dev, red)
         if l > 0 and not fusing:
@@ -208,9 +253,15 @@ def backward(model, grad, X, ws, n, hp_dev, red):
             else:
                 M = no_mask(ws, params.dtype)
             grid, threads = tiles(n, fan_in)
-            delta_backward[grid, threads](D, W, A_prev, block(ws.deltas, ws.capacity, layers,
-                                                              l - 1, n),
-                                          int(layers[l - 1, CODE]), model.act_params[l - 1], M)
+            delta_backward[grid, threads](
+                D,
+                W,
+                A_prev,
+                block(ws.deltas, ws.capacity, layers, l - 1, n),
+                int(layers[l - 1, CODE]),
+                model.act_params[l - 1],
+                M,
+            )
 
 
 @kernel
@@ -245,8 +296,16 @@ def batch_loss_and_grad(model, grad, X, Y, sw, hp, hp_dev, ws, n):
     last = layers.shape[0] - 1
     loss_kernel = losses.build(model.params.dtype)
     loss_kernel[blocks(n), THREADS](
-        out, Y, sw, int(layers[last, CODE]), model.act_params[last], model.loss_code, hp_dev,
-        red, ws.scratch.row_loss, block(ws.deltas, ws.capacity, layers, last, n),
+        out,
+        Y,
+        sw,
+        int(layers[last, CODE]),
+        model.act_params[last],
+        model.loss_code,
+        hp_dev,
+        red,
+        ws.scratch.row_loss,
+        block(ws.deltas, ws.capacity, layers, last, n),
     )
     sum_into[1, THREADS](ws.scratch.row_loss, n, red, RED_LOSS)
     backward(model, grad, X, ws, n, hp_dev, red)
@@ -300,6 +359,14 @@ def optimizer_update(solver, params, grad, state1, state2, step, hp, n_decay):
     red = cuda.to_device(np.ones(N_RED))  # RED_CLIP = 1: no clipping
     stats = cuda.to_device(np.zeros(N_STATS))
     update[blocks(params.size), THREADS](
-        solver, params, grad, state1, state2, cuda.to_device(np.array([step], np.int64)),
-        as_device(np.asarray(hp, dtype=np.float64)), n_decay, red, stats,
+        solver,
+        params,
+        grad,
+        state1,
+        state2,
+        cuda.to_device(np.array([step], np.int64)),
+        as_device(np.asarray(hp, dtype=np.float64)),
+        n_decay,
+        red,
+        stats,
     )

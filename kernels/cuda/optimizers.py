@@ -11,8 +11,17 @@ import math
 from numba import cuda
 
 from ..codes import ADAGRAD, ADAM, ADAMW, RMSPROP, SGD
-from ..layout import HP_BETA_1, HP_BETA_2, HP_EPSILON, HP_LR, HP_MOMENTUM, HP_NESTEROV, HP_RHO
-from ..layout import HP_WEIGHT_DECAY, STAT_DIVERGED
+from ..layout import (
+    HP_BETA_1,
+    HP_BETA_2,
+    HP_EPSILON,
+    HP_LR,
+    HP_MOMENTUM,
+    HP_NESTEROV,
+    HP_RHO,
+    HP_WEIGHT_DECAY,
+    STAT_DIVERGED,
+)
 from .jit import kernel, per_dtype
 from .slots import RED_CLIP
 
@@ -62,8 +71,12 @@ def build(T):
                 state1[k] = a
                 params[k] -= lr_t * g / (math.sqrt(a) + eps)
         elif solver == RMSPROP:
-            lr_t, rho, one_minus_rho, eps = T(lr), T(hp[HP_RHO]), T(1.0 - hp[HP_RHO]), \
-                T(hp[HP_EPSILON])
+            lr_t, rho, one_minus_rho, eps = (
+                T(lr),
+                T(hp[HP_RHO]),
+                T(1.0 - hp[HP_RHO]),
+                T(hp[HP_EPSILON]),
+            )
             for k in range(start, params.size, stride):
                 g = grad[k] * clip
                 s = rho * state1[k] + one_minus_rho * g * g

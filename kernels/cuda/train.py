@@ -18,8 +18,17 @@ from numba import cuda
 from numba.cuda.random import create_xoroshiro128p_states, init_xoroshiro128p_states
 
 from ..codes import LEAKY_RELU, RELU
-from ..layout import B_START, CODE, FAN_OUT, HP_MAX_NORM, STAT_BATCHES, STAT_DIVERGED
-from ..layout import STAT_GRAD_NORM, STAT_LOSS, UNIT_START
+from ..layout import (
+    B_START,
+    CODE,
+    FAN_OUT,
+    HP_MAX_NORM,
+    STAT_BATCHES,
+    STAT_DIVERGED,
+    STAT_GRAD_NORM,
+    STAT_LOSS,
+    UNIT_START,
+)
 from . import optimizers
 from .jit import RNG_STREAMS, THREADS, blocks, kernel
 from .network import as_device, batch_loss_and_grad, block
@@ -32,8 +41,7 @@ OptState = namedtuple("OptState", ["solver", "state1", "state2", "step"])
 # Device row buffers a minibatch is gathered into (rows = the batch size).
 Batch = namedtuple("Batch", ["X", "Y", "sw"])
 
-_Diagnostics = namedtuple("Diagnostics", ["enabled", "peak", "layer_grad_norms", "stats",
-                                          "device"])
+_Diagnostics = namedtuple("Diagnostics", ["enabled", "peak", "layer_grad_norms", "stats", "device"])
 
 
 class Diagnostics(_Diagnostics):
@@ -151,21 +159,38 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
     width = X.shape[1] + Y.shape[1] + 1
     for start in range(0, n, batch_size):
         rows = min(batch_size, n - start)
-        gather[blocks(rows * width), THREADS](X, Y, sw, order, start, rows,
-                                              batch.X, batch.Y, batch.sw)
+        gather[blocks(rows * width), THREADS](
+            X, Y, sw, order, start, rows, batch.X, batch.Y, batch.sw
+        )
         swb = batch.sw[:rows] if weighted else batch.sw[:0]
-        batch_loss_and_grad(model, grad, batch.X[:rows], batch.Y[:rows], swb, hp,
-                            scratch.hp, ws, rows)
+        batch_loss_and_grad(
+            model, grad, batch.X[:rows], batch.Y[:rows], swb, hp, scratch.hp, ws, rows
+        )
         if norms_on:
-            layer_squares[layers.shape[0], THREADS](grad, model.device_layers,
-                                                    scratch.layer_sq)
-        finish_step[1, 1](scratch.hp, scratch.red, scratch.layer_sq, layer_norms, stats,
-                          scratch.step, rows, norms_on)
+            layer_squares[layers.shape[0], THREADS](grad, model.device_layers, scratch.layer_sq)
+        finish_step[1, 1](
+            scratch.hp,
+            scratch.red,
+            scratch.layer_sq,
+            layer_norms,
+            stats,
+            scratch.step,
+            rows,
+            norms_on,
+        )
         if diag.enabled:
             _peaks(model, ws, rows, peak, stats)
         update[blocks(model.params.size), THREADS](
-            opt.solver, model.params, grad, opt.state1, opt.state2, scratch.step, scratch.hp,
-            n_weights, scratch.red, stats,
+            opt.solver,
+            model.params,
+            grad,
+            opt.state1,
+            opt.state2,
+            scratch.step,
+            scratch.hp,
+            n_weights,
+            scratch.red,
+            stats,
         )
     for host, twin in zip((diag.peak, diag.layer_grad_norms, diag.stats), diag.device):
         twin.copy_to_host(host)

@@ -23,7 +23,6 @@ AVAILABLE = fastmlp.cuda_available()
 RUNS_WITHOUT_CUDA = {"test_cuda_unavailable.py", "test_cuda_ptx.py"}
 
 
-
 def _lock_simulated_shared_memory():
     """Make the simulator's shared-array allocation atomic.
 
@@ -70,8 +69,10 @@ def pytest_configure(config):
             "filterwarnings", "ignore:overflow encountered in scalar:RuntimeWarning"
         )
         # ... and seed them with CPU functions that fall back to object mode there.
-        for message in (r"\s*Compilation is falling back to object mode",
-                        "The keyword argument 'nopython=False'"):
+        for message in (
+            r"\s*Compilation is falling back to object mode",
+            "The keyword argument 'nopython=False'",
+        ):
             config.addinivalue_line("filterwarnings", f"ignore:{message}")
 
 

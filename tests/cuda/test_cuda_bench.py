@@ -32,8 +32,11 @@ def test_fastmlp_runner_trains_on_cuda_and_the_table_says_not_measured():
     runner.run(1)
     assert runner.net.device == "cuda" and runner.path() == "fused"
     assert not np.array_equal(runner.net.params, before)
-    row = next(compare_cuda.rows([(sizes, batch)], repeats=1, min_seconds=0.0,
-                                 with_torch=False, samples=10))
+    row = next(
+        compare_cuda.rows(
+            [(sizes, batch)], repeats=1, min_seconds=0.0, with_torch=False, samples=10
+        )
+    )
     assert row["torch"] is None and row["fastmlp"] > 0
     line = compare_cuda.format_row(row)
     assert "3-6-2" in line and "not measured" in line

@@ -49,8 +49,13 @@ def data(rng, n, out_activation, n_out=SIZES[-1], n_in=SIZES[0]):
 
 def pair(hidden, out, loss, dtype="float64", sizes=SIZES):
     make = lambda device: fastmlp.Network(  # noqa: E731
-        sizes, activation=hidden, output_activation=out, loss=loss, dtype=dtype,
-        random_state=0, device=device,
+        sizes,
+        activation=hidden,
+        output_activation=out,
+        loss=loss,
+        dtype=dtype,
+        random_state=0,
+        device=device,
     )
     return make("cuda"), make("cpu")
 
@@ -119,7 +124,12 @@ def test_masked_delta_backward_matches_cpu(code):
     out = cuda.device_array((n, fan_in))
     grid, threads = jit.tiles(n, fan_in)
     dense.build(np.float64)[1][grid, threads](
-        cuda.to_device(D), cuda.to_device(W), cuda.to_device(A_prev), out, code, 0.0,
+        cuda.to_device(D),
+        cuda.to_device(W),
+        cuda.to_device(A_prev),
+        out,
+        code,
+        0.0,
         cuda.to_device(M),
     )
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=1e-12, atol=1e-15)
@@ -161,17 +171,24 @@ def test_optimizer_update_matches_cpu(solver, dtype):
     nonnegative = solver in ("adagrad", "rmsprop")
     s1 = (rng.uniform(0.1, 1.0, size) if nonnegative else rng.normal(size=size)).astype(dtype)
     s2 = rng.uniform(0.1, 1.0, size).astype(dtype)
-    hp = layout.hyperparameters(dtype, learning_rate=0.01, momentum=0.9,
-                                nesterovs_momentum=True, beta_1=0.9, beta_2=0.999,
-                                epsilon=1e-8, weight_decay=0.1, rho=0.9)
+    hp = layout.hyperparameters(
+        dtype,
+        learning_rate=0.01,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        weight_decay=0.1,
+        rho=0.9,
+    )
     code = codes.SOLVERS[solver]
     expected = [a.copy() for a in (params, s1, s2)]
     cpu.optimizer_update(code, *expected[:1], grad, *expected[1:], step, hp, n_decay)
     on_gpu = [cuda.to_device(a) for a in (params, s1, s2)]
     from fastmlp.kernels.cuda import optimizer_update
 
-    optimizer_update(code, on_gpu[0], cuda.to_device(grad), on_gpu[1], on_gpu[2], step, hp,
-                     n_decay)
+    optimizer_update(code, on_gpu[0], cuda.to_device(grad), on_gpu[1], on_gpu[2], step, hp, n_decay)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     for got, want in zip(on_gpu, expected):
         np.testing.assert_allclose(got.copy_to_host(), want, rtol=rtol, atol=rtol * 1e-3)
@@ -189,10 +206,14 @@ def test_batch_norm_and_prelu_are_refused():
     check_supported(layout.lay_out(sizes, acts).table)  # plain dense layers pass
 
 
-@pytest.mark.parametrize("hidden,out,loss", [
-    ("relu", "softmax", "log_loss"), ("tanh", "identity", "squared_error"),
-    ("elu", "logistic", "binary_log_loss"),
-])
+@pytest.mark.parametrize(
+    "hidden,out,loss",
+    [
+        ("relu", "softmax", "log_loss"),
+        ("tanh", "identity", "squared_error"),
+        ("elu", "logistic", "binary_log_loss"),
+    ],
+)
 @pytest.mark.parametrize("fuse", [True, False])
 def test_fused_small_width_path_matches_cpu(hidden, out, loss, fuse, monkeypatch):
     """float32 networks at most FUSED_WIDTH wide: fused and per-layer paths alike."""
@@ -212,8 +233,9 @@ def test_fused_small_width_path_matches_cpu(hidden, out, loss, fuse, monkeypatch
     np.testing.assert_allclose(grad_gpu, grad_cpu, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(gpu.forward(X), cpu_net.forward(X), rtol=1e-5, atol=1e-7)
     X1, Y1 = X[:1], Y[:1]  # batch 1
-    np.testing.assert_allclose(gpu.loss_and_grad(X1, Y1)[1], cpu_net.loss_and_grad(X1, Y1)[1],
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        gpu.loss_and_grad(X1, Y1)[1], cpu_net.loss_and_grad(X1, Y1)[1], rtol=1e-4, atol=1e-6
+    )
 
 
 def test_fused_path_needs_float32_narrow_layers_and_no_dropout():

@@ -22,11 +22,14 @@ ROWS, BATCH = 9, 4
 
 
 def networks(dtype="float64", **kwargs):
-    settings = dict(activation="relu", output_activation="softmax", loss="log_loss",
-                    dtype=dtype, random_state=0)
+    settings = dict(
+        activation="relu", output_activation="softmax", loss="log_loss", dtype=dtype, random_state=0
+    )
     settings.update(kwargs)
-    return (fastmlp.Network(SIZES, device="cuda", **settings),
-            fastmlp.Network(SIZES, device="cpu", **settings))
+    return (
+        fastmlp.Network(SIZES, device="cuda", **settings),
+        fastmlp.Network(SIZES, device="cpu", **settings),
+    )
 
 
 def data(seed=0, rows=ROWS):
@@ -44,10 +47,17 @@ def fit_both(gpu, cpu_net, X, Y, epochs, **fit):
         h_gpu = gpu.fit(X, Y, random_state=epoch, **fit)
         h_cpu = cpu_net.fit(X, Y, random_state=epoch, **fit)
         np.testing.assert_allclose(gpu.params, cpu_net.params, rtol=1e-10, atol=1e-13)
-        for name in ("loss", "grad_norm", "layer_grad_norms", "dead_fraction",
-                     "update_ratio", "learning_rate"):
-            np.testing.assert_allclose(getattr(h_gpu, name), getattr(h_cpu, name),
-                                       rtol=1e-10, atol=1e-13, err_msg=name)
+        for name in (
+            "loss",
+            "grad_norm",
+            "layer_grad_norms",
+            "dead_fraction",
+            "update_ratio",
+            "learning_rate",
+        ):
+            np.testing.assert_allclose(
+                getattr(h_gpu, name), getattr(h_cpu, name), rtol=1e-10, atol=1e-13, err_msg=name
+            )
         history.append(h_gpu)
     return history
 
@@ -65,8 +75,19 @@ def test_fit_with_regularisers_clipping_weights_and_schedule():
     """L2, L1, clipping (active: a small max_grad_norm), sample weights, a schedule."""
     gpu, cpu_net = networks(activation="tanh")
     X, Y, sw = data(1)
-    history = fit_both(gpu, cpu_net, X, Y, epochs=2, solver="sgd", sample_weight=sw,
-                       alpha=0.1, l1=0.01, max_grad_norm=0.05, learning_rate="invscaling")
+    history = fit_both(
+        gpu,
+        cpu_net,
+        X,
+        Y,
+        epochs=2,
+        solver="sgd",
+        sample_weight=sw,
+        alpha=0.1,
+        l1=0.01,
+        max_grad_norm=0.05,
+        learning_rate="invscaling",
+    )
     assert history[0].grad_norm[0] > 0.05  # the clipping was active
 
 
@@ -84,20 +105,33 @@ def test_fit_float32_within_round_off():
 def test_early_stopping_matches_cpu():
     gpu, cpu_net = networks()
     X, Y, _ = data(3, rows=12)
-    fit = dict(batch_size=BATCH, max_iter=3, early_stopping=True, validation_fraction=0.25,
-               random_state=0, learning_rate_init=0.05)
+    fit = dict(
+        batch_size=BATCH,
+        max_iter=3,
+        early_stopping=True,
+        validation_fraction=0.25,
+        random_state=0,
+        learning_rate_init=0.05,
+    )
     h_gpu, h_cpu = gpu.fit(X, Y, **fit), cpu_net.fit(X, Y, **fit)
     np.testing.assert_allclose(h_gpu.validation_score, h_cpu.validation_score, rtol=1e-10)
     np.testing.assert_allclose(gpu.params, cpu_net.params, rtol=1e-10, atol=1e-13)
 
 
 def test_divergence_keeps_last_finite_weights():
-    gpu, cpu_net = networks(activation="identity", output_activation="identity",
-                            loss="squared_error")
+    gpu, cpu_net = networks(
+        activation="identity", output_activation="identity", loss="squared_error"
+    )
     X, Y, _ = data(4)
     X = X * 1e3
-    fit = dict(solver="sgd", learning_rate_init=1e3, momentum=0.0, batch_size=BATCH,
-               max_iter=5, random_state=0)
+    fit = dict(
+        solver="sgd",
+        learning_rate_init=1e3,
+        momentum=0.0,
+        batch_size=BATCH,
+        max_iter=5,
+        random_state=0,
+    )
     with pytest.raises(DivergenceError):
         gpu.fit(X, Y, **fit)
     with pytest.raises(DivergenceError):
@@ -112,8 +146,9 @@ def test_dropout_trains_and_prediction_does_not_drop():
     history = gpu.fit(X, Y, batch_size=BATCH, max_iter=2, dropout=0.5, random_state=0)
     assert np.isfinite(history.loss).all()
     np.testing.assert_array_equal(gpu.forward(X), gpu.forward(X))
-    reference = fastmlp.Network(SIZES, activation="relu", output_activation="softmax",
-                                loss="log_loss", random_state=0)
+    reference = fastmlp.Network(
+        SIZES, activation="relu", output_activation="softmax", loss="log_loss", random_state=0
+    )
     reference.params[:] = gpu.params
     np.testing.assert_allclose(gpu.forward(X), reference.forward(X), rtol=1e-12)
 
@@ -135,8 +170,13 @@ def test_classifier_on_cuda_matches_cpu():
     rng = np.random.default_rng(7)
     X = rng.normal(size=(ROWS, 3))
     y = rng.integers(0, 3, ROWS)
-    settings = dict(hidden_layer_sizes=(5,), batch_size=BATCH, max_iter=2, random_state=0,
-                    learning_rate_init=0.05)
+    settings = dict(
+        hidden_layer_sizes=(5,),
+        batch_size=BATCH,
+        max_iter=2,
+        random_state=0,
+        learning_rate_init=0.05,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gpu = fastmlp.MLPClassifier(device="cuda", **settings).fit(X, y)
@@ -153,8 +193,9 @@ def test_estimator_pickles_and_keeps_training_across_devices():
     rng = np.random.default_rng(8)
     X = rng.normal(size=(ROWS, 3))
     y = rng.normal(size=ROWS)
-    settings = dict(hidden_layer_sizes=(5,), batch_size=BATCH, random_state=0,
-                    learning_rate_init=0.05)
+    settings = dict(
+        hidden_layer_sizes=(5,), batch_size=BATCH, random_state=0, learning_rate_init=0.05
+    )
     gpu = fastmlp.MLPRegressor(device="cuda", **settings).partial_fit(X, y)
     cpu_reg = fastmlp.MLPRegressor(**settings).partial_fit(X, y)
     loaded = pickle.loads(pickle.dumps(gpu))
@@ -171,8 +212,9 @@ def test_estimator_pickles_and_keeps_training_across_devices():
 def test_saved_gpu_model_loads_and_predicts_on_the_cpu(tmp_path):
     rng = np.random.default_rng(9)
     X, y = rng.normal(size=(ROWS, 3)), rng.normal(size=ROWS)
-    gpu = fastmlp.MLPRegressor(hidden_layer_sizes=(5,), batch_size=BATCH, random_state=0,
-                               device="cuda").partial_fit(X, y)
+    gpu = fastmlp.MLPRegressor(
+        hidden_layer_sizes=(5,), batch_size=BATCH, random_state=0, device="cuda"
+    ).partial_fit(X, y)
     expected = gpu.predict(X)
     gpu.save(tmp_path / "model")
     loaded = fastmlp.load(tmp_path / "model")

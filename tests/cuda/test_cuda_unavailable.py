@@ -24,8 +24,7 @@ def fresh_cuda_target(monkeypatch):
 
 def test_import_fastmlp_does_not_import_cuda():
     code = "import sys, fastmlp; print('numba.cuda' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
