@@ -1,6 +1,7 @@
 """fastmlp: multilayer perceptrons trained by Numba-compiled kernels."""
 
 from . import kernels, reference
+from .backend import cuda_available
 from .estimators import MLPClassifier, MLPRegressor
 from .gradcheck import GradientCheck, check_gradients
 from .interop import to_onnx
@@ -11,7 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientCheck", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network",
-    "check_gradients", "kernels", "load", "reference", "save", "to_onnx",
+    "check_gradients", "cuda_available", "kernels", "load", "reference", "save", "to_onnx",
 ]
 
 

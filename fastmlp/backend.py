@@ -1,6 +1,6 @@
 """The backend seam: the one module of fastmlp that talks to compiled kernels.
 
-A *target* (``"cpu"``; later ``"cuda"``) is a row of a table: its kernel module, which
+A *target* (``"cpu"``, ``"cuda"``) is a row of a table: its kernel module, which
 exports the same operation names on every target (``Model``, ``Workspace``, ``OptState``,
 ``Batch``, ``Diagnostics``, ``forward``, ``loss_and_grad``, ``optimizer_update``,
 ``train_epoch``), and how it allocates arrays and brings them back to the host. The rest
@@ -31,14 +31,67 @@ class Target:
     empty: object  # empty(shape, dtype) -> array on the target
     zeros: object  # zeros(shape, dtype) -> array on the target
     to_host: object  # array on the target -> NumPy array
+    to_device: object  # NumPy array -> array on the target (the array itself on the CPU)
+
+
+class DeviceUnavailableError(RuntimeError):
+    """A device was asked for that this machine cannot provide (what is missing is named)."""
 
 
 def _cpu():
     cpu = importlib.import_module(".kernels.cpu", __package__)
-    return Target("cpu", cpu, np.empty, np.zeros, np.asarray)
+    return Target("cpu", cpu, np.empty, np.zeros, np.asarray, _identity)
 
 
-_LOADERS = {"cpu": _cpu}
+def _identity(array):
+    return array
+
+
+def _cuda():
+    try:
+        cuda = importlib.import_module("numba.cuda")
+    except ImportError as error:
+        raise DeviceUnavailableError(
+            "device='cuda' needs the numba-cuda package: pip install 'fastmlp[cuda]' "
+            f"({error})."
+        ) from None
+    if not cuda.is_available():
+        raise DeviceUnavailableError(
+            f"device='cuda' needs a usable NVIDIA GPU: {_cuda_missing(cuda)}."
+        )
+    kernels = importlib.import_module(".kernels.cuda", __package__)
+
+    def to_host(array):
+        return array.copy_to_host() if kernels.is_device_array(array) else np.asarray(array)
+
+    def zeros(shape, dtype):
+        return cuda.to_device(np.zeros(shape, dtype=dtype))
+
+    return Target("cuda", kernels, cuda.device_array, zeros, to_host, kernels.as_device)
+
+
+def _cuda_missing(cuda):
+    """What stops CUDA here: the driver library, or any device."""
+    try:
+        count = cuda.cudadrv.driver.driver.get_device_count()
+    except Exception as error:  # CudaSupportError and friends: no usable driver
+        return f"the NVIDIA driver could not be loaded ({' '.join(str(error).split())})"
+    if count == 0:
+        return "the NVIDIA driver found no CUDA device"
+    return "no CUDA device could be used (see numba.cuda.detect())"
+
+
+def cuda_available():
+    """True when ``device="cuda"`` can run here: a usable NVIDIA GPU with its driver and
+    the numba-cuda package, or Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    try:
+        cuda = importlib.import_module("numba.cuda")
+    except ImportError:
+        return False
+    return bool(cuda.is_available())
+
+
+_LOADERS = {"cpu": _cpu, "cuda": _cuda}
 _LOADED = {}
 
 
@@ -49,6 +102,19 @@ def target(name):
     if name not in _LOADED:
         _LOADED[name] = _LOADERS[name]()
     return _LOADED[name]
+
+
+def check_device(net, name):
+    """Raise if network ``net`` cannot run on device ``name`` (loading it on first use)."""
+    t = target(name)
+    if name == "cuda":
+        t.kernels.check_supported(net.layout.table)
+
+
+def to_target(net, array):
+    """``array`` where ``net``'s kernels run: itself on the CPU (no copy), a device copy on
+    a GPU. Training copies its data once per fit with this."""
+    return target(net.device).to_device(array)
 
 
 # ---- calling kernels -----------------------------------------------------------------------
@@ -223,7 +289,8 @@ def calibrate_batch_norm(net, X):
 
 
 def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
-    """Loss of checked data and its flat gradient (written into ``grad`` when given).
+    """Loss of checked data and its flat gradient (written into ``grad`` when given; a
+    host array on every target).
 
     Batch norm uses the batch's statistics and leaves the running ones alone; with
     ``inference`` it is folded instead (the loss of the inference outputs; the gradient,
@@ -231,11 +298,17 @@ def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
     """
     t = target(net.device)
     m = inference_model(net) if inference else model(net, training=True)
-    grad = t.empty(m.params.shape, net.dtype) if grad is None else grad
+    on_target = grad if grad is not None and t.name == "cpu" else None
+    if on_target is None:
+        on_target = t.empty(m.params.shape, net.dtype)
     loss = run_kernel(
-        t.kernels.loss_and_grad, m, grad, X, Y, kernel_weights(sw, net.dtype), hp,
+        t.kernels.loss_and_grad, m, on_target, X, Y, kernel_weights(sw, net.dtype), hp,
         workspace(net, X.shape[0]), dtype=net.dtype,
     )
+    if grad is None:
+        return float(loss), t.to_host(on_target)
+    if on_target is not grad:
+        grad[:] = t.to_host(on_target)
     return float(loss), grad
 
 
@@ -248,6 +321,22 @@ def optimizer_state(net, solver):
         t.zeros(net.params.shape, net.dtype),
         t.zeros(net.params.shape if two_moments else 0, net.dtype),
         np.zeros(1, dtype=np.int64),
+    )
+
+
+def optimizer_state_on(state, device):
+    """Optimizer state ``state`` on ``device``: itself when it is there, else a copy (a
+    network moved between devices keeps its optimizer; a pickle holds host arrays)."""
+    t = target(device)
+    if isinstance(state, t.kernels.OptState):
+        return state
+
+    def moved(array):
+        host = array.copy_to_host() if hasattr(array, "copy_to_host") else np.array(array)
+        return t.to_device(host)
+
+    return t.kernels.OptState(
+        state.solver, moved(state.state1), moved(state.state2), np.array(state.step),
     )
 
 
@@ -282,8 +371,12 @@ class EpochBuffers:
 def train_epoch(net, buffers, opt_state, hp, X, Y, sw, order, batch_size, seed):
     """One compiled pass over ``X[order]``; the statistics land in ``buffers.diag.stats``."""
     buffers.reset()
+    t = target(net.device)
+    m = model(net, training=True, update=True)  # on a GPU: the parameters' device copy
     run_kernel(
-        buffers.kernels.train_epoch, model(net, training=True, update=True), buffers.grad,
-        opt_state, hp, X, Y, sw, order, batch_size, seed, buffers.batch, buffers.workspace,
-        buffers.diag, dtype=net.dtype,
+        buffers.kernels.train_epoch, m, buffers.grad, opt_state, hp, X, Y, sw,
+        t.to_device(order), batch_size, seed, buffers.batch, buffers.workspace, buffers.diag,
+        dtype=net.dtype,
     )
+    if m.params is not net.params:
+        net.params[:] = t.to_host(m.params)

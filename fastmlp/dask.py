@@ -63,7 +63,7 @@ def fit(estimator, X, y, sample_weight=None):
     Raises
     ------
     ValueError
-        For a minibatch solver, unknown chunk sizes, blocks that split the columns, or bad
+        For a minibatch solver, batch norm, unknown chunk sizes, blocks that split the columns, or bad
         values (non-finite data, negative weights, unknown label types).
     RuntimeError
         When the cluster loses a task for good (a worker died more often than Dask retries).
@@ -72,6 +72,12 @@ def fit(estimator, X, y, sample_weight=None):
 
     if estimator.solver != "lbfgs":
         raise ValueError(MINIBATCH_MESSAGE.format(solver=estimator.solver))
+    if np.any(estimator.batch_norm):
+        # Each block would be normalised with its own statistics: not the one-machine fit.
+        raise ValueError(
+            "batch_norm is not supported on Dask arrays (each row block would be normalised "
+            "with its own statistics); compute X to NumPy or set batch_norm=False."
+        )
     try:
         client = get_client()
     except ValueError as exc:

@@ -9,6 +9,7 @@ L-BFGS evaluates the compiled loss and gradient over the network's flat paramete
 Parameters beyond scikit-learn's come after them, are keyword-only, and are off by default.
 """
 
+import copy
 import dataclasses
 import warnings
 from contextlib import contextmanager
@@ -41,7 +42,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import persistence, training
+from . import backend, persistence, training
 from ._validation import NonFiniteResultError, is_ready
 from .kernels import codes
 from .network import INITS, Network
@@ -134,6 +135,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "batch_norm_momentum": [Interval(Real, 0, 1, closed="right")],
         "batch_norm_epsilon": [Interval(Real, 0, None, closed="neither")],
         "progress_bar": ["boolean"],
+        "device": [StrOptions({"cpu", "cuda"})],
     }
 
     def _set_init_params(self, params):
@@ -218,6 +220,15 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     # ---- pickling: coefs_ stay views of the network's buffer ------------------------------
     # (Network pickles its buffer once and rebuilds its views itself.)
+    def __getstate__(self):
+        state = super().__getstate__()
+        optimizer = state.get("_optimizer")
+        if optimizer is not None:  # a GPU's optimizer state pickles as host arrays
+            optimizer = copy.copy(optimizer)
+            optimizer.state = backend.optimizer_state_on(optimizer.state, "cpu")
+            state["_optimizer"] = optimizer
+        return state
+
     def __setstate__(self, state):
         super().__setstate__(state)
         for name in ("_optimizer", "_progress"):  # (best_params is a _progress attribute)
@@ -308,6 +319,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             self._initialize(layer_units, activations, X.dtype, np.random.RandomState(0))
             self._assign_parameters(self._net.coefs, assigned[0], "coefs_")
             self._assign_parameters(self._net.intercepts, assigned[1], "intercepts_")
+        if self._net.device != self.device:
+            self._net.to(self.device)
 
         dtype = self._net.dtype
         X = _plain_array(X, dtype)
@@ -350,6 +363,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             batch_norm=self.batch_norm,
             batch_norm_momentum=self.batch_norm_momentum,
             batch_norm_epsilon=self.batch_norm_epsilon,
+            device=self.device,
         )
         self._progress = training.Progress()
         self._optimizer = None
@@ -420,6 +434,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if not incremental or self._optimizer is None or self._optimizer_solver != self.solver:
             self._optimizer = training.Optimizer(net, config)
             self._optimizer_solver = self.solver
+        self._optimizer.state = backend.optimizer_state_on(self._optimizer.state, net.device)
 
         progress = self._progress
         epochs_before = len(progress.history)
@@ -537,7 +552,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         net = self._net
-        net._check_batch_rows(X.shape[0], "fit")
+        if net.has_batch_norm:
+            net._check_batch_rows(X.shape[0], "fit")
         alpha, l1, loss_scale = float(self.alpha), float(self.l1), self._loss_scale(self.n_outputs_)
         # Its own record (loss per L-BFGS iteration): the epochs' history stays epochs only.
         history = training.History()
@@ -567,8 +583,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self.n_iter_ = _check_optimize_result("lbfgs", result, self.max_iter)
         self.loss_ = float(result.fun)
         net.params[:] = result.x
-        # L-BFGS trains on the whole set's batch-norm statistics: inference uses them too.
-        net.calibrate_batch_norm(X)
+        if net.has_batch_norm:  # L-BFGS trains on the whole set's statistics: so does inference
+            net.calibrate_batch_norm(X)
         self.history_ = history
 
     # ---- prediction ----------------------------------------------------------------------
@@ -673,6 +689,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         check_is_fitted(self)
         net = self._net
         params = self.get_params(deep=False)
+        params.pop("device", None)  # saved models record no device: they load on the CPU
         if isinstance(params.get("random_state"), np.random.RandomState):
             params["random_state"] = None  # a generator is not stored; None when loaded
         arrays = {"params": net.params, "batch_norm_state": net.state}
@@ -718,7 +735,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 "learning_rate": float(optimizer.learning_rate),
                 "epochs": int(optimizer.epochs),
             }
-            for name, array in self._optimizer_arrays(optimizer).items():
+            saved = copy.copy(optimizer)  # a GPU's optimizer state is saved from host copies
+            saved.state = backend.optimizer_state_on(optimizer.state, "cpu")
+            for name, array in self._optimizer_arrays(saved).items():
                 arrays[f"optimizer_{name}"] = array
         progress = self._progress
         state["progress"] = {
@@ -944,6 +963,10 @@ default="glorot_uniform"
         Draw a one-line progress bar on stderr, redrawn each epoch of the stochastic
         solvers: epoch, loss, validation score (with early stopping), samples per second
         and the time left if training runs to ``max_iter``. fastmlp extra.
+    device : {"cpu", "cuda"}, default="cpu"
+        Where the network's kernels run; "cuda" needs an NVIDIA GPU and the
+        ``fastmlp[cuda]`` extra. The fitted parameters are host arrays either way, and a
+        model fitted on a GPU predicts anywhere. fastmlp extra.
 """
 
 _COMMON_DOC = """
@@ -1067,6 +1090,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         batch_norm_momentum=0.1,
         batch_norm_epsilon=1e-5,
         progress_bar=False,
+        device="cpu",
     ):
         self._set_init_params(locals())
 
@@ -1270,6 +1294,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         batch_norm_momentum=0.1,
         batch_norm_epsilon=1e-5,
         progress_bar=False,
+        device="cpu",
     ):
         self._set_init_params(locals())
 

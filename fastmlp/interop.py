@@ -353,17 +353,26 @@ def register_skl2onnx_converters():
 class _RegisterOnSkl2onnxImport(importlib.abc.MetaPathFinder):
     """Registers the converters right after skl2onnx is imported, without importing it."""
 
+    _asking = False  # set while the real finders answer (find_spec below calls them)
+
     def find_spec(self, fullname, path, target=None):
-        if fullname != "skl2onnx":
+        if fullname != "skl2onnx" or self._asking:
             return None
-        sys.meta_path.remove(self)  # once, and the real finders answer the query below
-        spec = importlib.util.find_spec(fullname)
+        self._asking = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._asking = False
         if spec is None or spec.loader is None:
             return spec
         execute = spec.loader.exec_module
 
         def exec_module(module):
             execute(module)
+            # Only now: a mere importlib.util.find_spec("skl2onnx") executes nothing, and
+            # the import that follows it must still register.
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             _register_or_warn()
 
         spec.loader.exec_module = exec_module

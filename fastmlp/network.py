@@ -46,8 +46,11 @@ class Network:
         Negative-side slope of leaky_relu.
     elu_alpha : float, default=1.0
         Saturation value of elu.
-    device : {"cpu"}, default="cpu"
-        Where the parameters live and the kernels run.
+    device : {"cpu", "cuda"}, default="cpu"
+        Where the kernels run. ``"cuda"`` runs them on an NVIDIA GPU (needs the
+        ``fastmlp[cuda]`` extra; batch norm and PReLU are CPU-only for now); ``params``
+        stays a host array either way, copied to the GPU per call and per training epoch.
+        Change it with :meth:`to`.
     batch_norm : bool or sequence of bool, default=False
         Batch normalisation (Ioffe & Szegedy) of every hidden layer (True) or of the hidden
         layers marked True: dense -> batch norm -> activation. Training normalises each
@@ -139,7 +142,6 @@ class Network:
         if not (self.leaky_slope > 0 and self.elu_alpha > 0):
             raise ValueError("leaky_slope and elu_alpha must be positive.")
 
-        backend.target(device)  # an unknown or unavailable device fails here
         self.device = device
         self.batch_norm = _check_batch_norm(batch_norm, n_hidden)
         self.batch_norm_momentum = v.check_number(
@@ -153,6 +155,7 @@ class Network:
                    for bn in self.batch_norm + [False]],
             prelu=[a == "prelu" for a in self.hidden_activations] + [False],
         )
+        backend.check_device(self, device)
         self._act_params = np.asarray([self.activation_param(a) or 0.0 for a in names])
         self._loss_code = codes.LOSSES[self.loss]
         self.params = np.zeros(self.n_params, dtype=self.dtype)
@@ -309,6 +312,15 @@ class Network:
         # activation; with one per layer, a layer uses its own (the output, the last hidden).
         acts = self.activation
         return acts[min(layer, len(acts) - 1)]
+
+    def to(self, device):
+        """Run this network's kernels on ``device`` ("cpu" or "cuda"); return self.
+
+        The parameters are unchanged (they are a host array on every device).
+        """
+        backend.check_device(self, device)
+        self.device = device
+        return self
 
     # ---- computation --------------------------------------------------------------------
     def _check_X(self, X):
@@ -475,14 +487,16 @@ class Network:
 
     def __getstate__(self):
         # The per-layer lists are views into params and state: pickle the buffers once,
-        # rebuild the views.
+        # rebuild the views. Saved models record no device: a GPU-trained network loads
+        # onto the CPU.
         state = dict(self.__dict__)
-        for name in _VIEW_NAMES + ("_folded_layout",):
+        for name in _VIEW_NAMES + ("_folded_layout", "device"):
             state.pop(name, None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.device = "cpu"
         # Networks pickled before batch norm existed: no layer has it.
         n_hidden = len(self.layer_sizes) - 2
         self.__dict__.setdefault("batch_norm", [False] * n_hidden)

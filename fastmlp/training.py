@@ -391,7 +391,9 @@ class _EpochRunner:
         self.hp = config.hyperparameters(optimizer.learning_rate, net.dtype)
         self.buffers = backend.EpochBuffers(net, self.batch_size, dropout, config.diagnostics)
         self.dropout_on = bool(np.any(dropout > 0))
-        self.sw = backend.kernel_weights(sample_weight, net.dtype)
+        # The data cross to the network's device once per fit (no copy on the CPU).
+        self.X, self.Y = backend.to_target(net, X), backend.to_target(net, Y)
+        self.sw = backend.to_target(net, backend.kernel_weights(sample_weight, net.dtype))
         self.order = np.arange(X.shape[0], dtype=np.int64)
 
     def run(self):

@@ -114,6 +114,14 @@ def test_minibatch_solvers_name_the_alternatives(client):
     assert not hasattr(clf, "coefs_") and not hasattr(clf, "classes_")
 
 
+def test_batch_norm_is_refused_on_dask_input(client):
+    X, y, _ = _data()
+    clf = fastmlp.MLPClassifier(solver="lbfgs", batch_norm=True)
+    with pytest.raises(ValueError, match="batch_norm is not supported on Dask arrays"):
+        clf.fit(da.from_array(X, chunks=(200, 6)), y)
+    assert not hasattr(clf, "coefs_")
+
+
 def _nan_chunks(X):
     Xd = da.from_array(X, chunks=(200, 6))
     return Xd[Xd[:, 0] > -10]  # boolean indexing: row counts unknown

@@ -61,7 +61,7 @@ def _planted(net, change):
 def test_one_perturbed_coordinate_is_found(dtype):
     X, Y = _digits(dtype, scaled=True)
     net = _readme_net(dtype)
-    coefs, _ = net.unpack(np.arange(net.n_params))
+    coefs = net.unpack(np.arange(net.n_params))["coefs"]
     k = int(coefs[1][7, 3])  # layer 1, weight (7, 3)
 
     def change(grad):
@@ -81,7 +81,7 @@ def test_one_perturbed_coordinate_is_found(dtype):
 def test_sign_flipped_layer_is_named():
     X, Y = _digits("float32", scaled=False)
     net = _readme_net("float32")
-    _, intercepts = net.unpack(np.arange(net.n_params))
+    intercepts = net.unpack(np.arange(net.n_params))["intercepts"]
     first = intercepts[0].copy()
 
     def change(grad):

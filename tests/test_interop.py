@@ -175,6 +175,8 @@ IMPORT_FASTMLP_FIRST = """
     import fastmlp
     heavy = [m for m in ("onnx", "skl2onnx", "onnxruntime", "torch") if m in sys.modules]
     assert not heavy, heavy
+    import importlib.util
+    assert importlib.util.find_spec("skl2onnx")  # a look, as tests/test_docs.py takes
     import skl2onnx
 """
 
