@@ -248,18 +248,33 @@ class FastmlpNetwork(Runner):
             "multiclass": ("softmax", "log_loss"),
         }[case.task]
         self.net = fastmlp.Network(
-            list(case.sizes), activation="relu", output_activation=out, loss=loss,
-            dtype=case.dtype, random_state=SEED,
+            list(case.sizes),
+            activation="relu",
+            output_activation=out,
+            loss=loss,
+            dtype=case.dtype,
+            random_state=SEED,
         )
         self.rng = np.random.RandomState(SEED)
         self.epochs_run = 0
 
     def _train(self, epochs):
         history = self.net.fit(
-            self.X, self.Y, solver="adam", learning_rate_init=ADAM["lr"],
-            beta_1=ADAM["beta_1"], beta_2=ADAM["beta_2"], epsilon=ADAM["epsilon"],
-            alpha=0.0, batch_size=self.case.batch, max_iter=epochs, shuffle=True,
-            random_state=self.rng, tol=0.0, n_iter_no_change=10**9, diagnostics=False,
+            self.X,
+            self.Y,
+            solver="adam",
+            learning_rate_init=ADAM["lr"],
+            beta_1=ADAM["beta_1"],
+            beta_2=ADAM["beta_2"],
+            epsilon=ADAM["epsilon"],
+            alpha=0.0,
+            batch_size=self.case.batch,
+            max_iter=epochs,
+            shuffle=True,
+            random_state=self.rng,
+            tol=0.0,
+            n_iter_no_change=10**9,
+            diagnostics=False,
         )
         if len(history) != epochs:
             raise RuntimeError(f"Network.fit ran {len(history)} epochs, not {epochs}")
@@ -286,11 +301,21 @@ class _EstimatorRunner(Runner):
         self.X, _, self.y = data
         cls = self.regressor if case.task == "regression" else self.classifier
         self.est = cls(
-            hidden_layer_sizes=case.sizes[1:-1], activation="relu", solver="adam",
-            alpha=0.0, batch_size=case.batch, learning_rate_init=ADAM["lr"],
-            beta_1=ADAM["beta_1"], beta_2=ADAM["beta_2"], epsilon=ADAM["epsilon"],
-            shuffle=True, random_state=SEED, tol=0.0, n_iter_no_change=10**9,
-            warm_start=True, max_iter=1,
+            hidden_layer_sizes=case.sizes[1:-1],
+            activation="relu",
+            solver="adam",
+            alpha=0.0,
+            batch_size=case.batch,
+            learning_rate_init=ADAM["lr"],
+            beta_1=ADAM["beta_1"],
+            beta_2=ADAM["beta_2"],
+            epsilon=ADAM["epsilon"],
+            shuffle=True,
+            random_state=SEED,
+            tol=0.0,
+            n_iter_no_change=10**9,
+            warm_start=True,
+            max_iter=1,
         )
 
     def _train(self, epochs):
@@ -435,9 +460,13 @@ def measure(runners, n_samples, repeats, min_seconds):
             runs[r.label].append(epochs[r.label] * n_samples / seconds)
     return {
         r.label: {
-            "library": r.library, "threads": r.threads,
-            "median": statistics.median(runs[r.label]), "min": min(runs[r.label]),
-            "max": max(runs[r.label]), "runs": runs[r.label], "epochs": epochs[r.label],
+            "library": r.library,
+            "threads": r.threads,
+            "median": statistics.median(runs[r.label]),
+            "min": min(runs[r.label]),
+            "max": max(runs[r.label]),
+            "runs": runs[r.label],
+            "epochs": epochs[r.label],
         }
         for r in runners
     }
@@ -460,8 +489,12 @@ def gemm_rate(dtype, repeats=15, n=1024):
 
 
 def summarize_gemm(samples):
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
-            "runs": samples}
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "runs": samples,
+    }
 
 
 # ---- one row -------------------------------------------------------------------------------
@@ -537,8 +570,15 @@ def format_table(rows):
     has_est = any(r["best"].get(ESTIMATOR) for r in rows)
     header = ["network", "batch", "dtype", "fastmlp Network"]
     header += ["fastmlp MLP*"] if has_est else []
-    header += ["scikit-learn", "PyTorch", "fastmlp / faster peer", "fastmlp GFLOP/s",
-               "% of GEMM", "target", "met?"]
+    header += [
+        "scikit-learn",
+        "PyTorch",
+        "fastmlp / faster peer",
+        "fastmlp GFLOP/s",
+        "% of GEMM",
+        "target",
+        "met?",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for r in rows:
         case = r["case"]
@@ -585,13 +625,27 @@ def environment():
         "numba_num_threads": numba.get_num_threads(),
         "env_vars": {
             k: os.environ[k]
-            for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                      "NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR")
+            for k in (
+                "OMP_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS",
+                "NUMBA_CACHE_DIR",
+            )
             if k in os.environ
         },
         "threadpools": [
-            {k: pool.get(k) for k in ("user_api", "internal_api", "prefix", "version",
-                                      "num_threads", "filepath")}
+            {
+                k: pool.get(k)
+                for k in (
+                    "user_api",
+                    "internal_api",
+                    "prefix",
+                    "version",
+                    "num_threads",
+                    "filepath",
+                )
+            }
             for pool in threadpool_info()
         ],
     }
@@ -638,8 +692,9 @@ def format_environment(env, gemm, fused, threads):
             f"Adam fused={fused}"
         )
     else:
-        lines.append("- torch: not installed, PyTorch column skipped "
-                     "(pip install -e \".[torch]\" to add it)")
+        lines.append(
+            '- torch: not installed, PyTorch column skipped (pip install -e ".[torch]" to add it)'
+        )
     lines.append(f"- environment: {env['env_vars'] or 'no thread variables set'}")
     lines.append(
         f"- fastmlp Network, scikit-learn (BLAS pools via threadpoolctl) and PyTorch "
@@ -668,32 +723,45 @@ def run_cases(cases, args, label):
         results = measure(runners, case.n_samples, args.repeats, args.min_seconds)
         measured.append((case, results))
         fast = results[best_of(results, NETWORK)]["median"]
-        peer = max((v["median"], k) for k, v in results.items()
-                   if v["library"] in (SKLEARN, TORCH))
+        peer = max((v["median"], k) for k, v in results.items() if v["library"] in (SKLEARN, TORCH))
         print(
             f"  [{label}] {case.name} batch {case.batch} {case.dtype}: fastmlp "
             f"{fmt_rate(fast)} samples/s, {fast / peer[0]:.1f}x {peer[1]} "
             f"({time.perf_counter() - started:.0f} s)",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
     return measured
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="float32 cases only, 3 repeats of >= 0.2 s")
-    parser.add_argument("--sweep", action="store_true",
-                        help=f"also sweep batch sizes {SWEEP_BATCHES} on "
-                             f"{'-'.join(map(str, SWEEP_SIZES))} float32 (for bench/plot.py)")
+    parser.add_argument(
+        "--quick", action="store_true", help="float32 cases only, 3 repeats of >= 0.2 s"
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help=f"also sweep batch sizes {SWEEP_BATCHES} on "
+        f"{'-'.join(map(str, SWEEP_SIZES))} float32 (for bench/plot.py)",
+    )
     parser.add_argument("--out", help="write the raw numbers to this JSON file")
     parser.add_argument("--repeats", type=int, help="timed repeats per library (default 5)")
-    parser.add_argument("--min-seconds", type=float,
-                        help="minimum duration of one timed repeat (default 0.3)")
-    parser.add_argument("--threads", type=int, nargs="+", default=list(THREADS),
-                        help="thread counts to measure each library at (default: 1 2)")
-    parser.add_argument("--no-estimator", action="store_true",
-                        help="skip the fastmlp MLPClassifier/MLPRegressor column")
+    parser.add_argument(
+        "--min-seconds", type=float, help="minimum duration of one timed repeat (default 0.3)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=list(THREADS),
+        help="thread counts to measure each library at (default: 1 2)",
+    )
+    parser.add_argument(
+        "--no-estimator",
+        action="store_true",
+        help="skip the fastmlp MLPClassifier/MLPRegressor column",
+    )
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 3 if args.quick else 5
@@ -717,10 +785,12 @@ def main(argv=None):
 
     print(format_environment(env, gemm, fused, args.threads))
     print()
-    print(f"Median samples/s over {args.repeats} interleaved repeats of >= "
-          f"{args.min_seconds:g} s (whole epochs, adam, lr={ADAM['lr']:g}, no L2); "
-          "\"fastmlp / faster peer\" uses the Network column; targets are for float32; "
-          "% of GEMM is against the GEMM rate of the row's dtype.")
+    print(
+        f"Median samples/s over {args.repeats} interleaved repeats of >= "
+        f"{args.min_seconds:g} s (whole epochs, adam, lr={ADAM['lr']:g}, no L2); "
+        '"fastmlp / faster peer" uses the Network column; targets are for float32; '
+        "% of GEMM is against the GEMM rate of the row's dtype."
+    )
     print()
     print(format_table(rows))
     if sweep_rows:
@@ -733,11 +803,22 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             json.dump(
-                {"environment": env, "gemm": gemm, "torch_adam_fused": fused,
-                 "settings": {"repeats": args.repeats, "min_seconds": args.min_seconds,
-                              "threads": args.threads, "adam": ADAM},
-                 "rows": rows, "sweep": sweep_rows},
-                f, indent=1, default=_json_default,
+                {
+                    "environment": env,
+                    "gemm": gemm,
+                    "torch_adam_fused": fused,
+                    "settings": {
+                        "repeats": args.repeats,
+                        "min_seconds": args.min_seconds,
+                        "threads": args.threads,
+                        "adam": ADAM,
+                    },
+                    "rows": rows,
+                    "sweep": sweep_rows,
+                },
+                f,
+                indent=1,
+                default=_json_default,
             )
     return rows, sweep_rows
 

@@ -45,8 +45,12 @@ def _bench(kind, case, variant):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="BLAS threads (threadpoolctl); default: as they are")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS threads (threadpoolctl); default: as they are",
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         from threadpoolctl import threadpool_limits
@@ -64,14 +68,18 @@ def main(argv=None):
     medians = {key: float(np.median(t)) for key, t in times.items()}
     for (kind, case, variant), m in medians.items():
         best = min(times[(kind, case, variant)])
-        print(f"{kind:8s} {case:20s} {variant:9s} {m * 1e3:9.3f} ms median, "
-              f"{best * 1e3:9.3f} ms min (of {args.rounds})")
+        print(
+            f"{kind:8s} {case:20s} {variant:9s} {m * 1e3:9.3f} ms median, "
+            f"{best * 1e3:9.3f} ms min (of {args.rounds})"
+        )
     print()
     for kind, case, variant, baseline, budget in BUDGETS:
         ratio = medians[(kind, case, variant)] / medians[(kind, case, baseline)]
         verdict = "ok" if ratio <= budget else "OVER"
-        print(f"{kind:8s} {case:20s} {variant} / {baseline}: {ratio:.3f} "
-              f"(budget {budget:.2f}) {verdict}")
+        print(
+            f"{kind:8s} {case:20s} {variant} / {baseline}: {ratio:.3f} "
+            f"(budget {budget:.2f}) {verdict}"
+        )
 
 
 if __name__ == "__main__":

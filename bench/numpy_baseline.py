@@ -135,11 +135,17 @@ def measure_peak_gflops(size=1024, repeats=7):
 def source_version():
     """Commit of the checkout being measured, with '+dirty' for uncommitted changes."""
     try:
-        run = dict(capture_output=True, text=True, check=True, timeout=10,
-                   cwd=os.path.dirname(os.path.abspath(__file__)))
+        run = dict(
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+        )
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], **run).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               **run).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], **run
+        ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -158,18 +164,29 @@ def thread_settings():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--run-seconds", type=float, default=0.5,
-                        help="target duration of one run of N calls")
-    parser.add_argument("--case", choices=["all", "small", "large"], default="all",
-                        help="small: 20-64-64-2 at batch 16; large: 784-512-512-10 at 256")
+    parser.add_argument(
+        "--run-seconds", type=float, default=0.5, help="target duration of one run of N calls"
+    )
+    parser.add_argument(
+        "--case",
+        choices=["all", "small", "large"],
+        default="all",
+        help="small: 20-64-64-2 at batch 16; large: 784-512-512-10 at 256",
+    )
     args = parser.parse_args(argv)
     cases = {"all": CASES, "small": CASES[:1], "large": CASES[1:]}[args.case]
 
     peak = measure_peak_gflops()
     rows = []
     for sizes, batch in cases:
-        net = fastmlp.Network(list(sizes), activation="relu", output_activation="softmax",
-                              loss="log_loss", dtype="float32", random_state=0)
+        net = fastmlp.Network(
+            list(sizes),
+            activation="relu",
+            output_activation="softmax",
+            loss="log_loss",
+            dtype="float32",
+            random_state=0,
+        )
         rng = np.random.RandomState(0)
         X = rng.normal(size=(batch, sizes[0])).astype(np.float32)
         Y = np.eye(sizes[-1], dtype=np.float32)[rng.randint(0, sizes[-1], batch)]
@@ -196,7 +213,10 @@ def main(argv=None):
                 pass
             else:
                 candidates.append(
-                    ("fastmlp_unchecked", lambda: net._loss_and_grad(X, Y, None, 0.0, grad=grad_buf))
+                    (
+                        "fastmlp_unchecked",
+                        lambda: net._loss_and_grad(X, Y, None, 0.0, grad=grad_buf),
+                    )
                 )
         result = {"sizes": "-".join(map(str, sizes)), "batch": batch}
         n_calls = {name: calibrate(fn, args.run_seconds, 10) for name, fn in candidates}
@@ -210,9 +230,11 @@ def main(argv=None):
         result["gflops_numpy"] = flops / result["numpy"][1] / 1e9
         rows.append(result)
 
-    print(f"Python {platform.python_version()}, NumPy {np.__version__}, "
-          f"Numba {numba.__version__}, fastmlp {fastmlp.__version__} ({source_version()}), "
-          f"{platform.machine()}, float32, median of {args.repeats} runs of N calls")
+    print(
+        f"Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"Numba {numba.__version__}, fastmlp {fastmlp.__version__} ({source_version()}), "
+        f"{platform.machine()}, float32, median of {args.repeats} runs of N calls"
+    )
     print()
     for line in thread_settings():
         print(f"- {line}")
@@ -230,19 +252,28 @@ def main(argv=None):
         if unchecked:
             u = r["fastmlp_unchecked"][0]
             cells += [f"{u:,.0f}", f"{u / n:.2f}x"]
-        cells += [f"{r['gflops']:.1f} ({100 * r['gflops'] / PEAK_GFLOPS:.0f}% / "
-                  f"{100 * r['gflops'] / peak:.0f}%)",
-                  f"{r['gflops_numpy']:.1f}"]
+        cells += [
+            f"{r['gflops']:.1f} ({100 * r['gflops'] / PEAK_GFLOPS:.0f}% / "
+            f"{100 * r['gflops'] / peak:.0f}%)",
+            f"{r['gflops_numpy']:.1f}",
+        ]
         print("| " + " | ".join(cells) + " |")
     print()
     print("N (calls per run) and the slowest-fastest run in samples/s:")
     for r in rows:
-        print(f"- {r['sizes']}: " + ", ".join(
-            f"{k} N={r[k][2]} [{r[k][3][0]:,.0f} - {r[k][3][1]:,.0f}]"
-            for k in r if isinstance(r[k], tuple)))
-    print(f"GFLOP/s counts 6 x n_weights x batch FLOPs per call; {PEAK_GFLOPS:.0f} GFLOP/s is "
-          f"DESIGN.md's float32 GEMM rate, {peak:.0f} GFLOP/s the 1024^3 NumPy sgemm measured "
-          "at the start of this run.")
+        print(
+            f"- {r['sizes']}: "
+            + ", ".join(
+                f"{k} N={r[k][2]} [{r[k][3][0]:,.0f} - {r[k][3][1]:,.0f}]"
+                for k in r
+                if isinstance(r[k], tuple)
+            )
+        )
+    print(
+        f"GFLOP/s counts 6 x n_weights x batch FLOPs per call; {PEAK_GFLOPS:.0f} GFLOP/s is "
+        f"DESIGN.md's float32 GEMM rate, {peak:.0f} GFLOP/s the 1024^3 NumPy sgemm measured "
+        "at the start of this run."
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",
-                           "benchmarks_batch.png")
+DEFAULT_OUT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "docs", "benchmarks_batch.png"
+)
 STYLE = {
     "fastmlp Network": dict(color="C0", marker="o", lw=2.2),
     "fastmlp MLP*": dict(color="C0", marker="s", ls="--", lw=1.2),
@@ -85,11 +86,22 @@ def plot(data, out):
     ax_ratio.set_title("speed-up over the faster peer")
     ax_ratio.grid(True, which="both", alpha=0.3)
     for b, r in zip(batches, rows):
-        ax_ratio.annotate(f"{r['ratio']:.1f}×", (b, r["ratio"]), textcoords="offset points",
-                          xytext=(0, 6), ha="center", fontsize=8)
+        ax_ratio.annotate(
+            f"{r['ratio']:.1f}×",
+            (b, r["ratio"]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize=8,
+        )
     env = data.get("environment", {})
-    fig.text(0.01, 0.01, f"{env.get('machine', '')}; fastmlp {env.get('fastmlp', '')}",
-             fontsize=7, color="grey")
+    fig.text(
+        0.01,
+        0.01,
+        f"{env.get('machine', '')}; fastmlp {env.get('fastmlp', '')}",
+        fontsize=7,
+        color="grey",
+    )
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(out, dpi=110)
     plt.close(fig)
@@ -99,8 +111,12 @@ def plot(data, out):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", help="JSON written by bench/compare.py --out")
-    parser.add_argument("-o", "--output", default=DEFAULT_OUT,
-                        help="image to write (default docs/benchmarks_batch.png)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=DEFAULT_OUT,
+        help="image to write (default docs/benchmarks_batch.png)",
+    )
     args = parser.parse_args(argv)
     with open(args.results) as f:
         data = json.load(f)

@@ -30,9 +30,15 @@ def fitted_classifier():
     X, y = load_digits(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     clf = fastmlp.MLPClassifier(
-        hidden_layer_sizes=(64, 32), solver="sgd", learning_rate="cosine",
-        learning_rate_init=0.1, momentum=0.9, max_iter=60, early_stopping=True,
-        n_iter_no_change=1000, random_state=0,
+        hidden_layer_sizes=(64, 32),
+        solver="sgd",
+        learning_rate="cosine",
+        learning_rate_init=0.1,
+        momentum=0.9,
+        max_iter=60,
+        early_stopping=True,
+        n_iter_no_change=1000,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

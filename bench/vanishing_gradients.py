@@ -24,13 +24,25 @@ DEPTH, WIDTH, EPOCHS = 10, 32, 30
 def train(batch_norm, X, Y, seed=0):
     """A 64-32x10-10 logistic network trained by SGD; return it and its history."""
     net = fastmlp.Network(
-        [X.shape[1]] + [WIDTH] * DEPTH + [Y.shape[1]], activation="logistic",
-        batch_norm=batch_norm, output_activation="softmax", loss="log_loss",
+        [X.shape[1]] + [WIDTH] * DEPTH + [Y.shape[1]],
+        activation="logistic",
+        batch_norm=batch_norm,
+        output_activation="softmax",
+        loss="log_loss",
         random_state=seed,
     )
-    history = net.fit(X, Y, solver="sgd", learning_rate_init=0.05, momentum=0.9,
-                      batch_size=32, max_iter=EPOCHS, tol=0.0, n_iter_no_change=EPOCHS,
-                      random_state=seed)
+    history = net.fit(
+        X,
+        Y,
+        solver="sgd",
+        learning_rate_init=0.05,
+        momentum=0.9,
+        batch_size=32,
+        max_iter=EPOCHS,
+        tol=0.0,
+        n_iter_no_change=EPOCHS,
+        random_state=seed,
+    )
     return net, history
 
 
@@ -40,8 +52,9 @@ def accuracy(net, X, y):
 
 def run():
     X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.3,
-                                                        random_state=0, stratify=y)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X / 16.0, y, test_size=0.3, random_state=0, stratify=y
+    )
     Y_train = np.eye(10)[y_train]
     results = {}
     for batch_norm in (False, True):
@@ -54,9 +67,11 @@ def report(results):
     for batch_norm, r in results.items():
         h = r["history"]
         first = h.layer_grad_norms[0]
-        print(f"batch_norm={batch_norm!s:5}: loss {h.loss[0]:.3f} -> {h.loss[-1]:.3f} in "
-              f"{len(h)} epochs, test accuracy {r['test_accuracy']:.3f}; first-epoch "
-              f"gradient norm, layer 1 / layer {len(first)}: {first[0]:.2e} / {first[-1]:.2e}")
+        print(
+            f"batch_norm={batch_norm!s:5}: loss {h.loss[0]:.3f} -> {h.loss[-1]:.3f} in "
+            f"{len(h)} epochs, test accuracy {r['test_accuracy']:.3f}; first-epoch "
+            f"gradient norm, layer 1 / layer {len(first)}: {first[0]:.2e} / {first[-1]:.2e}"
+        )
 
 
 def plot(results, path):
@@ -69,19 +84,39 @@ def plot(results, path):
     for batch_norm, r in results.items():
         h = r["history"]
         color = "tab:orange" if batch_norm else "tab:blue"
-        label = f"batch norm (test acc. {r['test_accuracy']:.2f})" if batch_norm else \
-            f"no batch norm (test acc. {r['test_accuracy']:.2f})"
+        label = (
+            f"batch norm (test acc. {r['test_accuracy']:.2f})"
+            if batch_norm
+            else f"no batch norm (test acc. {r['test_accuracy']:.2f})"
+        )
         left.plot(np.arange(1, len(h) + 1), h.loss, color=color, label=label)
         layers = np.arange(1, h.layer_grad_norms.shape[1] + 1)
-        right.semilogy(layers, h.layer_grad_norms[0], "o-", color=color, label=label.split(" (")[0] +
-                       ", epoch 1")
-        right.semilogy(layers, h.layer_grad_norms[-1], "o--", color=color, alpha=0.5,
-                       label=label.split(" (")[0] + f", epoch {len(h)}")
-    left.set(xlabel="epoch", ylabel="training loss (log loss)",
-             title=f"{DEPTH} logistic hidden layers, digits, SGD")
+        right.semilogy(
+            layers,
+            h.layer_grad_norms[0],
+            "o-",
+            color=color,
+            label=label.split(" (")[0] + ", epoch 1",
+        )
+        right.semilogy(
+            layers,
+            h.layer_grad_norms[-1],
+            "o--",
+            color=color,
+            alpha=0.5,
+            label=label.split(" (")[0] + f", epoch {len(h)}",
+        )
+    left.set(
+        xlabel="epoch",
+        ylabel="training loss (log loss)",
+        title=f"{DEPTH} logistic hidden layers, digits, SGD",
+    )
     left.legend()
-    right.set(xlabel="layer (1 = input side)", ylabel="gradient norm (mean over minibatches)",
-              title="per-layer gradient norms (History.layer_grad_norms)")
+    right.set(
+        xlabel="layer (1 = input side)",
+        ylabel="gradient norm (mean over minibatches)",
+        title="per-layer gradient norms (History.layer_grad_norms)",
+    )
     right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

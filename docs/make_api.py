@@ -16,7 +16,11 @@ REPO = DOCS.parent
 # The package, then the public modules whose names are used on their own. Modules that need
 # an extra import it lazily, inside their functions, so every one of them imports here.
 MODULES = [
-    "fastmlp", "fastmlp.training", "fastmlp.reference", "fastmlp.interop", "fastmlp.plot",
+    "fastmlp",
+    "fastmlp.training",
+    "fastmlp.reference",
+    "fastmlp.interop",
+    "fastmlp.plot",
     "fastmlp.dask",
     "fastmlp.backend",
     "fastmlp.kernels.layout",
@@ -50,8 +54,10 @@ def public_names(module):
     names = getattr(module, "__all__", None)
     if names is None:
         names = [
-            n for n, v in vars(module).items()
-            if not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_")
+            and getattr(v, "__module__", None) == module.__name__
             and (inspect.isclass(v) or inspect.isfunction(v))
         ]
     return sorted(names, key=str.lower)

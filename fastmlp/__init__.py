@@ -11,8 +11,18 @@ from .persistence import ModelFileError, load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradientCheck", "MLPClassifier", "MLPRegressor", "ModelFileError", "Network",
-    "check_gradients", "cuda_available", "kernels", "load", "reference", "save", "to_onnx",
+    "GradientCheck",
+    "MLPClassifier",
+    "MLPRegressor",
+    "ModelFileError",
+    "Network",
+    "check_gradients",
+    "cuda_available",
+    "kernels",
+    "load",
+    "reference",
+    "save",
+    "to_onnx",
 ]
 
 

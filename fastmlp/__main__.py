@@ -91,10 +91,18 @@ def demo(epochs=30, batch_size=32, seed=0, plot=None):
     from .estimators import MLPClassifier
 
     X_train, X_test, y_train, y_test = _digits(seed)
-    params = dict(hidden_layer_sizes=(64, 64), solver="adam", batch_size=batch_size,
-                  max_iter=epochs, random_state=seed, tol=0.0)
-    print(f"digits: {len(X_train)} training and {len(X_test)} test images, 64 features, "
-          f"10 classes; network 64-64-64-10, adam, batch {batch_size}, {epochs} epochs")
+    params = dict(
+        hidden_layer_sizes=(64, 64),
+        solver="adam",
+        batch_size=batch_size,
+        max_iter=epochs,
+        random_state=seed,
+        tol=0.0,
+    )
+    print(
+        f"digits: {len(X_train)} training and {len(X_test)} test images, 64 features, "
+        f"10 classes; network 64-64-64-10, adam, batch {batch_size}, {epochs} epochs"
+    )
 
     print("compiling kernels (once per dtype, then cached on disk)...", flush=True)
     start = time.perf_counter()
@@ -113,8 +121,10 @@ def demo(epochs=30, batch_size=32, seed=0, plot=None):
     reference = SklearnMLPClassifier(**params)
     ref_seconds = _timed_fit(reference, X_train, y_train)
     ref_rate = reference.n_iter_ * len(X_train) / ref_seconds
-    print(f"scikit-learn: test accuracy {reference.score(X_test, y_test):.4f}, "
-          f"{ref_seconds:.3f} s, {ref_rate:,.0f} samples/s")
+    print(
+        f"scikit-learn: test accuracy {reference.score(X_test, y_test):.4f}, "
+        f"{ref_seconds:.3f} s, {ref_rate:,.0f} samples/s"
+    )
     print(f"speedup: {rate / ref_rate:.1f}x (same fit; timings of one run on this machine)")
     if plot is not None:
         save_history_plot(clf, plot)
@@ -158,8 +168,7 @@ def read_csv(path, parser):
     header, rows = [name.strip() for name in table[0]], table[1:]
     for number, row in enumerate(rows, start=2):
         if len(row) != len(header):
-            parser.error(f"{path}, line {number}: {len(row)} fields, the header has "
-                         f"{len(header)}")
+            parser.error(f"{path}, line {number}: {len(row)} fields, the header has {len(header)}")
     return header, rows
 
 
@@ -172,8 +181,9 @@ def _numeric_columns(header, rows, columns, path, parser):
             try:
                 X[i, j] = float(row[k])
             except ValueError:
-                parser.error(f"{path}, line {i + 2}, column {header[k]!r}: "
-                             f"not a number: {row[k]!r}")
+                parser.error(
+                    f"{path}, line {i + 2}, column {header[k]!r}: not a number: {row[k]!r}"
+                )
     return X
 
 
@@ -224,8 +234,9 @@ def train(args, parser):
 
     header, rows = read_csv(args.data, parser)
     if args.target not in header:
-        parser.error(f"target column {args.target!r} is not in {args.data} "
-                     f"(columns: {', '.join(header)})")
+        parser.error(
+            f"target column {args.target!r} is not in {args.data} (columns: {', '.join(header)})"
+        )
     features = [c for c in header if c != args.target]
     if not features:
         parser.error(f"{args.data} has no feature columns besides {args.target!r}")
@@ -234,23 +245,29 @@ def train(args, parser):
     if len(rows) < 4:
         parser.error(f"{args.data} has {len(rows)} rows; training needs at least 4")
     cls = MLPClassifier if classify else MLPRegressor
-    est = cls(hidden_layer_sizes=args.hidden, max_iter=args.epochs, batch_size=args.batch_size,
-              random_state=args.seed)
+    est = cls(
+        hidden_layer_sizes=args.hidden,
+        max_iter=args.epochs,
+        batch_size=args.batch_size,
+        random_state=args.seed,
+    )
     split = train_test_split(X, y, test_size=args.test_size, random_state=args.seed)
     X_train, X_test, y_train, y_test = split
     x_shift, x_scale = _standardizer(X_train)
     y_shift, y_scale = (0.0, 1.0) if classify else _standardizer(y_train)
     kind = f"classification ({len(np.unique(y))} classes)" if classify else "regression"
-    print(f"{args.data}: {len(rows)} rows, {len(features)} features, target {args.target!r}: "
-          f"{kind}; training on {len(X_train)}, scoring on {len(X_test)}")
+    print(
+        f"{args.data}: {len(rows)} rows, {len(features)} features, target {args.target!r}: "
+        f"{kind}; training on {len(X_train)}, scoring on {len(X_test)}"
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        est.fit((X_train - x_shift) / x_scale,
-                y_train if classify else (y_train - y_shift) / y_scale)
+        est.fit(
+            (X_train - x_shift) / x_scale, y_train if classify else (y_train - y_shift) / y_scale
+        )
     _fold_standardization(est, x_shift, x_scale, y_shift, y_scale)
     if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-        print(f"note: stopped after {est.n_iter_} epochs before converging "
-              "(raise --epochs)")
+        print(f"note: stopped after {est.n_iter_} epochs before converging (raise --epochs)")
     metric = "accuracy" if classify else "R^2"
     print(f"held-out {metric}: {est.score(X_test, y_test):.4f}")
     est.feature_names_in_ = np.array(features, dtype=object)  # so predict can pick columns
@@ -279,8 +296,9 @@ def predict(args, parser):
     elif len(header) == est.n_features_in_:
         columns = header
     else:
-        parser.error(f"{args.data} has {len(header)} columns; the model takes "
-                     f"{est.n_features_in_} features")
+        parser.error(
+            f"{args.data} has {len(header)} columns; the model takes {est.n_features_in_} features"
+        )
     X = _numeric_columns(header, rows, columns, args.data, parser)
     with warnings.catch_warnings():
         # The columns were picked by name above; the array itself carries no names.
@@ -322,25 +340,37 @@ def check_all_gradients(seed=0, rows=32, stream=None):
 
     stream = sys.stdout if stream is None else stream
     rng = np.random.RandomState(seed)
-    print(f"{'activation':11s} {'output':9s} {'loss':16s} {'dtype':8s} {'kernel':>8s} "
-          f"{'fin.diff':>8s} {'skipped':>7s}  result", file=stream)
+    print(
+        f"{'activation':11s} {'output':9s} {'loss':16s} {'dtype':8s} {'kernel':>8s} "
+        f"{'fin.diff':>8s} {'skipped':>7s}  result",
+        file=stream,
+    )
     all_ok = True
     for activation in codes.HIDDEN_ACTIVATIONS:
         for loss, outputs in LOSS_OUTPUTS.items():
             for output in outputs:
                 for dtype in ("float32", "float64"):
-                    net = Network([5, 6, 4, 3], activation=activation, output_activation=output,
-                                  loss=loss, dtype=dtype, random_state=rng.randint(2**31))
+                    net = Network(
+                        [5, 6, 4, 3],
+                        activation=activation,
+                        output_activation=output,
+                        loss=loss,
+                        dtype=dtype,
+                        random_state=rng.randint(2**31),
+                    )
                     X = rng.normal(size=(rows, 5))
                     Y = _targets(rng, output, loss, rows, 3)
-                    result = check_gradients(net, X.astype(dtype), Y.astype(dtype), alpha=0.1,
-                                             full=True)
+                    result = check_gradients(
+                        net, X.astype(dtype), Y.astype(dtype), alpha=0.1, full=True
+                    )
                     all_ok &= result.ok
-                    print(f"{activation:11s} {output:9s} {loss:16s} {dtype:8s} "
-                          f"{result.kernel_error_ratio:8.2g} "
-                          f"{result.finite_difference_error_ratio:8.2g} "
-                          f"{len(result.skipped):7d}  {'ok' if result.ok else 'FAIL'}",
-                          file=stream)
+                    print(
+                        f"{activation:11s} {output:9s} {loss:16s} {dtype:8s} "
+                        f"{result.kernel_error_ratio:8.2g} "
+                        f"{result.finite_difference_error_ratio:8.2g} "
+                        f"{len(result.skipped):7d}  {'ok' if result.ok else 'FAIL'}",
+                        file=stream,
+                    )
     print("columns kernel and fin.diff: worst error / tolerance (<= 1 passes)", file=stream)
     print("all gradients ok" if all_ok else "SOME GRADIENTS ARE WRONG", file=stream)
     return all_ok
@@ -349,72 +379,123 @@ def check_all_gradients(seed=0, rows=32, stream=None):
 # ---- the parser ----------------------------------------------------------------------------
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python -m fastmlp", description=DESCRIPTION,
+        prog="python -m fastmlp",
+        description=DESCRIPTION,
         epilog="Run 'python -m fastmlp COMMAND --help' for a command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parser.commands = {}  # name -> its parser, whose error() names the command in usage
 
     p = parser.commands["demo"] = sub.add_parser(
-        "demo", help="train on scikit-learn's digits, compare speed with scikit-learn",
+        "demo",
+        help="train on scikit-learn's digits, compare speed with scikit-learn",
         description="Train a 64-64-64-10 network on scikit-learn's digits (float32, adam) "
         "with fastmlp and with scikit-learn, and print the loss per epoch, the test "
         "accuracy, samples per second and the speedup. The first run compiles the kernels "
         "(a few seconds, once per dtype; cached on disk).",
     )
-    p.add_argument("--epochs", type=_positive_int, default=30, metavar="N",
-                   help="training epochs (default: 30)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="B",
-                   help="minibatch size (default: 32)")
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=30,
+        metavar="N",
+        help="training epochs (default: 30)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        metavar="B",
+        help="minibatch size (default: 32)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--plot", metavar="PNG",
-                   help="also save fastmlp.plot.history of the fit to this image file "
-                   "(needs the plot extra: pip install 'fastmlp[plot]')")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="also save fastmlp.plot.history of the fit to this image file "
+        "(needs the plot extra: pip install 'fastmlp[plot]')",
+    )
 
     p = parser.commands["train"] = sub.add_parser(
-        "train", help="train a model on a CSV file and save it",
+        "train",
+        help="train a model on a CSV file and save it",
         description="Train on a CSV file with a header row. The target column decides the "
-        "task: text, or at most %d distinct integer values, makes a classifier; any other "
-        "numbers a regressor. Every other column is a numeric feature (standardized for "
-        "training; the saved model takes the raw values). A held-out part of the rows is scored "
-        "(accuracy or R^2) and the model is saved for 'predict'." % MAX_CLASSES,
+        f"task: text, or at most {MAX_CLASSES} distinct integer values, makes a classifier; "
+        "any other numbers a regressor. Every other column is a numeric feature (standardized "
+        "for training; the saved model takes the raw values). A held-out part of the rows is "
+        "scored (accuracy or R^2) and the model is saved for 'predict'.",
     )
     p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--target", required=True, metavar="COLUMN",
-                   help="name of the column to predict")
-    p.add_argument("--hidden", type=_layer_sizes, default=(64, 64), metavar="W1,W2,...",
-                   help="hidden layer widths (default: 64,64)")
-    p.add_argument("--epochs", type=_positive_int, default=200, metavar="N",
-                   help="maximum training epochs (default: 200)")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="B",
-                   help="minibatch size (default: 32)")
-    p.add_argument("--test-size", type=_fraction, default=0.25, metavar="F",
-                   help="fraction of rows held out for the score (default: 0.25)")
+    p.add_argument(
+        "--target", required=True, metavar="COLUMN", help="name of the column to predict"
+    )
+    p.add_argument(
+        "--hidden",
+        type=_layer_sizes,
+        default=(64, 64),
+        metavar="W1,W2,...",
+        help="hidden layer widths (default: 64,64)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=200,
+        metavar="N",
+        help="maximum training epochs (default: 200)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=32,
+        metavar="B",
+        help="minibatch size (default: 32)",
+    )
+    p.add_argument(
+        "--test-size",
+        type=_fraction,
+        default=0.25,
+        metavar="F",
+        help="fraction of rows held out for the score (default: 0.25)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--output", default="model.fastmlp", metavar="PATH",
-                   help="where to save the model (default: model.fastmlp)")
+    p.add_argument(
+        "--output",
+        default="model.fastmlp",
+        metavar="PATH",
+        help="where to save the model (default: model.fastmlp)",
+    )
 
     p = parser.commands["predict"] = sub.add_parser(
-        "predict", help="predict the rows of a CSV file with a saved model",
+        "predict",
+        help="predict the rows of a CSV file with a saved model",
         description="Load a model saved by 'train' (or est.save) and print one prediction "
         "per row of the CSV file. Columns are matched to the model's features by name; "
         "others (such as the target) are ignored.",
     )
     p.add_argument("model", help="model file written by 'train' or est.save")
     p.add_argument("data", help="CSV file with a header row")
-    p.add_argument("--output", metavar="PATH",
-                   help="write the predictions here, one per line, instead of printing them")
+    p.add_argument(
+        "--output",
+        metavar="PATH",
+        help="write the predictions here, one per line, instead of printing them",
+    )
 
     p = parser.commands["check-gradients"] = sub.add_parser(
-        "check-gradients", help="check compiled gradients on random small networks",
+        "check-gradients",
+        help="check compiled gradients on random small networks",
         description="For every hidden activation, every output/loss pair and both dtypes, "
         "compare the compiled gradient of a random small network with the float64 "
         "reference and with finite differences (fastmlp.check_gradients). Prints a table; "
         "exits with status 1 if any case fails.",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--rows", type=_positive_int, default=32, metavar="N",
-                   help="rows of random data per case (default: 32)")
+    p.add_argument(
+        "--rows",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="rows of random data per case (default: 32)",
+    )
     return parser
 
 

@@ -29,8 +29,7 @@ def check_matrix(X, name, dtype, n_columns=None, what_columns="features"):
         )
     if n_columns is not None and X.shape[1] != n_columns:
         raise ValueError(
-            f"{name} has {X.shape[1]} columns but the network expects {n_columns} "
-            f"{what_columns}."
+            f"{name} has {X.shape[1]} columns but the network expects {n_columns} {what_columns}."
         )
     return X
 
@@ -49,7 +48,10 @@ def _all_finite(X, rows_per_chunk=65536):
 def is_ready(X, dtype):
     """Already a non-empty, C-contiguous, 2-D ndarray of ``dtype``."""
     return (
-        type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.size > 0
+        type(X) is np.ndarray
+        and X.dtype == dtype
+        and X.ndim == 2
+        and X.size > 0
         and X.flags.c_contiguous
     )
 
@@ -63,9 +65,7 @@ def check_sample_weight(sample_weight, n_samples, dtype):
         raise TypeError(f"sample_weight must hold numbers, got dtype {sw.dtype}.")
     sw = np.ascontiguousarray(sw, dtype=dtype)
     if sw.ndim != 1 or sw.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight must have shape ({n_samples},), got {sw.shape}."
-        )
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {sw.shape}.")
     if not np.all(np.isfinite(sw)):
         raise ValueError("sample_weight contains NaN or infinity.")
     if np.any(sw < 0):

@@ -52,8 +52,7 @@ def _cuda():
         cuda = importlib.import_module("numba.cuda")
     except ImportError as error:
         raise DeviceUnavailableError(
-            "device='cuda' needs the numba-cuda package: pip install 'fastmlp[cuda]' "
-            f"({error})."
+            f"device='cuda' needs the numba-cuda package: pip install 'fastmlp[cuda]' ({error})."
         ) from None
     if not cuda.is_available():
         raise DeviceUnavailableError(
@@ -150,7 +149,9 @@ def _say_compiling(dtype):
     _announced.add(dtype)
     print(
         f"fastmlp: compiling kernels for {dtype} (once per dtype; later runs load them from "
-        "the disk cache)...", file=sys.stderr, flush=True,
+        "the disk cache)...",
+        file=sys.stderr,
+        flush=True,
     )
 
 
@@ -195,17 +196,26 @@ def model(net, training=True, update=False):
     running statistics too when ``update``), else with the running statistics.
     """
     ops = target(net.device).kernels
-    bn = layout.batch_norm_settings(net.batch_norm_epsilon, net.batch_norm_momentum,
-                                    training, update)
-    return ops.Model(net.params, net.layout.table, net._act_params, net._loss_code,
-                     net.state if _fused(net.layout.table) else None, bn)
+    bn = layout.batch_norm_settings(
+        net.batch_norm_epsilon, net.batch_norm_momentum, training, update
+    )
+    return ops.Model(
+        net.params,
+        net.layout.table,
+        net._act_params,
+        net._loss_code,
+        net.state if _fused(net.layout.table) else None,
+        bn,
+    )
 
 
 def _fused(table):
     """Whether any layer has batch norm or PReLU slopes: the kernels then take the state
     array (empty without batch norm) and compile their fused path; otherwise None."""
-    return bool(np.any(table[:, layout.KIND] != layout.DENSE)
-                or np.any(table[:, layout.SLOPE_START] != layout.NONE))
+    return bool(
+        np.any(table[:, layout.KIND] != layout.DENSE)
+        or np.any(table[:, layout.SLOPE_START] != layout.NONE)
+    )
 
 
 def inference_model(net):
@@ -216,8 +226,14 @@ def inference_model(net):
     ops = target(net.device).kernels
     flat, folded_layout = net._folded_buffer()
     state = net.state[:0] if _fused(folded_layout.table) else None
-    return ops.Model(flat, folded_layout.table, net._act_params, net._loss_code, state,
-                     layout.batch_norm_settings())
+    return ops.Model(
+        flat,
+        folded_layout.table,
+        net._act_params,
+        net._loss_code,
+        state,
+        layout.batch_norm_settings(),
+    )
 
 
 def workspace(net, n_rows, dropout=None):
@@ -229,11 +245,14 @@ def workspace(net, n_rows, dropout=None):
     fused = _fused(net.layout.table)
     units = net.layout.n_units if net.layout.n_state else 0
     return t.kernels.Workspace(
-        n_rows, t.empty(size, net.dtype), t.empty(size, net.dtype),
+        n_rows,
+        t.empty(size, net.dtype),
+        t.empty(size, net.dtype),
         t.empty(size if dropping else 0, net.dtype),
         np.empty(0) if dropout is None else dropout,
         t.empty(size if fused else 0, net.dtype),
-        t.empty(units, net.dtype), t.empty(units, net.dtype),
+        t.empty(units, net.dtype),
+        t.empty(units, net.dtype),
     )
 
 
@@ -272,8 +291,19 @@ def predict(net, X, chunk_size):
     fused = m.state is not None
     pre = t.empty(size if fused else 0, net.dtype)  # batch norm's and PReLU's pre-activations
     units = net.layout.n_units if fused and not fold else 0
-    args = (m.params, m.layers, m.act_params, m.state, m.bn, X, out, acts, pre,
-            t.empty(units, net.dtype), t.empty(units, net.dtype))
+    args = (
+        m.params,
+        m.layers,
+        m.act_params,
+        m.state,
+        m.bn,
+        X,
+        out,
+        acts,
+        pre,
+        t.empty(units, net.dtype),
+        t.empty(units, net.dtype),
+    )
     if (t.kernels.predict, net.dtype.name) in _first_calls_done:
         return out, t.kernels.predict(*args)
     return out, run_kernel(t.kernels.predict, *args, dtype=net.dtype)  # may compile
@@ -302,8 +332,15 @@ def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
     if on_target is None:
         on_target = t.empty(m.params.shape, net.dtype)
     loss = run_kernel(
-        t.kernels.loss_and_grad, m, on_target, X, Y, kernel_weights(sw, net.dtype), hp,
-        workspace(net, X.shape[0]), dtype=net.dtype,
+        t.kernels.loss_and_grad,
+        m,
+        on_target,
+        X,
+        Y,
+        kernel_weights(sw, net.dtype),
+        hp,
+        workspace(net, X.shape[0]),
+        dtype=net.dtype,
     )
     if grad is None:
         return float(loss), t.to_host(on_target)
@@ -336,7 +373,10 @@ def optimizer_state_on(state, device):
         return t.to_device(host)
 
     return t.kernels.OptState(
-        state.solver, moved(state.state1), moved(state.state2), np.array(state.step),
+        state.solver,
+        moved(state.state1),
+        moved(state.state2),
+        np.array(state.step),
     )
 
 
@@ -374,8 +414,20 @@ def train_epoch(net, buffers, opt_state, hp, X, Y, sw, order, batch_size, seed):
     t = target(net.device)
     m = model(net, training=True, update=True)  # on a GPU: the parameters' device copy
     run_kernel(
-        buffers.kernels.train_epoch, m, buffers.grad, opt_state, hp, X, Y, sw,
-        t.to_device(order), batch_size, seed, buffers.batch, buffers.workspace, buffers.diag,
+        buffers.kernels.train_epoch,
+        m,
+        buffers.grad,
+        opt_state,
+        hp,
+        X,
+        Y,
+        sw,
+        t.to_device(order),
+        batch_size,
+        seed,
+        buffers.batch,
+        buffers.workspace,
+        buffers.diag,
         dtype=net.dtype,
     )
     if m.params is not net.params:

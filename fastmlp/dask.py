@@ -63,8 +63,8 @@ def fit(estimator, X, y, sample_weight=None):
     Raises
     ------
     ValueError
-        For a minibatch solver, batch norm, unknown chunk sizes, blocks that split the columns, or bad
-        values (non-finite data, negative weights, unknown label types).
+        For a minibatch solver, batch norm, unknown chunk sizes, blocks that split the
+        columns, or bad values (non-finite data, negative weights, unknown label types).
     RuntimeError
         When the cluster loses a task for good (a worker died more often than Dask retries).
     """
@@ -177,7 +177,8 @@ def _check_collections(X, y, sample_weight):
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected.",
-            DataConversionWarning, stacklevel=3,
+            DataConversionWarning,
+            stacklevel=3,
         )
         y = y[:, 0]
     if y.ndim not in (1, 2):
@@ -235,8 +236,12 @@ def _prepare_targets(work, X, y, sample_weight, dtype):
     _fit_labels(work, classes)
     n_out = len(work._label_binarizer.transform(classes[:1])[0])
     return y.map_blocks(
-        _binarize, work._label_binarizer, dtype,
-        new_axis=1, chunks=(y.chunks[0], (n_out,)), dtype=dtype,
+        _binarize,
+        work._label_binarizer,
+        dtype,
+        new_axis=1,
+        chunks=(y.chunks[0], (n_out,)),
+        dtype=dtype,
     )
 
 
@@ -340,8 +345,17 @@ class ClusterObjective:
         )
         parts = [
             client.submit(
-                _block_sums, self.template, shipped, Xb, Yb, sb, self.token, self.n_threads,
-                pure=False, workers=where or None, allow_other_workers=True,
+                _block_sums,
+                self.template,
+                shipped,
+                Xb,
+                Yb,
+                sb,
+                self.token,
+                self.n_threads,
+                pure=False,
+                workers=where or None,
+                allow_other_workers=True,
             )
             for where, (Xb, Yb, sb) in located
         ]

@@ -52,7 +52,8 @@ SOLVERS = ("lbfgs",) + STOCHASTIC_SOLVERS
 HIDDEN_ACTIVATIONS = tuple(codes.HIDDEN_ACTIVATIONS)
 # TrainConfig's fields that are estimator parameters of the same name and meaning.
 TRAINING_PARAMS = tuple(
-    f.name for f in fields(training.TrainConfig)
+    f.name
+    for f in fields(training.TrainConfig)
     if f.name not in ("solver", "batch_size", "loss_scale", "diagnostics")
 )
 
@@ -440,9 +441,18 @@ class BaseMultilayerPerceptron(BaseEstimator):
         epochs_before = len(progress.history)
         try:
             training.run_epochs(
-                net, X, Y, sample_weight, config, self._optimizer, progress,
-                self._random_state, validation_score=validation_score,
-                incremental=incremental, verbose=bool(self.verbose), warn=True,
+                net,
+                X,
+                Y,
+                sample_weight,
+                config,
+                self._optimizer,
+                progress,
+                self._random_state,
+                validation_score=validation_score,
+                incremental=incremental,
+                verbose=bool(self.verbose),
+                warn=True,
                 progress_bar=self.progress_bar,
             )
         except training.DivergenceError as exc:
@@ -670,9 +680,19 @@ class BaseMultilayerPerceptron(BaseEstimator):
     # fastmlp.persistence owns the file format (and checks the file's integrity); these
     # methods own what is stored and check that it makes a consistent estimator.
     _FITTED_VALUES = (
-        "n_layers_", "n_outputs_", "out_activation_", "n_iter_", "t_", "loss_", "best_loss_",
-        "best_validation_score_", "loss_curve_", "validation_scores_", "n_features_in_",
-        "_no_improvement_count", "_optimizer_solver",
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "n_iter_",
+        "t_",
+        "loss_",
+        "best_loss_",
+        "best_validation_score_",
+        "loss_curve_",
+        "validation_scores_",
+        "n_features_in_",
+        "_no_improvement_count",
+        "_optimizer_solver",
     )
 
     def save(self, path):
@@ -764,10 +784,15 @@ class BaseMultilayerPerceptron(BaseEstimator):
         est._validate_params()
         spec = state["network"]
         net = Network(
-            spec["layer_sizes"], activation=spec["activation"],
-            output_activation=spec["output_activation"], loss=spec["loss"],
-            dtype=spec["dtype"], init=spec["init"], random_state=0,
-            leaky_slope=spec["leaky_slope"], elu_alpha=spec["elu_alpha"],
+            spec["layer_sizes"],
+            activation=spec["activation"],
+            output_activation=spec["output_activation"],
+            loss=spec["loss"],
+            dtype=spec["dtype"],
+            init=spec["init"],
+            random_state=0,
+            leaky_slope=spec["leaky_slope"],
+            elu_alpha=spec["elu_alpha"],
             batch_norm=spec.get("batch_norm", False),
             batch_norm_momentum=spec.get("batch_norm_momentum", 0.1),
             batch_norm_epsilon=spec.get("batch_norm_epsilon", 1e-5),
@@ -807,8 +832,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
             best_score=float(spec["best_score"]),
             no_improvement_count=int(spec["no_improvement_count"]),
             best_params=None if best is None else cls._matching(best, net.params, "best"),
-            best_state=(None if best is None else cls._matching(
-                arrays.get("progress_best_state", net.state), net.state, "best_state")),
+            best_state=(
+                None
+                if best is None
+                else cls._matching(
+                    arrays.get("progress_best_state", net.state), net.state, "best_state"
+                )
+            ),
             history=history,
         )
         if state["history_is_progress"]:
@@ -820,13 +850,14 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _check_state_shapes(self):
         sizes = self._net.layer_sizes
         expected = {
-            "n_layers_": len(sizes), "n_outputs_": sizes[-1], "n_features_in_": sizes[0],
+            "n_layers_": len(sizes),
+            "n_outputs_": sizes[-1],
+            "n_features_in_": sizes[0],
         }
         for name, value in expected.items():
             if getattr(self, name, value) != value:
                 raise ValueError(
-                    f"{name} is {getattr(self, name)!r} for a network of layer sizes "
-                    f"{list(sizes)}"
+                    f"{name} is {getattr(self, name)!r} for a network of layer sizes {list(sizes)}"
                 )
 
     def _check_classes(self):
@@ -842,7 +873,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
     @staticmethod
     def _label_binarizer_from(spec, labels):
         lb = LabelBinarizer(
-            neg_label=spec["neg_label"], pos_label=spec["pos_label"],
+            neg_label=spec["neg_label"],
+            pos_label=spec["pos_label"],
             sparse_output=spec["sparse_output"],
         )
         if labels.ndim != 1:

@@ -47,8 +47,12 @@ from . import reference
 from .network import Network
 
 #: Output/loss pairs whose delta the kernels fuse to ``(A - Y) * w_i / S``.
-CANONICAL = {("identity", "squared_error"), ("softmax", "log_loss"),
-             ("logistic", "binary_log_loss"), ("exp", "poisson")}
+CANONICAL = {
+    ("identity", "squared_error"),
+    ("softmax", "log_loss"),
+    ("logistic", "binary_log_loss"),
+    ("exp", "poisson"),
+}
 LOG_LOSSES = ("log_loss", "binary_log_loss")
 #: Ulps allowed for one elementwise function (exp, tanh, log, division) of the kernels.
 ELEMENTWISE_ULPS = 4.0
@@ -81,9 +85,11 @@ class Coordinate:
 
     def line(self):
         where = f"layer {self.layer} {self.kind:9s} {str(self.index):10s}"
-        return (f"  {where} kernel {self.kernel: .6e}  reference {self.reference: .6e}  "
-                f"finite diff {self.finite_difference: .6e}  |err| {self.error:.1e} "
-                f"(tol {self.tolerance:.1e}){'  ' + self.note if self.note else ''}")
+        return (
+            f"  {where} kernel {self.kernel: .6e}  reference {self.reference: .6e}  "
+            f"finite diff {self.finite_difference: .6e}  |err| {self.error:.1e} "
+            f"(tol {self.tolerance:.1e}){'  ' + self.note if self.note else ''}"
+        )
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,11 @@ class GradientCheck:
 
     @property
     def ok(self):
-        return bool(self.loss_ok and self.kernel_error_ratio <= 1.0
-                    and self.finite_difference_error_ratio <= 1.0)
+        return bool(
+            self.loss_ok
+            and self.kernel_error_ratio <= 1.0
+            and self.finite_difference_error_ratio <= 1.0
+        )
 
     def __bool__(self):
         return self.ok
@@ -147,11 +156,15 @@ class GradientCheck:
         )
         lines += [c.line() for c in self.worst_finite_difference]
         if self.clipped_rows:
-            lines.append(f"{self.clipped_rows} rows left out: an output probability lies in the "
-                         "log loss's clipping band, where the loss is flat")
+            lines.append(
+                f"{self.clipped_rows} rows left out: an output probability lies in the "
+                "log loss's clipping band, where the loss is flat"
+            )
         if self.skipped:
-            lines.append(f"{len(self.skipped)} coordinates skipped: their finite difference "
-                         "straddles a kink (one-sided differences disagree)")
+            lines.append(
+                f"{len(self.skipped)} coordinates skipped: their finite difference "
+                "straddles a kink (one-sided differences disagree)"
+            )
             lines += [c.line() for c in self.skipped[:N_WORST]]
         lines.append(self._verdict())
         return "\n".join(lines)
@@ -160,16 +173,22 @@ class GradientCheck:
 
     def _verdict(self):
         if self.ok:
-            return ("The compiled gradient agrees with the float64 reference to within its "
-                    "round-off, and the reference with finite differences.")
+            return (
+                "The compiled gradient agrees with the float64 reference to within its "
+                "round-off, and the reference with finite differences."
+            )
         why = []
         if not self.loss_ok or self.kernel_error_ratio > 1:
-            why.append("the compiled kernels disagree with the float64 reference by more than "
-                       "round-off in the network's dtype can explain: training would follow "
-                       "a wrong gradient (a kernel bug, or non-finite values in the data)")
+            why.append(
+                "the compiled kernels disagree with the float64 reference by more than "
+                "round-off in the network's dtype can explain: training would follow "
+                "a wrong gradient (a kernel bug, or non-finite values in the data)"
+            )
         if self.finite_difference_error_ratio > 1:
-            why.append("the reference gradient is not the derivative of the loss (finite "
-                       "differences disagree): the math itself is wrong, not just a kernel")
+            why.append(
+                "the reference gradient is not the derivative of the loss (finite "
+                "differences disagree): the math itself is wrong, not just a kernel"
+            )
         return "Why it matters: " + "; ".join(why) + "."
 
 
@@ -183,9 +202,20 @@ def relative_error(a, b):
 
 
 def check_gradients(
-    net, X, Y, sample_weight=None, alpha=0.0, eps=1e-6, kernel_tolerance=None,
-    finite_difference_tolerance=1e-6, *, full=False, max_rows=MAX_ROWS,
-    max_coordinates=MAX_COORDINATES, random_state=0, progress=None,
+    net,
+    X,
+    Y,
+    sample_weight=None,
+    alpha=0.0,
+    eps=1e-6,
+    kernel_tolerance=None,
+    finite_difference_tolerance=1e-6,
+    *,
+    full=False,
+    max_rows=MAX_ROWS,
+    max_coordinates=MAX_COORDINATES,
+    random_state=0,
+    progress=None,
 ):
     """Compare ``net.loss_and_grad`` with :mod:`fastmlp.reference` and central differences.
 
@@ -265,8 +295,9 @@ def check_gradients(
     bound, loss_bound = problem.kernel_bound()
 
     err = np.abs(np.asarray(grad_k, dtype=np.float64) - ref_grad)
-    kernel_rel = max(relative_error(grad_k, ref_grad),
-                     abs(loss_k - ref_loss) / max(abs(ref_loss), 1e-300))
+    kernel_rel = max(
+        relative_error(grad_k, ref_grad), abs(loss_k - ref_loss) / max(abs(ref_loss), 1e-300)
+    )
     if kernel_tolerance is None:
         scale = max(np.max(np.abs(ref_grad)), np.finfo(np.float64).tiny)
         kernel_tolerance = float(np.max(bound) / scale)
@@ -276,8 +307,18 @@ def check_gradients(
         loss_bound = kernel_tolerance * abs(ref_loss)
     ratio = np.where(np.isfinite(err), err / np.maximum(bound, 1e-300), np.inf)
 
-    fd = _finite_differences(problem, grad_k, ref_grad, rng, eps, finite_difference_tolerance,
-                             full, max_coordinates, start, progress)
+    fd = _finite_differences(
+        problem,
+        grad_k,
+        ref_grad,
+        rng,
+        eps,
+        finite_difference_tolerance,
+        full,
+        max_coordinates,
+        start,
+        progress,
+    )
     worst = np.argsort(-ratio, kind="stable")[:N_WORST]
     coord = problem.coordinate
     return GradientCheck(
@@ -287,13 +328,21 @@ def check_gradients(
         finite_difference_tolerance=finite_difference_tolerance,
         kernel_error_ratio=float(np.max(ratio)) if ratio.size else 0.0,
         finite_difference_error_ratio=fd["ratio"],
-        loss_kernel=float(loss_k), loss_reference=float(ref_loss),
+        loss_kernel=float(loss_k),
+        loss_reference=float(ref_loss),
         loss_tolerance=float(loss_bound),
-        dtype=np.dtype(net.dtype).name, n_rows=len(rows), n_rows_total=n_total,
-        n_params=grad_k.size, n_finite_difference=fd["count"], clipped_rows=int(clipped.sum()),
-        worst_kernel=tuple(coord(k, grad_k[k], ref_grad[k], fd["values"].get(k, np.nan),
-                                 err[k], bound[k]) for k in worst),
-        worst_finite_difference=fd["worst"], skipped=fd["skipped"],
+        dtype=np.dtype(net.dtype).name,
+        n_rows=len(rows),
+        n_rows_total=n_total,
+        n_params=grad_k.size,
+        n_finite_difference=fd["count"],
+        clipped_rows=int(clipped.sum()),
+        worst_kernel=tuple(
+            coord(k, grad_k[k], ref_grad[k], fd["values"].get(k, np.nan), err[k], bound[k])
+            for k in worst
+        ),
+        worst_finite_difference=fd["worst"],
+        skipped=fd["skipped"],
         seconds=time.perf_counter() - start,
     )
 
@@ -326,8 +375,7 @@ class _Problem:
         # Cast through the network's dtype: the reference sees exactly what the kernels see.
         self.X = np.asarray(X, dtype=dtype).astype(np.float64)
         self.Y = np.asarray(Y, dtype=dtype).astype(np.float64)
-        self.w = (np.ones(len(X)) if sw is None
-                  else np.asarray(sw, dtype=dtype).astype(np.float64))
+        self.w = np.ones(len(X)) if sw is None else np.asarray(sw, dtype=dtype).astype(np.float64)
         self._scale = self.w / self.w.sum()  # each row's share of the mean loss
         self.flat = np.asarray(net.params).astype(np.float64)
         self.coefs, self.intercepts = _unpacked(net, self.flat)
@@ -342,8 +390,16 @@ class _Problem:
     # ---- reference loss and gradient ------------------------------------------------------
     def loss_and_grad(self, w):
         loss, gW, gb = reference.loss_and_grad(
-            self.coefs, self.intercepts, self.X, self.Y, self.names[:-1], self.names[-1],
-            self.loss_name, sample_weight=w, alpha=self.alpha, activation_params=self.act_params,
+            self.coefs,
+            self.intercepts,
+            self.X,
+            self.Y,
+            self.names[:-1],
+            self.names[-1],
+            self.loss_name,
+            sample_weight=w,
+            alpha=self.alpha,
+            activation_params=self.act_params,
         )
         flat = np.empty_like(self.flat)
         coefs, intercepts = _unpacked(self.net, flat)
@@ -356,7 +412,7 @@ class _Problem:
         if layer == 0:
             Zs, As = [], [self.X]
         else:
-            Zs, As = list(self.Zs[:layer]), list(self.As[:layer + 1])
+            Zs, As = list(self.Zs[:layer]), list(self.As[: layer + 1])
         for l in range(layer, len(self.coefs)):
             if not (l == layer and Z is not None):
                 Z = As[l] @ self.coefs[l] + self.intercepts[l]
@@ -370,7 +426,7 @@ class _Problem:
         return reference.loss(self.loss_name, self.Y, A_out, w)
 
     def penalty(self, w):
-        return 0.5 * self.alpha * sum(np.sum(W ** 2) for W in self.coefs) / w.sum()
+        return 0.5 * self.alpha * sum(np.sum(W**2) for W in self.coefs) / w.sum()
 
     # ---- the kernel's round-off bound -----------------------------------------------------
     def _perturbed(self, f, Z, eZ):
@@ -412,8 +468,12 @@ class _Problem:
         b_coefs, b_intercepts = _unpacked(self.net, bound)
         for l in range(len(self.coefs) - 1, -1, -1):
             W, A = self.coefs[l], self.As[l]
-            b_coefs[l][...] = ((n + 2) * u * (np.abs(A).T @ np.abs(D)) + eAs[l].T @ np.abs(D)
-                               + np.abs(A).T @ eD + u * self.alpha * np.abs(W) / self.w.sum())
+            b_coefs[l][...] = (
+                (n + 2) * u * (np.abs(A).T @ np.abs(D))
+                + eAs[l].T @ np.abs(D)
+                + np.abs(A).T @ eD
+                + u * self.alpha * np.abs(W) / self.w.sum()
+            )
             b_intercepts[l][...] = (n + 2) * u * np.abs(D).sum(axis=0) + eD.sum(axis=0)
             if l == 0:
                 break
@@ -429,9 +489,11 @@ class _Problem:
         # through dLoss/dZ_L (the output delta, already weighted).
         per_row = np.abs(self._row_losses())
         out_delta = np.abs(self._output_delta(self.Zs[-1]))
-        loss_bound = ((n + self.Y.shape[1] + 2 + ELEMENTWISE_ULPS) * u
-                      * np.dot(self._scale, per_row) + np.sum(out_delta * eZs[-1])
-                      + (self.flat.size + 2) * u * self.penalty(self.w))
+        loss_bound = (
+            (n + self.Y.shape[1] + 2 + ELEMENTWISE_ULPS) * u * np.dot(self._scale, per_row)
+            + np.sum(out_delta * eZs[-1])
+            + (self.flat.size + 2) * u * self.penalty(self.w)
+        )
         return SAFETY * bound, SAFETY * loss_bound
 
     def _row_losses(self):
@@ -447,8 +509,18 @@ class _Problem:
     # ---- finite differences of the reference loss ----------------------------------------
     def coordinate(self, k, kernel, ref, fd, error, tol, note=""):
         layer, kind, index = self._positions[k]
-        return Coordinate(layer, kind, index, int(k), float(kernel), float(ref), float(fd),
-                          float(error), float(tol), note)
+        return Coordinate(
+            layer,
+            kind,
+            index,
+            int(k),
+            float(kernel),
+            float(ref),
+            float(fd),
+            float(error),
+            float(tol),
+            note,
+        )
 
     def shifted_loss(self, k, h, w):
         """Reference loss (float64) with parameter ``k`` moved by ``h``, by a rank-1 update."""
@@ -458,7 +530,7 @@ class _Problem:
             i, j = index
             Z[:, j] += h * self.As[layer][:, i]
             value = self.coefs[layer][i, j]
-            penalty = 0.5 * self.alpha * ((value + h) ** 2 - value ** 2) / w.sum()
+            penalty = 0.5 * self.alpha * ((value + h) ** 2 - value**2) / w.sum()
         else:
             Z[:, index[0]] += h
             penalty = 0.0
@@ -467,15 +539,24 @@ class _Problem:
 
 
 # Names of net.unpack's blocks as a coordinate's kind.
-KINDS = {"coefs": "weight", "intercepts": "intercept", "gamma": "gamma", "beta": "beta",
-         "slopes": "slope"}
+KINDS = {
+    "coefs": "weight",
+    "intercepts": "intercept",
+    "gamma": "gamma",
+    "beta": "beta",
+    "slopes": "slope",
+}
 
 
 def _blocks(net, flat):
     """[(layer, kind, view)] of every parameter block of ``flat``, layer by layer."""
     views = net.unpack(flat)
-    return [(l, KINDS[name], views[name][l]) for l in range(net.n_layers)
-            for name in KINDS if views[name][l] is not None]
+    return [
+        (l, KINDS[name], views[name][l])
+        for l in range(net.n_layers)
+        for name in KINDS
+        if views[name][l] is not None
+    ]
 
 
 class _BlockProblem(_Problem):
@@ -492,8 +573,7 @@ class _BlockProblem(_Problem):
         self.net, self.alpha = net, float(alpha)
         self.X = np.asarray(X, dtype=dtype).astype(np.float64)
         self.Y = np.asarray(Y, dtype=dtype).astype(np.float64)
-        self.w = (np.ones(len(X)) if sw is None
-                  else np.asarray(sw, dtype=dtype).astype(np.float64))
+        self.w = np.ones(len(X)) if sw is None else np.asarray(sw, dtype=dtype).astype(np.float64)
         self._scale = self.w / self.w.sum()
         self.flat = np.asarray(net.params).astype(np.float64)
         self.coefs, self.intercepts = _unpacked(net, self.flat)
@@ -503,15 +583,23 @@ class _BlockProblem(_Problem):
         self.u_kernel = float(np.finfo(dtype).eps) / 2
         self._positions = _Positions(net, self.flat.size)
         self._settings = dict(
-            hidden_activations=self.names[:-1], output_activation=self.names[-1],
-            activation_params=self.act_params, batch_norm_epsilon=net.batch_norm_epsilon,
+            hidden_activations=self.names[:-1],
+            output_activation=self.names[-1],
+            activation_params=self.act_params,
+            batch_norm_epsilon=net.batch_norm_epsilon,
         )
         self.As = reference.forward_blocks(net.unpack(self.flat), self.X, **self._settings)
 
     def _loss_and_grads(self, flat, w):
         return reference.loss_and_grad_blocks(
-            self.net.unpack(flat), self.X, self.Y, loss_name=self.loss_name, sample_weight=w,
-            alpha=self.alpha, **self._settings)
+            self.net.unpack(flat),
+            self.X,
+            self.Y,
+            loss_name=self.loss_name,
+            sample_weight=w,
+            alpha=self.alpha,
+            **self._settings,
+        )
 
     def loss_and_grad(self, w):
         loss, grads = self._loss_and_grads(self.flat, w)
@@ -583,8 +671,10 @@ def _clipped_rows(problem):
 
 # Relative bound of the kernel against the reference for batch-norm and PReLU networks:
 # sqrt of the dtype's machine epsilon (no per-coordinate bound is derived for them yet).
-BLOCK_RELATIVE_BOUND = {"float32": float(np.sqrt(np.finfo(np.float32).eps)),
-                        "float64": float(np.sqrt(np.finfo(np.float64).eps))}
+BLOCK_RELATIVE_BOUND = {
+    "float32": float(np.sqrt(np.finfo(np.float32).eps)),
+    "float64": float(np.sqrt(np.finfo(np.float64).eps)),
+}
 
 
 def _finite_differences(problem, grad_k, ref, rng, eps, rtol, full, limit, start, progress):
@@ -601,8 +691,12 @@ def _finite_differences(problem, grad_k, ref, rng, eps, rtol, full, limit, start
         due = progress or (progress is None and now - start > 1.0)
         if due and (now - shown > 0.25 or count + 1 == len(picks)):  # a few redraws a second
             shown = now
-            print(f"\rcheck_gradients: finite differences {count + 1}/{len(picks)} "
-                  "coordinates", end="", file=sys.stderr, flush=True)
+            print(
+                f"\rcheck_gradients: finite differences {count + 1}/{len(picks)} coordinates",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         f_plus, f_minus = problem.shifted_loss(k, eps, w), problem.shifted_loss(k, -eps, w)
         central = (f_plus - f_minus) / (2 * eps)
         gap = abs((f_plus - f0) - (f0 - f_minus)) / eps
@@ -619,13 +713,16 @@ def _finite_differences(problem, grad_k, ref, rng, eps, rtol, full, limit, start
 
     def coords(items, note=""):
         items = sorted(items, key=lambda t: -t[2] / t[3])
-        return tuple(problem.coordinate(k, grad_k[k], ref[k], c, e, t, note)
-                     for k, c, e, t in items)
+        return tuple(
+            problem.coordinate(k, grad_k[k], ref[k], c, e, t, note) for k, c, e, t in items
+        )
 
     errors = np.array([c[2] for c in checked])
     result.update(
         relative=float(errors.max() / scale) if checked else 0.0,
         ratio=float(max((c[2] / c[3] for c in checked), default=0.0)),
-        count=len(checked), worst=coords(checked)[:N_WORST], skipped=coords(skipped, "kink"),
+        count=len(checked),
+        worst=coords(checked)[:N_WORST],
+        skipped=coords(skipped, "kink"),
     )
     return result

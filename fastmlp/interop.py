@@ -28,8 +28,14 @@ ONNX_OPSET = 17  # every op used below is defined for float and double at this o
 # onnx.TensorProto's element types, spelled out so that importing this module imports no onnx.
 _FLOAT, _INT64, _STRING, _DOUBLE = 1, 7, 8, 11
 ONNX_ACTIVATIONS = {
-    "identity": "Identity", "logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
-    "leaky_relu": "LeakyRelu", "elu": "Elu", "softmax": "Softmax", "exp": "Exp",
+    "identity": "Identity",
+    "logistic": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "leaky_relu": "LeakyRelu",
+    "elu": "Elu",
+    "softmax": "Softmax",
+    "exp": "Exp",
 }
 _SKL2ONNX_ALIASES = {"MLPClassifier": "FastmlpMLPClassifier", "MLPRegressor": "FastmlpMLPRegressor"}
 
@@ -62,8 +68,9 @@ class _OnnxGraph:
 
         output = output or self.name(op_type.lower())
         self.nodes.append(
-            helper.make_node(op_type, list(inputs), [output], name=self.name(f"{op_type}_op"),
-                             **attrs)
+            helper.make_node(
+                op_type, list(inputs), [output], name=self.name(f"{op_type}_op"), **attrs
+            )
         )
         return output
 
@@ -90,7 +97,10 @@ class _Skl2OnnxGraph:
     def node(self, op_type, inputs, output=None, **attrs):
         output = output or self.name(op_type.lower())
         self.container.add_node(
-            op_type, list(inputs), [output], name=self.scope.get_unique_operator_name(op_type),
+            op_type,
+            list(inputs),
+            [output],
+            name=self.scope.get_unique_operator_name(op_type),
             **attrs,
         )
         return output
@@ -252,9 +262,11 @@ def to_onnx(model, X_sample=None, *, name="fastmlp"):
     g.name("X")
     _model_nodes(g, model, "X", x_dtype, [o.name for o in outputs])
     graph = helper.make_graph(
-        g.nodes, name,
+        g.nodes,
+        name,
         [helper.make_tensor_value_info("X", _onnx_type(x_dtype), ["N", net.layer_sizes[0]])],
-        outputs, g.initializers,
+        outputs,
+        g.initializers,
     )
     onnx_model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="fastmlp"
@@ -312,8 +324,11 @@ def _skl2onnx_shape(operator):
     est = operator.raw_operator
     net = est._fitted_net()
     n = operator.inputs[0].get_first_dimension()
-    types = {"real": FloatTensorType if net.dtype == np.float32 else DoubleTensorType,
-             "int64": Int64TensorType, "string": StringTensorType}
+    types = {
+        "real": FloatTensorType if net.dtype == np.float32 else DoubleTensorType,
+        "int64": Int64TensorType,
+        "string": StringTensorType,
+    }
     for variable, (_, kind, k) in zip(operator.outputs, _output_spec(est, net)):
         variable.type = types[kind]([n] + ([] if k is None else [k]))
 
@@ -325,8 +340,11 @@ def _skl2onnx_convert(scope, operator, container):
     # Any other input type (int64, bool) is cast to the network's dtype like a mismatch.
     x_dtype = {DoubleTensorType: np.float64, FloatTensorType: np.float32}.get(type(x.type))
     _model_nodes(
-        _Skl2OnnxGraph(scope, container), operator.raw_operator, x.full_name,
-        None if x_dtype is None else np.dtype(x_dtype), [o.full_name for o in operator.outputs],
+        _Skl2OnnxGraph(scope, container),
+        operator.raw_operator,
+        x.full_name,
+        None if x_dtype is None else np.dtype(x_dtype),
+        [o.full_name for o in operator.outputs],
     )
 
 
@@ -341,12 +359,18 @@ def register_skl2onnx_converters():
     from .estimators import MLPClassifier, MLPRegressor
 
     update_registered_converter(
-        MLPClassifier, _SKL2ONNX_ALIASES["MLPClassifier"], _skl2onnx_shape, _skl2onnx_convert,
+        MLPClassifier,
+        _SKL2ONNX_ALIASES["MLPClassifier"],
+        _skl2onnx_shape,
+        _skl2onnx_convert,
         # zipmap selects skl2onnx's classifier parser; nocl (labels as indices) is not offered.
         options={"zipmap": [True, False, "columns"], "nocl": [False]},
     )
     update_registered_converter(
-        MLPRegressor, _SKL2ONNX_ALIASES["MLPRegressor"], _skl2onnx_shape, _skl2onnx_convert,
+        MLPRegressor,
+        _SKL2ONNX_ALIASES["MLPRegressor"],
+        _skl2onnx_shape,
+        _skl2onnx_convert,
     )
 
 
@@ -399,9 +423,19 @@ _SKLEARN_SCHEDULES = ("constant", "invscaling", "adaptive")
 _SKLEARN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 # Fitted attributes copied both ways when present (coefs_ and intercepts_ are handled apart).
 _FITTED = (
-    "n_layers_", "n_outputs_", "out_activation_", "n_iter_", "t_", "loss_", "loss_curve_",
-    "best_loss_", "validation_scores_", "best_validation_score_", "n_features_in_",
-    "feature_names_in_", "_no_improvement_count",
+    "n_layers_",
+    "n_outputs_",
+    "out_activation_",
+    "n_iter_",
+    "t_",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "n_features_in_",
+    "feature_names_in_",
+    "_no_improvement_count",
 )
 
 
@@ -493,8 +527,7 @@ def from_sklearn(cls, sk):
     sk_class = getattr(neural_network, cls.__name__)
     if not isinstance(sk, sk_class):
         raise TypeError(
-            f"{cls.__name__}.from_sklearn expects a scikit-learn {cls.__name__}, got "
-            f"{type(sk)!r}."
+            f"{cls.__name__}.from_sklearn expects a scikit-learn {cls.__name__}, got {type(sk)!r}."
         )
     check_is_fitted(sk, "coefs_")
     own = cls().get_params(deep=False)
@@ -502,9 +535,12 @@ def from_sklearn(cls, sk):
     dtype = np.asarray(sk.coefs_[0]).dtype
     layer_sizes = [sk.coefs_[0].shape[0]] + [W.shape[1] for W in sk.coefs_]
     net = Network(
-        layer_sizes, activation=sk.activation, output_activation=sk.out_activation_,
+        layer_sizes,
+        activation=sk.activation,
+        output_activation=sk.out_activation_,
         loss="log_loss" if is_classifier(sk) else getattr(sk, "loss", "squared_error"),
-        dtype=dtype.name, random_state=0,
+        dtype=dtype.name,
+        random_state=0,
     )
     _copy_weights(net, sk.coefs_, sk.intercepts_)
     est._net = net
@@ -563,8 +599,9 @@ def _torch_activation(name, param):
         return nn.Softmax(dim=1)
     if name == "exp":
         return _exp_module_class()()
-    return {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh,
-            "relu": nn.ReLU}[name]()
+    return {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}[
+        name
+    ]()
 
 
 def network_to_torch(model):
@@ -597,7 +634,9 @@ def network_to_torch(model):
 
 
 _DEFAULT_LOSS = {
-    "softmax": "log_loss", "logistic": "binary_log_loss", "identity": "squared_error",
+    "softmax": "log_loss",
+    "logistic": "binary_log_loss",
+    "identity": "squared_error",
     "exp": "poisson",
 }
 
@@ -638,11 +677,14 @@ def network_from_torch(seq, loss=None, dtype=None):
         activation=[n for n, _ in hidden] or "relu",
         output_activation=output[0],
         loss=_DEFAULT_LOSS[output[0]] if loss is None else loss,
-        dtype=dtype, random_state=0,
-        leaky_slope=slopes.get("leaky_relu", 0.01), elu_alpha=slopes.get("elu", 1.0),
+        dtype=dtype,
+        random_state=0,
+        leaky_slope=slopes.get("leaky_relu", 0.01),
+        elu_alpha=slopes.get("elu", 1.0),
     )
     _copy_weights(
-        net, [lin.weight.detach().cpu().double().numpy().T for lin in linears],
+        net,
+        [lin.weight.detach().cpu().double().numpy().T for lin in linears],
         [_torch_bias(lin) for lin in linears],
     )
     return net
@@ -680,7 +722,7 @@ def _read_sequential(seq):
             raise ValueError(
                 f"module {i} ({module!r}): a second activation after one Linear layer."
             )
-        last = not any(isinstance(m, nn.Linear) for m in modules[i + 1:])
+        last = not any(isinstance(m, nn.Linear) for m in modules[i + 1 :])
         activations.append(_torch_activation_name(module, i, last))
     if not linears:
         raise ValueError("the Sequential holds no Linear layer.")

@@ -110,9 +110,7 @@ class Network:
         if isinstance(activation, str):
             activation = [activation] * n_hidden if n_hidden else [activation]
         if not isinstance(activation, (list, tuple)):
-            raise TypeError(
-                f"activation must be a name or a list of names, got {activation!r}."
-            )
+            raise TypeError(f"activation must be a name or a list of names, got {activation!r}.")
         activation = list(activation)
         if len(activation) != max(n_hidden, 1):
             raise ValueError(
@@ -145,14 +143,18 @@ class Network:
         self.device = device
         self.batch_norm = _check_batch_norm(batch_norm, n_hidden)
         self.batch_norm_momentum = v.check_number(
-            batch_norm_momentum, "batch_norm_momentum", 0, 1, low_open=True)
+            batch_norm_momentum, "batch_norm_momentum", 0, 1, low_open=True
+        )
         self.batch_norm_epsilon = v.check_number(
-            batch_norm_epsilon, "batch_norm_epsilon", 0, low_open=True)
+            batch_norm_epsilon, "batch_norm_epsilon", 0, low_open=True
+        )
         names = self.hidden_activations + [self.output_activation]
         self.layout = layout.lay_out(
-            self.layer_sizes, [codes.ACTIVATIONS[a] for a in names],
-            kinds=[layout.DENSE_BATCH_NORM if bn else layout.DENSE
-                   for bn in self.batch_norm + [False]],
+            self.layer_sizes,
+            [codes.ACTIVATIONS[a] for a in names],
+            kinds=[
+                layout.DENSE_BATCH_NORM if bn else layout.DENSE for bn in self.batch_norm + [False]
+            ],
             prelu=[a == "prelu" for a in self.hidden_activations] + [False],
         )
         backend.check_device(self, device)
@@ -204,10 +206,17 @@ class Network:
             None where the layer has no such block. The offsets come from the layer table,
             the one place that lays the buffer out for the kernels too.
         """
-        return _views(flat, self.layout.table, {
-            "coefs": layout.W_START, "intercepts": layout.B_START, "gamma": layout.GAMMA_START,
-            "beta": layout.BETA_START, "slopes": layout.SLOPE_START,
-        })
+        return _views(
+            flat,
+            self.layout.table,
+            {
+                "coefs": layout.W_START,
+                "intercepts": layout.B_START,
+                "gamma": layout.GAMMA_START,
+                "beta": layout.BETA_START,
+                "slopes": layout.SLOPE_START,
+            },
+        )
 
     def _make_views(self):
         views = self.unpack(self.params)
@@ -256,12 +265,17 @@ class Network:
         if folded_layout is None:
             table = self.layout.table
             folded_layout = layout.lay_out(
-                self.layer_sizes, table[:, layout.CODE],
-                prelu=table[:, layout.SLOPE_START] != layout.NONE)
+                self.layer_sizes,
+                table[:, layout.CODE],
+                prelu=table[:, layout.SLOPE_START] != layout.NONE,
+            )
             self._folded_layout = folded_layout
         flat = np.empty(folded_layout.n_params, dtype=self.dtype)
-        views = _views(flat, folded_layout.table, {
-            "coefs": layout.W_START, "intercepts": layout.B_START, "slopes": layout.SLOPE_START})
+        views = _views(
+            flat,
+            folded_layout.table,
+            {"coefs": layout.W_START, "intercepts": layout.B_START, "slopes": layout.SLOPE_START},
+        )
         for l, (W, b) in enumerate(self.folded()):
             views["coefs"][l][...] = W
             views["intercepts"][l][...] = b
@@ -402,9 +416,22 @@ class Network:
         return backend.loss_and_grad(self, X, Y, sw, hp, grad)
 
     def fit(
-        self, X, Y, *, sample_weight=None, solver="adam", learning_rate_init=0.001,
-        batch_size=200, max_iter=200, shuffle=True, random_state=None, alpha=0.0,
-        early_stopping=False, validation_fraction=0.1, verbose=False, progress_bar=False,
+        self,
+        X,
+        Y,
+        *,
+        sample_weight=None,
+        solver="adam",
+        learning_rate_init=0.001,
+        batch_size=200,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        alpha=0.0,
+        early_stopping=False,
+        validation_fraction=0.1,
+        verbose=False,
+        progress_bar=False,
         **options,
     ):
         """Train in place with minibatch gradient methods; return the :class:`History`.
@@ -426,8 +453,13 @@ class Network:
         """
         X, Y, sw = self._check_data(X, Y, sample_weight)
         config = training.TrainConfig(
-            solver=solver, learning_rate_init=learning_rate_init, batch_size=batch_size,
-            max_iter=max_iter, shuffle=shuffle, alpha=alpha, **options,
+            solver=solver,
+            learning_rate_init=learning_rate_init,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            alpha=alpha,
+            **options,
         )
         config.validate(len(self.layer_sizes) - 2)
         rng = check_random_state(random_state)
@@ -437,8 +469,17 @@ class Network:
             X, Y, sw, validation_score = self._hold_out(X, Y, sw, validation_fraction, rng)
         progress = training.Progress()
         training.run_epochs(
-            self, X, Y, sw, config, training.Optimizer(self, config), progress, rng,
-            validation_score=validation_score, verbose=verbose, warn=False,
+            self,
+            X,
+            Y,
+            sw,
+            config,
+            training.Optimizer(self, config),
+            progress,
+            rng,
+            validation_score=validation_score,
+            verbose=verbose,
+            warn=False,
             progress_bar=progress_bar,
         )
         return progress.history
@@ -504,8 +545,9 @@ class Network:
         self.__dict__.setdefault("batch_norm_epsilon", 1e-5)
         # Writeable, plain buffers (joblib may hand back read-only memmaps).
         self.params = np.array(self.params, dtype=self.dtype, order="C")
-        self.state = np.array(self.__dict__.get("state", np.zeros(self.layout.n_state)),
-                              dtype=self.dtype, order="C")
+        self.state = np.array(
+            self.__dict__.get("state", np.zeros(self.layout.n_state)), dtype=self.dtype, order="C"
+        )
         self._make_views()
 
     def __repr__(self):

@@ -54,8 +54,18 @@ _STORABLE_KINDS = "biufU"
 
 # What zipfile and the .npy header parser raise on damaged input, besides BadZipFile.
 _PARSE_ERRORS = (
-    zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, TypeError, KeyError,
-    IndexError, OverflowError, NotImplementedError, UnicodeDecodeError, SyntaxError, OSError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    NotImplementedError,
+    UnicodeDecodeError,
+    SyntaxError,
+    OSError,
 )
 
 # Leading bytes of files that other programs write, for a message that names them.
@@ -149,9 +159,11 @@ def save(estimator, path):
     entries = dict(arrays)
     entries[_MAGIC_KEY] = np.array(MAGIC)
     entries[_META_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    entries[_CHECKSUM_KEY] = np.array(_checksum(
-        (name, a.dtype, a.shape, a.reshape(-1).view(np.uint8)) for name, a in entries.items()
-    ))
+    entries[_CHECKSUM_KEY] = np.array(
+        _checksum(
+            (name, a.dtype, a.shape, a.reshape(-1).view(np.uint8)) for name, a in entries.items()
+        )
+    )
     _write_atomically(os.fspath(path), entries)
 
 
@@ -180,9 +192,7 @@ def _checksum(entries):
 
 def _write_atomically(path, entries):
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
-    )
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)
@@ -311,7 +321,8 @@ class _Reader:
         self.entries = archive.infolist()
         self.infos = {
             info.filename[: -len(_SUFFIX)]: info
-            for info in self.entries if info.filename.endswith(_SUFFIX)
+            for info in self.entries
+            if info.filename.endswith(_SUFFIX)
         }
 
     def fail(self, problem):
@@ -332,9 +343,7 @@ class _Reader:
             self.check_directory_entry(info)
         magic = self.array(_MAGIC_KEY)
         if magic.dtype.kind != "U" or magic.shape != () or str(magic) != MAGIC:
-            raise ModelFileError(
-                f"{self.path!r} is not a fastmlp model file (wrong format key)."
-            )
+            raise ModelFileError(f"{self.path!r} is not a fastmlp model file (wrong format key).")
         meta = self.metadata()
         version = meta.get("format_version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -419,8 +428,9 @@ class _Reader:
                 if not isinstance(dtype_str, str) or not isinstance(shape, list):
                     raise TypeError("a [dtype, shape] pair expected")
                 dtype = np.dtype(dtype_str)
-                if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                           for n in shape):
+                if not all(
+                    isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
+                ):
                     raise ValueError(f"invalid shape {shape!r}")
             except (TypeError, ValueError) as exc:
                 self.fail(f"the manifest's entry for {name!r} is invalid ({exc})")
@@ -459,7 +469,7 @@ class _Reader:
         count = 1
         for n in shape:
             count *= n
-        payload = memoryview(data)[stream.tell():]
+        payload = memoryview(data)[stream.tell() :]
         if dtype.itemsize * count != len(payload) or (dtype.itemsize == 0 and count):
             self.fail(
                 f"array {name!r} declares {dtype} of shape {shape} "

@@ -60,8 +60,10 @@ def history(est_or_history, *, fig=None):
     if fig is None:
         import matplotlib.pyplot as plt
 
-        fig = plt.figure(figsize=(4.2 * min(len(panels), PANEL_COLUMNS), 3.2 * _rows(panels)),
-                         layout="constrained")
+        fig = plt.figure(
+            figsize=(4.2 * min(len(panels), PANEL_COLUMNS), 3.2 * _rows(panels)),
+            layout="constrained",
+        )
     else:
         fig.clear()
     grid = fig.add_gridspec(_rows(panels), min(len(panels), PANEL_COLUMNS))
@@ -108,19 +110,31 @@ def _panels(hist):
         panels.append(_wide_range_panel(hist.learning_rate, "Learning rate", "rate"))
     grads = hist.layer_grad_norms
     if grads.ndim == 2 and grads.size:
-        panels.append(lambda ax: _per_layer(
-            ax, grads, "Gradient norm per layer", _layer_names(grads), log=True,
-            total=hist.grad_norm if len(hist.grad_norm) else None,
-        ))
+        panels.append(
+            lambda ax: _per_layer(
+                ax,
+                grads,
+                "Gradient norm per layer",
+                _layer_names(grads),
+                log=True,
+                total=hist.grad_norm if len(hist.grad_norm) else None,
+            )
+        )
     dead = hist.dead_fraction
     if dead.ndim == 2 and dead.size and not np.all(np.isnan(dead)):
         names = [f"hidden {i + 1}" for i in range(dead.shape[1])]
-        panels.append(lambda ax: _per_layer(ax, dead, "Dead units per layer", names,
-                                            ylabel="fraction of units"))
+        panels.append(
+            lambda ax: _per_layer(
+                ax, dead, "Dead units per layer", names, ylabel="fraction of units"
+            )
+        )
     ratios = hist.update_ratio
     if ratios.ndim == 2 and ratios.size:
-        panels.append(lambda ax: _per_layer(ax, ratios, "Update/weight ratio per layer",
-                                            _layer_names(ratios), log=True))
+        panels.append(
+            lambda ax: _per_layer(
+                ax, ratios, "Update/weight ratio per layer", _layer_names(ratios), log=True
+            )
+        )
     return panels
 
 

@@ -214,16 +214,13 @@ def _layer_settings(coefs, hidden_activations, output_activation, activation_par
     names = list(hidden_activations) + [output_activation]
     if len(names) != n_layers:
         raise ValueError(
-            f"expected {n_layers - 1} hidden activations, "
-            f"got {len(hidden_activations)}"
+            f"expected {n_layers - 1} hidden activations, got {len(hidden_activations)}"
         )
     if activation_params is None:
         activation_params = [None] * n_layers
     params = list(activation_params)
     if len(params) != n_layers:
-        raise ValueError(
-            f"expected {n_layers} activation params, got {len(params)}"
-        )
+        raise ValueError(f"expected {n_layers} activation params, got {len(params)}")
     return names, params
 
 
@@ -239,8 +236,7 @@ def _forward_pass(coefs, intercepts, X, names, params):
     return Zs, As
 
 
-def forward(coefs, intercepts, X, hidden_activations, output_activation,
-            activation_params=None):
+def forward(coefs, intercepts, X, hidden_activations, output_activation, activation_params=None):
     """Run the network forward.
 
     Parameters
@@ -264,8 +260,7 @@ def forward(coefs, intercepts, X, hidden_activations, output_activation,
     activations : list of ndarray
         ``[X, A_1, ..., A_L]`` in float64.
     """
-    names, params = _layer_settings(
-        coefs, hidden_activations, output_activation, activation_params)
+    names, params = _layer_settings(coefs, hidden_activations, output_activation, activation_params)
     return _forward_pass(coefs, intercepts, X, names, params)[1]
 
 
@@ -355,9 +350,18 @@ def loss(name, Y, A, sample_weight=None):
 # ---------------------------------------------------------------------------
 
 
-def loss_and_grad(coefs, intercepts, X, Y, hidden_activations, output_activation,
-                  loss_name, sample_weight=None, alpha=0.0,
-                  activation_params=None):
+def loss_and_grad(
+    coefs,
+    intercepts,
+    X,
+    Y,
+    hidden_activations,
+    output_activation,
+    loss_name,
+    sample_weight=None,
+    alpha=0.0,
+    activation_params=None,
+):
     """Loss and its gradient with respect to all weights and biases.
 
     The output delta is obtained by the general chain rule,
@@ -388,8 +392,7 @@ def loss_and_grad(coefs, intercepts, X, Y, hidden_activations, output_activation
     intercept_grads : list of ndarray
         ``dLoss/db_l``, shaped like ``intercepts``.
     """
-    names, params = _layer_settings(
-        coefs, hidden_activations, output_activation, activation_params)
+    names, params = _layer_settings(coefs, hidden_activations, output_activation, activation_params)
     coefs = [_as_f64(W) for W in coefs]
     Zs, As = _forward_pass(coefs, intercepts, X, names, params)
     A_out = As[-1]
@@ -398,7 +401,7 @@ def loss_and_grad(coefs, intercepts, X, Y, hidden_activations, output_activation
     S = w.sum()
 
     data_loss = np.dot(w, _per_sample_loss(loss_name, Y, A_out)) / S
-    penalty = 0.5 * alpha * sum(np.sum(W ** 2) for W in coefs) / S
+    penalty = 0.5 * alpha * sum(np.sum(W**2) for W in coefs) / S
 
     # dLoss/dA_L: each row carries the weight w_i / S of its sample.
     G = _loss_gradient(loss_name, Y, A_out) * (w / S)[:, None]
@@ -413,8 +416,7 @@ def loss_and_grad(coefs, intercepts, X, Y, hidden_activations, output_activation
         intercept_grads[l] = D.sum(axis=0)
         if l > 0:
             # D_{l-1} = (D_l W_l^T) * g'_{l-1}(Z_{l-1})
-            D = (D @ coefs[l].T) * activation_derivative(
-                names[l - 1], Zs[l - 1], params[l - 1])
+            D = (D @ coefs[l].T) * activation_derivative(names[l - 1], Zs[l - 1], params[l - 1])
     return float(data_loss + penalty), coef_grads, intercept_grads
 
 
@@ -507,8 +509,10 @@ def update_running_statistics(running_mean, running_var, Z, momentum=0.1):
     """
     Z = _as_f64(Z)
     var = Z.var(axis=0, ddof=1)
-    return ((1 - momentum) * _as_f64(running_mean) + momentum * Z.mean(axis=0),
-            (1 - momentum) * _as_f64(running_var) + momentum * var)
+    return (
+        (1 - momentum) * _as_f64(running_mean) + momentum * Z.mean(axis=0),
+        (1 - momentum) * _as_f64(running_var) + momentum * var,
+    )
 
 
 def _block(blocks, name, l):
@@ -539,8 +543,15 @@ def _forward_layers(blocks, X, names, params, eps, running):
     return Zs, caches, Ys, As
 
 
-def forward_blocks(blocks, X, hidden_activations, output_activation, activation_params=None,
-                   batch_norm_epsilon=1e-5, running=None):
+def forward_blocks(
+    blocks,
+    X,
+    hidden_activations,
+    output_activation,
+    activation_params=None,
+    batch_norm_epsilon=1e-5,
+    running=None,
+):
     """Run a network given as named blocks forward.
 
     Parameters
@@ -559,13 +570,23 @@ def forward_blocks(blocks, X, hidden_activations, output_activation, activation_
         ``[X, A_1, ..., A_L]`` in float64.
     """
     names, params = _layer_settings(
-        blocks["coefs"], hidden_activations, output_activation, activation_params)
+        blocks["coefs"], hidden_activations, output_activation, activation_params
+    )
     return _forward_layers(blocks, X, names, params, batch_norm_epsilon, running)[3]
 
 
-def loss_and_grad_blocks(blocks, X, Y, hidden_activations, output_activation, loss_name,
-                         sample_weight=None, alpha=0.0, activation_params=None,
-                         batch_norm_epsilon=1e-5):
+def loss_and_grad_blocks(
+    blocks,
+    X,
+    Y,
+    hidden_activations,
+    output_activation,
+    loss_name,
+    sample_weight=None,
+    alpha=0.0,
+    activation_params=None,
+    batch_norm_epsilon=1e-5,
+):
     """Loss and its gradient for a network given as named blocks (see
     :func:`forward_blocks`), batch norm in training mode (the batch's statistics).
 
@@ -577,7 +598,8 @@ def loss_and_grad_blocks(blocks, X, Y, hidden_activations, output_activation, lo
         The gradient of every block, the same keys and shapes as ``blocks``.
     """
     names, params = _layer_settings(
-        blocks["coefs"], hidden_activations, output_activation, activation_params)
+        blocks["coefs"], hidden_activations, output_activation, activation_params
+    )
     coefs = [_as_f64(W) for W in blocks["coefs"]]
     eps = batch_norm_epsilon
     Zs, caches, Ys, As = _forward_layers(blocks, X, names, params, eps, None)
@@ -586,7 +608,7 @@ def loss_and_grad_blocks(blocks, X, Y, hidden_activations, output_activation, lo
     w = _weights(sample_weight, A_out.shape[0])
     S = w.sum()
     data_loss = np.dot(w, _per_sample_loss(loss_name, Y, A_out)) / S
-    penalty = 0.5 * alpha * sum(np.sum(W ** 2) for W in coefs) / S
+    penalty = 0.5 * alpha * sum(np.sum(W**2) for W in coefs) / S
 
     n_layers = len(coefs)
     grads = {name: [None] * n_layers for name in blocks}
@@ -603,7 +625,8 @@ def loss_and_grad_blocks(blocks, X, Y, hidden_activations, output_activation, lo
             D = G * activation_derivative(names[l], Ys[l], params[l])
         if caches[l] is not None:
             D, grads["gamma"][l], grads["beta"][l] = batch_norm_backward(
-                D, caches[l], blocks["gamma"][l], eps)
+                D, caches[l], blocks["gamma"][l], eps
+            )
         grads["coefs"][l] = As[l].T @ D + alpha * coefs[l] / S  # A_{l-1}^T D_l
         grads["intercepts"][l] = D.sum(axis=0)
         G = D @ coefs[l].T  # dLoss/dA_{l-1}
@@ -640,9 +663,9 @@ def _adam_direction(grad, m, v, t, lr, beta_1, beta_2, epsilon):
     g = _as_f64(grad)
     t = t + 1
     m = beta_1 * _as_f64(m) + (1 - beta_1) * g  # first moment
-    v = beta_2 * _as_f64(v) + (1 - beta_2) * g ** 2  # second moment
+    v = beta_2 * _as_f64(v) + (1 - beta_2) * g**2  # second moment
     # bias correction folded into the learning rate
-    lr_t = lr * math.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    lr_t = lr * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
     return lr_t * m / (np.sqrt(v) + epsilon), m, v, t
 
 
@@ -664,8 +687,19 @@ def adam_step(params, grad, m, v, t, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
     return _as_f64(params) - step, m, v, t
 
 
-def adamw_step(params, grad, m, v, t, lr, beta_1=0.9, beta_2=0.999,
-               epsilon=1e-8, weight_decay=0.01, decay_mask=None):
+def adamw_step(
+    params,
+    grad,
+    m,
+    v,
+    t,
+    lr,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    weight_decay=0.01,
+    decay_mask=None,
+):
     """One AdamW step: Adam plus decoupled weight decay.
 
     ``w = w - lr * weight_decay * w_old * mask - lr_t m / (sqrt(v) + eps)``,
@@ -699,7 +733,7 @@ def adagrad_step(params, grad, accum, lr, epsilon=1e-8):
         Updated copies.
     """
     g = _as_f64(grad)
-    G = _as_f64(accum) + g ** 2
+    G = _as_f64(accum) + g**2
     return _as_f64(params) - lr * g / (np.sqrt(G) + epsilon), G
 
 
@@ -712,7 +746,7 @@ def rmsprop_step(params, grad, sq_avg, lr, rho=0.9, epsilon=1e-8):
         Updated copies.
     """
     g = _as_f64(grad)
-    s = rho * _as_f64(sq_avg) + (1 - rho) * g ** 2
+    s = rho * _as_f64(sq_avg) + (1 - rho) * g**2
     return _as_f64(params) - lr * g / (np.sqrt(s) + epsilon), s
 
 
@@ -748,8 +782,9 @@ def l1_subgradient(params, l1, n, mask):
 # ---------------------------------------------------------------------------
 
 
-def learning_rate(schedule, lr_init, epoch, *, t=0, power_t=0.5, gamma=0.1,
-                  step_size=10, horizon=100, lr_min=0.0):
+def learning_rate(
+    schedule, lr_init, epoch, *, t=0, power_t=0.5, gamma=0.1, step_size=10, horizon=100, lr_min=0.0
+):
     """Learning rate used during (0-based) epoch ``epoch``.
 
     Parameters
@@ -785,7 +820,7 @@ def learning_rate(schedule, lr_init, epoch, *, t=0, power_t=0.5, gamma=0.1,
     if schedule == "step":
         return lr_init * gamma ** (epoch // step_size)
     if schedule == "exponential":
-        return lr_init * gamma ** epoch
+        return lr_init * gamma**epoch
     if schedule == "cosine":
         e = min(epoch, horizon)
         return lr_min + 0.5 * (lr_init - lr_min) * (1 + math.cos(math.pi * e / horizon))

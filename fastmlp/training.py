@@ -128,7 +128,6 @@ class TrainConfig:
     loss_scale: float = 1.0
     diagnostics: bool = True
 
-
     def validate(self, n_hidden):
         """Raise ValueError on any out-of-range setting; return the per-layer dropout rates.
 
@@ -233,8 +232,20 @@ class Progress:
 
 
 def run_epochs(
-    net, X, Y, sample_weight, config, optimizer, progress, rng, *, validation_score=None,
-    incremental=False, verbose=False, warn=True, progress_bar=False,
+    net,
+    X,
+    Y,
+    sample_weight,
+    config,
+    optimizer,
+    progress,
+    rng,
+    *,
+    validation_score=None,
+    incremental=False,
+    verbose=False,
+    warn=True,
+    progress_bar=False,
 ):
     """Train ``net`` in place for up to ``config.max_iter`` epochs; return the epochs run.
 
@@ -258,8 +269,9 @@ def run_epochs(
             epochs += 1
             optimizer.epochs += 1
             progress.samples_seen += X.shape[0]
-            _record(net, progress.history, epoch.buffers.diag, loss, optimizer.learning_rate,
-                    previous)
+            _record(
+                net, progress.history, epoch.buffers.diag, loss, optimizer.learning_rate, previous
+            )
             if verbose:
                 print(f"Iteration {epochs}, loss = {loss:.8f}")
             stop = _should_stop(net, config, optimizer, progress, loss, validation_score, verbose)
@@ -408,8 +420,16 @@ class _EpochRunner:
         previous, previous_state = params.copy(), state.copy()
         self.hp[layout.HP_LR] = self.optimizer.learning_rate
         backend.train_epoch(
-            self.net, self.buffers, self.optimizer.state, self.hp, self.X, self.Y, self.sw,
-            self.order, self.batch_size, seed,
+            self.net,
+            self.buffers,
+            self.optimizer.state,
+            self.hp,
+            self.X,
+            self.Y,
+            self.sw,
+            self.order,
+            self.batch_size,
+            seed,
         )
         stats = self.buffers.diag.stats
         if stats[STAT_DIVERGED] or not np.all(np.isfinite(params)):
@@ -495,15 +515,18 @@ def _update_ratios(net, previous):
     before, after = net.unpack(previous), net.unpack(net.params)
 
     def layer(views, l):
-        return np.concatenate([np.ravel(views[k][l]) for k in _RATIO_BLOCKS
-                               if views[k][l] is not None])
+        return np.concatenate(
+            [np.ravel(views[k][l]) for k in _RATIO_BLOCKS if views[k][l] is not None]
+        )
 
     tiny = np.finfo(np.float64).tiny
-    return np.asarray([
-        np.linalg.norm(layer(after, l) - layer(before, l)) / max(np.linalg.norm(layer(after, l)),
-                                                                 tiny)
-        for l in range(net.n_layers)
-    ])
+    return np.asarray(
+        [
+            np.linalg.norm(layer(after, l) - layer(before, l))
+            / max(np.linalg.norm(layer(after, l)), tiny)
+            for l in range(net.n_layers)
+        ]
+    )
 
 
 def _update_no_improvement(progress, net, loss, score, tol):

@@ -115,7 +115,13 @@ def lay_out(layer_sizes, activation_codes, kinds=None, prelu=None):
     w, b, units = 0, n_weights, 0
     for l, (fan_in, fan_out) in enumerate(fans):
         table[l, [FAN_IN, FAN_OUT, W_START, B_START, UNIT_START, CODE, KIND]] = (
-            fan_in, fan_out, w, b, units, activation_codes[l], kinds[l],
+            fan_in,
+            fan_out,
+            w,
+            b,
+            units,
+            activation_codes[l],
+            kinds[l],
         )
         w += fan_in * fan_out
         b += fan_out

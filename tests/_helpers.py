@@ -21,8 +21,10 @@ def tolerances(dtype):
 def spec(net):
     """The network facts the replay needs."""
     return dict(
-        sizes=list(net.layer_sizes), hidden=list(net.hidden_activations),
-        output=net.output_activation, loss=net.loss,
+        sizes=list(net.layer_sizes),
+        hidden=list(net.hidden_activations),
+        output=net.output_activation,
+        loss=net.loss,
     )
 
 
@@ -87,11 +89,37 @@ def draw_masks(stream, rows, widths, rates):
     return masks
 
 
-def replay(params0, X, Y, spec, *, epochs, batch_size, solver, learning_rate_init,
-            learning_rate="constant", rates=None, shuffle_rng=None, alpha=0.0, l1=0.0,
-            max_grad_norm=None, dropout=None, sample_weight=None, momentum=0.9,
-            nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01,
-            rho=0.9, power_t=0.5, lr_gamma=0.1, lr_step_size=10, lr_horizon=None, lr_min=0.0):
+def replay(
+    params0,
+    X,
+    Y,
+    spec,
+    *,
+    epochs,
+    batch_size,
+    solver,
+    learning_rate_init,
+    learning_rate="constant",
+    rates=None,
+    shuffle_rng=None,
+    alpha=0.0,
+    l1=0.0,
+    max_grad_norm=None,
+    dropout=None,
+    sample_weight=None,
+    momentum=0.9,
+    nesterovs_momentum=True,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    weight_decay=0.01,
+    rho=0.9,
+    power_t=0.5,
+    lr_gamma=0.1,
+    lr_step_size=10,
+    lr_horizon=None,
+    lr_min=0.0,
+):
     """Replay ``epochs`` epochs of minibatch training in float64 with ``fastmlp.reference``.
 
     Returns the final flat parameters, the per-epoch loss (sum of batch loss x batch length
@@ -115,8 +143,14 @@ def replay(params0, X, Y, spec, *, epochs, batch_size, solver, learning_rate_ini
             lr = rates[epoch]
         else:
             lr = reference.learning_rate(
-                learning_rate, learning_rate_init, epoch, t=epoch * n, power_t=power_t,
-                gamma=lr_gamma, step_size=lr_step_size, horizon=lr_horizon or epochs,
+                learning_rate,
+                learning_rate_init,
+                epoch,
+                t=epoch * n,
+                power_t=power_t,
+                gamma=lr_gamma,
+                step_size=lr_step_size,
+                horizon=lr_horizon or epochs,
                 lr_min=lr_min,
             )
         used.append(lr)
@@ -138,8 +172,15 @@ def replay(params0, X, Y, spec, *, epochs, batch_size, solver, learning_rate_ini
                 )
             else:
                 loss, gW, gb = reference.loss_and_grad(
-                    coefs, intercepts, Xb, Yb, spec["hidden"], spec["output"], spec["loss"],
-                    sample_weight=swb, alpha=alpha,
+                    coefs,
+                    intercepts,
+                    Xb,
+                    Yb,
+                    spec["hidden"],
+                    spec["output"],
+                    spec["loss"],
+                    sample_weight=swb,
+                    alpha=alpha,
                 )
             g = pack(gW, gb)
             if l1:

@@ -9,7 +9,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 def test_api_reference_is_current():
     result = subprocess.run(
-        [sys.executable, str(DOCS / "make_api.py"), "--check"], capture_output=True, text=True,
+        [sys.executable, str(DOCS / "make_api.py"), "--check"],
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr

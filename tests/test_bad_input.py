@@ -10,8 +10,13 @@ N_IN, N_OUT = 4, 3
 
 @pytest.fixture
 def net():
-    return Network([N_IN, 5, N_OUT], activation="relu", output_activation="identity",
-                   loss="squared_error", random_state=0)
+    return Network(
+        [N_IN, 5, N_OUT],
+        activation="relu",
+        output_activation="identity",
+        loss="squared_error",
+        random_state=0,
+    )
 
 
 @pytest.fixture
@@ -203,8 +208,13 @@ def test_unknown_names(kwargs, match):
 
 @pytest.mark.parametrize(
     "output,loss",
-    [("identity", "poisson"), ("identity", "log_loss"), ("identity", "binary_log_loss"),
-     ("exp", "log_loss"), ("tanh", "squared_error")],
+    [
+        ("identity", "poisson"),
+        ("identity", "log_loss"),
+        ("identity", "binary_log_loss"),
+        ("exp", "log_loss"),
+        ("tanh", "squared_error"),
+    ],
 )
 def test_loss_not_defined_on_output_range(output, loss):
     with pytest.raises(ValueError, match=rf"{loss}|{output}"):
@@ -221,8 +231,9 @@ def test_poisson_with_identity_output_names_the_range():
         Network([4, 5, 3], output_activation="identity", loss="poisson")
 
 
-@pytest.mark.parametrize("kwargs", [{"leaky_slope": 0.0}, {"leaky_slope": -0.1},
-                                    {"elu_alpha": 0.0}, {"elu_alpha": -1.0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"leaky_slope": 0.0}, {"leaky_slope": -0.1}, {"elu_alpha": 0.0}, {"elu_alpha": -1.0}]
+)
 def test_non_positive_activation_params(kwargs):
     with pytest.raises(ValueError, match="leaky_slope and elu_alpha must be positive"):
         Network([4, 5, 3], **kwargs)
@@ -238,9 +249,15 @@ def test_negative_targets_with_poisson(data):
         net.loss_and_grad(X, Y)
 
 
-@pytest.mark.parametrize("output,loss", [("softmax", "log_loss"), ("logistic", "log_loss"),
-                                         ("logistic", "binary_log_loss"),
-                                         ("softmax", "binary_log_loss")])
+@pytest.mark.parametrize(
+    "output,loss",
+    [
+        ("softmax", "log_loss"),
+        ("logistic", "log_loss"),
+        ("logistic", "binary_log_loss"),
+        ("softmax", "binary_log_loss"),
+    ],
+)
 @pytest.mark.parametrize("bad", [-0.2, 1.5])
 def test_targets_outside_unit_interval_with_log_losses(data, output, loss, bad):
     X, _ = data
@@ -259,8 +276,13 @@ def test_log_loss_targets_that_are_not_distributions(data):
     import fastmlp
 
     X, _ = data
-    net = Network([N_IN, 5, N_OUT], activation="tanh", output_activation="softmax",
-                  loss="log_loss", random_state=0)
+    net = Network(
+        [N_IN, 5, N_OUT],
+        activation="tanh",
+        output_activation="softmax",
+        loss="log_loss",
+        random_state=0,
+    )
     for Y in (np.full((6, N_OUT), 0.5), np.zeros((6, N_OUT))):
         try:
             result = fastmlp.check_gradients(net, X, Y)
@@ -283,8 +305,11 @@ def test_bad_chunk_size(net, data, chunk_size):
     [
         ({"layer_sizes": [4, True]}, TypeError, "not booleans"),
         ({"layer_sizes": [4, 3], "dtype": None}, ValueError, "dtype"),
-        ({"layer_sizes": [4, 3], "activation": ["relu", "tanh"]}, ValueError,
-         "2 names for 0 hidden layers"),
+        (
+            {"layer_sizes": [4, 3], "activation": ["relu", "tanh"]},
+            ValueError,
+            "2 names for 0 hidden layers",
+        ),
     ],
 )
 def test_more_constructor_mistakes(kwargs, error, match):

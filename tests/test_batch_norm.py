@@ -42,22 +42,33 @@ def _targets(rng, output, loss, n, m):
 
 
 def _blocks(net, flat):
-    return {k: [None if a is None else a.astype(np.float64) for a in v]
-            for k, v in net.unpack(flat).items()}
+    return {
+        k: [None if a is None else a.astype(np.float64) for a in v]
+        for k, v in net.unpack(flat).items()
+    }
 
 
 def _settings(net):
     params = [net.activation_param(a) for a in net.hidden_activations] + [None]
-    return dict(hidden_activations=net.hidden_activations,
-                output_activation=net.output_activation, activation_params=params)
+    return dict(
+        hidden_activations=net.hidden_activations,
+        output_activation=net.output_activation,
+        activation_params=params,
+    )
 
 
 def _ref_loss_and_grad(net, flat, X, Y, sw=None, alpha=0.0):
     """The reference's loss and gradient, the gradient packed into params' layout."""
     loss, grads = reference.loss_and_grad_blocks(
-        _blocks(net, flat), np.asarray(X, np.float64), np.asarray(Y, np.float64),
-        loss_name=net.loss, sample_weight=sw, alpha=alpha,
-        batch_norm_epsilon=net.batch_norm_epsilon, **_settings(net))
+        _blocks(net, flat),
+        np.asarray(X, np.float64),
+        np.asarray(Y, np.float64),
+        loss_name=net.loss,
+        sample_weight=sw,
+        alpha=alpha,
+        batch_norm_epsilon=net.batch_norm_epsilon,
+        **_settings(net),
+    )
     packed = np.zeros(net.n_params)
     for name, views in net.unpack(packed).items():
         for view, g in zip(views, grads[name]):
@@ -89,8 +100,11 @@ def _away_from_kinks(net, rng, margin=1e-3):
             if blocks["gamma"][l] is not None:
                 Z, _ = reference.batch_norm_forward(Z, blocks["gamma"][l], blocks["beta"][l])
             ok &= name != "prelu" or bool(np.all(np.abs(Z) > margin))
-            A = (reference.prelu(Z, blocks["slopes"][l]) if name == "prelu"
-                 else reference.activation(name, Z))
+            A = (
+                reference.prelu(Z, blocks["slopes"][l])
+                if name == "prelu"
+                else reference.activation(name, Z)
+            )
         if ok:
             return X
     raise RuntimeError("no inputs away from the kinks")
@@ -105,8 +119,15 @@ def _away_from_kinks(net, rng, margin=1e-3):
 def test_gradients(batch_norm, activation, output, loss, dtype, weighted):
     seed = PAIRS.index((output, loss)) * 10 + weighted + 2 * batch_norm
     rng = np.random.RandomState(seed)
-    net = Network([N_IN, *HIDDEN, N_OUT], activation=activation, batch_norm=batch_norm,
-                  output_activation=output, loss=loss, dtype=dtype, random_state=seed)
+    net = Network(
+        [N_IN, *HIDDEN, N_OUT],
+        activation=activation,
+        batch_norm=batch_norm,
+        output_activation=output,
+        loss=loss,
+        dtype=dtype,
+        random_state=seed,
+    )
     _randomise_extras(net, rng)
     X = _away_from_kinks(net, rng)
     Y = _targets(rng, output, loss, N_ROWS, N_OUT).astype(dtype)
@@ -119,7 +140,8 @@ def test_gradients(batch_norm, activation, output, loss, dtype, weighted):
     sw64 = None if sw is None else sw.astype(np.float64)
     loss_r, grad_r = _ref_loss_and_grad(net, flat, X, Y, sw64, alpha)
     fd = reference.numerical_gradient(
-        lambda p: _ref_loss_and_grad(net, p, X, Y, sw64, alpha)[0], flat)
+        lambda p: _ref_loss_and_grad(net, p, X, Y, sw64, alpha)[0], flat
+    )
     tol = 1e-10 if dtype == "float64" else 1e-4
     assert relative_error(grad_k, grad_r) <= tol
     assert abs(loss_k - loss_r) <= tol * max(abs(loss_r), 1.0)
@@ -141,14 +163,17 @@ def test_penalties_leave_out_the_extra_parameters():
     nw = net.n_weights
     assert np.any(penalised[:nw] != plain[:nw])
     assert_allclose(penalised[nw:], plain[nw:], rtol=1e-12, atol=1e-15)
-    assert nw <= min(layout_start for layout_start in
-                     net.layout.table[0, [layout.GAMMA_START, layout.SLOPE_START]])
+    assert nw <= min(
+        layout_start
+        for layout_start in net.layout.table[0, [layout.GAMMA_START, layout.SLOPE_START]]
+    )
 
 
 # ---- structure ------------------------------------------------------------------------------
 def test_views_layout_and_initial_values():
-    net = Network([3, 4, 5, 2], activation=["prelu", "relu"], batch_norm=[False, True],
-                  random_state=0)
+    net = Network(
+        [3, 4, 5, 2], activation=["prelu", "relu"], batch_norm=[False, True], random_state=0
+    )
     views = net.unpack(net.params)
     assert set(views) == {"coefs", "intercepts", "gamma", "beta", "slopes"}
     assert [g is None for g in net.gamma] == [True, False, True]
@@ -190,16 +215,23 @@ def test_pickle_keeps_the_running_statistics():
     assert clone.state[0] == 5.0
 
 
-@pytest.mark.parametrize("bad, error", [
-    ("yes", TypeError), ([True], ValueError), ([1, 0], TypeError)])
+@pytest.mark.parametrize(
+    "bad, error", [("yes", TypeError), ([True], ValueError), ([1, 0], TypeError)]
+)
 def test_bad_batch_norm_argument(bad, error):
     with pytest.raises(error, match="batch_norm"):
         Network([3, 4, 4, 2], batch_norm=bad)
 
 
-@pytest.mark.parametrize("name, value", [
-    ("batch_norm_momentum", 0.0), ("batch_norm_momentum", 1.5), ("batch_norm_epsilon", 0.0),
-    ("batch_norm_epsilon", -1.0)])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("batch_norm_momentum", 0.0),
+        ("batch_norm_momentum", 1.5),
+        ("batch_norm_epsilon", 0.0),
+        ("batch_norm_epsilon", -1.0),
+    ],
+)
 def test_bad_batch_norm_settings(name, value):
     with pytest.raises(ValueError, match=name):
         Network([3, 4, 2], batch_norm=True, **{name: value})
@@ -227,8 +259,15 @@ def _trained(dtype, activation="prelu", seed=0):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(60, 5)).astype(dtype)
     Y = np.eye(3)[rng.randint(0, 3, 60)].astype(dtype)
-    net = Network([5, 8, 7, 3], activation=activation, batch_norm=True, dtype=dtype,
-                  output_activation="softmax", loss="log_loss", random_state=seed)
+    net = Network(
+        [5, 8, 7, 3],
+        activation=activation,
+        batch_norm=True,
+        dtype=dtype,
+        output_activation="softmax",
+        loss="log_loss",
+        random_state=seed,
+    )
     net.fit(X, Y, max_iter=4, batch_size=16, learning_rate_init=0.05)
     _randomise_extras(net, rng)
     return net, X
@@ -240,12 +279,17 @@ def test_folded_inference_matches_unfolded(dtype):
     assert not np.allclose(net.running_mean[0], 0.0) and not np.allclose(net.running_var[0], 1)
     folded = net.forward(X)
     t = backend.target("cpu")
-    unfolded = t.kernels.forward(backend.model(net, training=False), X,
-                                 backend.workspace(net, X.shape[0])).copy()
+    unfolded = t.kernels.forward(
+        backend.model(net, training=False), X, backend.workspace(net, X.shape[0])
+    ).copy()
     running = (net.running_mean, net.running_var)
-    ref = reference.forward_blocks(_blocks(net, net.params), X, running=running,
-                                   batch_norm_epsilon=net.batch_norm_epsilon,
-                                   **_settings(net))[-1]
+    ref = reference.forward_blocks(
+        _blocks(net, net.params),
+        X,
+        running=running,
+        batch_norm_epsilon=net.batch_norm_epsilon,
+        **_settings(net),
+    )[-1]
     rtol = 1e-12 if dtype == "float64" else 2e-5
     assert_allclose(folded, unfolded, rtol=rtol, atol=rtol)
     # A few rows are normalised in the kernel instead of folding (cheaper for latency).
@@ -275,8 +319,10 @@ def _replay(net, X, Y, *, epochs, batch_size, solver, lr, rng, alpha=0.0, weight
     """Minibatch training in float64 with fastmlp.reference; the last one-row minibatch
     joins the one before it. Returns final params, running state and per-epoch losses."""
     w = net.params.astype(np.float64)
-    running = [[None if m is None else m.astype(np.float64) for m in net.running_mean],
-               [None if v is None else v.astype(np.float64) for v in net.running_var]]
+    running = [
+        [None if m is None else m.astype(np.float64) for m in net.running_mean],
+        [None if v is None else v.astype(np.float64) for v in net.running_var],
+    ]
     mask = np.zeros_like(w)
     mask[: net.n_weights] = 1.0
     s1, s2, t = np.zeros_like(w), np.zeros_like(w), 0
@@ -297,11 +343,16 @@ def _replay(net, X, Y, *, epochs, batch_size, solver, lr, rng, alpha=0.0, weight
                 Z = A @ blocks["coefs"][l] + blocks["intercepts"][l]
                 if blocks["gamma"][l] is not None:
                     running[0][l], running[1][l] = reference.update_running_statistics(
-                        running[0][l], running[1][l], Z, net.batch_norm_momentum)
+                        running[0][l], running[1][l], Z, net.batch_norm_momentum
+                    )
                     Z, _ = reference.batch_norm_forward(
-                        Z, blocks["gamma"][l], blocks["beta"][l], net.batch_norm_epsilon)
-                A = (reference.prelu(Z, blocks["slopes"][l]) if blocks["slopes"][l] is not None
-                     else reference.activation(net.hidden_activations[l], Z))
+                        Z, blocks["gamma"][l], blocks["beta"][l], net.batch_norm_epsilon
+                    )
+                A = (
+                    reference.prelu(Z, blocks["slopes"][l])
+                    if blocks["slopes"][l] is not None
+                    else reference.activation(net.hidden_activations[l], Z)
+                )
             loss, g = _ref_loss_and_grad(net, w, X[idx], Y[idx], alpha=alpha)
             # Documented: a batch-normalised layer's intercept gets exactly no gradient (the
             # reference's is round-off, which Adam would amplify).
@@ -312,8 +363,9 @@ def _replay(net, X, Y, *, epochs, batch_size, solver, lr, rng, alpha=0.0, weight
             if solver == "sgd":
                 w, s1 = reference.sgd_step(w, g, s1, lr, 0.9, True)
             else:
-                w, s1, s2, t = reference.adamw_step(w, g, s1, s2, t, lr,
-                                                    weight_decay=weight_decay, decay_mask=mask)
+                w, s1, s2, t = reference.adamw_step(
+                    w, g, s1, s2, t, lr, weight_decay=weight_decay, decay_mask=mask
+                )
             total += loss * len(idx)
         losses.append(total / n)
     return w, running, np.asarray(losses)
@@ -326,15 +378,45 @@ def test_training_replays_step_by_step(solver, dtype):
     n, batch_size = 2 * 8 + 1, 8  # the last minibatch has one row: it joins the one before
     X = rng.normal(size=(n, 4)).astype(dtype)
     Y = rng.normal(size=(n, 2)).astype(dtype)
-    net = Network([4, 6, 5, 2], activation=["prelu", "tanh"], batch_norm=[True, True],
-                  dtype=dtype, random_state=5, batch_norm_momentum=0.3)
-    start = Network([4, 6, 5, 2], activation=["prelu", "tanh"], batch_norm=[True, True],
-                    dtype=dtype, random_state=5, batch_norm_momentum=0.3)
-    history = net.fit(X, Y, solver=solver, learning_rate_init=0.01, batch_size=batch_size,
-                      max_iter=3, random_state=np.random.RandomState(7), alpha=0.1,
-                      tol=0.0, n_iter_no_change=100)
-    w, running, losses = _replay(start, X, Y, epochs=3, batch_size=batch_size, solver=solver,
-                                 lr=0.01, rng=np.random.RandomState(7), alpha=0.1)
+    net = Network(
+        [4, 6, 5, 2],
+        activation=["prelu", "tanh"],
+        batch_norm=[True, True],
+        dtype=dtype,
+        random_state=5,
+        batch_norm_momentum=0.3,
+    )
+    start = Network(
+        [4, 6, 5, 2],
+        activation=["prelu", "tanh"],
+        batch_norm=[True, True],
+        dtype=dtype,
+        random_state=5,
+        batch_norm_momentum=0.3,
+    )
+    history = net.fit(
+        X,
+        Y,
+        solver=solver,
+        learning_rate_init=0.01,
+        batch_size=batch_size,
+        max_iter=3,
+        random_state=np.random.RandomState(7),
+        alpha=0.1,
+        tol=0.0,
+        n_iter_no_change=100,
+    )
+    w, running, losses = _replay(
+        start,
+        X,
+        Y,
+        epochs=3,
+        batch_size=batch_size,
+        solver=solver,
+        lr=0.01,
+        rng=np.random.RandomState(7),
+        alpha=0.1,
+    )
     rtol, atol = (1e-10, 1e-12) if dtype == "float64" else (2e-4, 1e-5)
     assert_allclose(net.params, w, rtol=rtol, atol=atol)
     assert_allclose(history.loss, losses, rtol=rtol, atol=atol)
@@ -348,17 +430,20 @@ def test_training_replays_step_by_step(solver, dtype):
 def test_diagnostics_cover_the_new_parameters():
     rng = np.random.RandomState(0)
     X, Y = rng.normal(size=(64, 4)), rng.normal(size=(64, 2))
-    net = Network([4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False],
-                  random_state=0)
+    net = Network(
+        [4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False], random_state=0
+    )
     history = net.fit(X, Y, max_iter=2, batch_size=16)
     assert history.dead_fraction[:, 0].tolist() == [0.0, 0.0]  # PReLU never dead
     assert np.all(np.isfinite(history.layer_grad_norms))
     # The first layer's norm includes gamma, beta and slopes: one batch's gradient, by hand.
-    net2 = Network([4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False],
-                   random_state=0)
+    net2 = Network(
+        [4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False], random_state=0
+    )
     h1 = net2.fit(X, Y, max_iter=1, batch_size=64, shuffle=False)
-    fresh = Network([4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False],
-                    random_state=0)
+    fresh = Network(
+        [4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False], random_state=0
+    )
     _, grad = fresh.loss_and_grad(X, Y)
     views = fresh.unpack(grad)
     expected = np.sqrt(sum(np.sum(views[k][0] ** 2) for k in views if views[k][0] is not None))
@@ -373,8 +458,7 @@ def test_one_compilation_serves_batch_norm_and_prelu_at_every_depth():
     X, Y = rng.normal(size=(20, 4)), rng.normal(size=(20, 3))
 
     def use(hidden, batch_norm, activation):
-        net = Network([4, *hidden, 3], activation=activation, batch_norm=batch_norm,
-                      random_state=0)
+        net = Network([4, *hidden, 3], activation=activation, batch_norm=batch_norm, random_state=0)
         net.fit(X, Y, max_iter=1, batch_size=5)
         net.loss_and_grad(X, Y)
         net.forward(X)
@@ -395,25 +479,42 @@ def test_early_stopping_keeps_the_best_parameters_and_their_statistics():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(120, 4))
     Y = np.eye(3)[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)]
-    net = Network([4, 16, 3], activation="prelu", batch_norm=True,
-                  output_activation="softmax", loss="log_loss", random_state=0)
-    history = net.fit(X, Y, early_stopping=True, validation_fraction=0.25, max_iter=40,
-                      batch_size=10, learning_rate_init=0.05, random_state=0,
-                      n_iter_no_change=5, dropout=0.2)
+    net = Network(
+        [4, 16, 3],
+        activation="prelu",
+        batch_norm=True,
+        output_activation="softmax",
+        loss="log_loss",
+        random_state=0,
+    )
+    history = net.fit(
+        X,
+        Y,
+        early_stopping=True,
+        validation_fraction=0.25,
+        max_iter=40,
+        batch_size=10,
+        learning_rate_init=0.05,
+        random_state=0,
+        n_iter_no_change=5,
+        dropout=0.2,
+    )
     assert history.loss[-1] < history.loss[0]
     # The score is the inference loss (running statistics); the best epoch is restored
     # with the running statistics that went with it.
     X_val, Y_val = _validation_split(X, Y, 0.25)
     P = np.clip(net.forward(X_val), 1e-15, 1)
-    assert_allclose(-np.mean(np.sum(Y_val * np.log(P), axis=1)),
-                    -np.max(history.validation_score), rtol=1e-10)
+    assert_allclose(
+        -np.mean(np.sum(Y_val * np.log(P), axis=1)), -np.max(history.validation_score), rtol=1e-10
+    )
 
 
 def _validation_split(X, Y, fraction):
     from sklearn.model_selection import train_test_split
 
-    _, X_val, _, Y_val = train_test_split(X, Y, test_size=fraction,
-                                          random_state=np.random.RandomState(0))
+    _, X_val, _, Y_val = train_test_split(
+        X, Y, test_size=fraction, random_state=np.random.RandomState(0)
+    )
     return X_val, Y_val
 
 
@@ -429,8 +530,14 @@ def test_classifier_with_batch_norm_and_prelu_learns():
     from fastmlp import MLPClassifier
 
     X, y = _digits()
-    clf = MLPClassifier(hidden_layer_sizes=(32, 32), activation="prelu", batch_norm=True,
-                        max_iter=30, random_state=0, batch_size=33)  # 400 % 33 == 4
+    clf = MLPClassifier(
+        hidden_layer_sizes=(32, 32),
+        activation="prelu",
+        batch_norm=True,
+        max_iter=30,
+        random_state=0,
+        batch_size=33,
+    )  # 400 % 33 == 4
     clf.fit(X, y)
     assert clf.score(X, y) > 0.95
     net = clf._net
@@ -445,8 +552,13 @@ def test_estimator_defaults_are_unchanged():
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(50, 4)), rng.normal(size=50)
     a = MLPRegressor(hidden_layer_sizes=(6,), max_iter=5, random_state=0).fit(X, y)
-    b = MLPRegressor(hidden_layer_sizes=(6,), max_iter=5, random_state=0, batch_norm=False,
-                     batch_norm_momentum=0.5).fit(X, y)
+    b = MLPRegressor(
+        hidden_layer_sizes=(6,),
+        max_iter=5,
+        random_state=0,
+        batch_norm=False,
+        batch_norm_momentum=0.5,
+    ).fit(X, y)
     assert_array_equal(a.predict(X), b.predict(X))
     assert a._net.state.size == 0
 
@@ -471,8 +583,9 @@ def test_lbfgs_sets_the_running_statistics_from_the_whole_set():
 
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
-    reg = MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", batch_norm=True, max_iter=20,
-                       random_state=0).fit(X, y)
+    reg = MLPRegressor(
+        hidden_layer_sizes=(5,), solver="lbfgs", batch_norm=True, max_iter=20, random_state=0
+    ).fit(X, y)
     net = reg._net
     Z = X @ net.coefs[0] + net.intercepts[0]
     assert_allclose(net.running_mean[0], Z.mean(axis=0), rtol=1e-10, atol=1e-12)
@@ -485,9 +598,15 @@ def test_saved_estimator_keeps_batch_norm_and_slopes(tmp_path):
     import fastmlp
 
     X, y = _digits()
-    clf = fastmlp.MLPClassifier(hidden_layer_sizes=(16,), activation="prelu", batch_norm=True,
-                                batch_norm_momentum=0.2, max_iter=3, random_state=0,
-                                early_stopping=True)
+    clf = fastmlp.MLPClassifier(
+        hidden_layer_sizes=(16,),
+        activation="prelu",
+        batch_norm=True,
+        batch_norm_momentum=0.2,
+        max_iter=3,
+        random_state=0,
+        early_stopping=True,
+    )
     clf.fit(X, y)
     path = tmp_path / "bn.npz"
     clf.save(path)

@@ -30,7 +30,8 @@ RUNNERS = [
     pytest.param(compare.FastmlpEstimator, id="fastmlp-estimator"),
     pytest.param(compare.Sklearn, id="sklearn"),
     pytest.param(
-        compare.Torch, id="torch",
+        compare.Torch,
+        id="torch",
         marks=pytest.mark.skipif(compare.torch is None, reason="PyTorch not installed"),
     ),
 ]
@@ -117,8 +118,10 @@ def test_targets_and_table():
         return {"library": library, "threads": threads, "median": rate}
 
     results = {
-        "a": res(compare.NETWORK, 1, 100.0), "b": res(compare.NETWORK, 2, 300.0),
-        "c": res(compare.SKLEARN, 1, 10.0), "d": res(compare.TORCH, 2, 20.0),
+        "a": res(compare.NETWORK, 1, 100.0),
+        "b": res(compare.NETWORK, 2, 300.0),
+        "c": res(compare.SKLEARN, 1, 10.0),
+        "d": res(compare.TORCH, 2, 20.0),
     }
     gemm = {"float32": {"median": 1.0}, "float64": {"median": 1.0}}
     row = compare.evaluate(case, results, gemm)

@@ -18,7 +18,13 @@ def _products(A, B, C, D, E, F, out_nn, out_nt, out_tn):
 
 # (n, k, m): tiny to wide, square and lopsided, single rows and columns.
 SHAPES = [
-    (1, 1, 1), (2, 3, 4), (16, 20, 64), (128, 784, 512), (3, 300, 7), (1, 1000, 1), (257, 1, 9),
+    (1, 1, 1),
+    (2, 3, 4),
+    (16, 20, 64),
+    (128, 784, 512),
+    (3, 300, 7),
+    (1, 1000, 1),
+    (257, 1, 9),
 ]
 
 
@@ -35,4 +41,3 @@ def test_products_match_numpy(n, k, m, dtype):
     rtol = 1e-4 if dtype == np.float32 else 1e-12
     for out, expected in zip(outs, [A @ B, C @ D.T, E.T @ F]):
         assert_allclose(out, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
-

@@ -27,8 +27,13 @@ def regression_csv(tmp_path):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, 3)) * [1.0, 50.0, 0.01] + [0.0, 500.0, 3.0]
     y = 10 * X[:, 0] + 0.2 * X[:, 1] - 300 * X[:, 2] + 1000.0
-    return _write_csv(tmp_path / "reg.csv", ["a", "b", "c", "y"],
-                      [list(r) + [t] for r, t in zip(X, y)]), X, y
+    return (
+        _write_csv(
+            tmp_path / "reg.csv", ["a", "b", "c", "y"], [list(r) + [t] for r, t in zip(X, y)]
+        ),
+        X,
+        y,
+    )
 
 
 @pytest.fixture
@@ -50,8 +55,9 @@ def _error(capsys, argv):
 
 
 def test_help_in_a_real_process():
-    out = subprocess.run([sys.executable, "-m", "fastmlp", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "fastmlp", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("demo", "train", "predict", "check-gradients"):
         assert command in out
 
@@ -65,15 +71,18 @@ def test_each_command_has_help(capsys, command):
     assert out.startswith(f"usage: python -m fastmlp {command}") and len(out) > 300
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["bogus"], "invalid choice: 'bogus'"),
-    (["demo", "--epochs", "0"], "--epochs: must be at least 1"),
-    (["demo", "--batch-size", "x"], "expected a positive integer"),
-    (["train", "missing.csv", "--target", "y"], "no such file: missing.csv"),
-    (["train", "--hidden", "64,-1", "x.csv", "--target", "y"], "layer widths must be positive"),
-    (["predict", "missing.fastmlp", "x.csv"], "no such file: missing.fastmlp"),
-    ([], "required: COMMAND"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["demo", "--epochs", "0"], "--epochs: must be at least 1"),
+        (["demo", "--batch-size", "x"], "expected a positive integer"),
+        (["train", "missing.csv", "--target", "y"], "no such file: missing.csv"),
+        (["train", "--hidden", "64,-1", "x.csv", "--target", "y"], "layer widths must be positive"),
+        (["predict", "missing.fastmlp", "x.csv"], "no such file: missing.fastmlp"),
+        ([], "required: COMMAND"),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     assert message in _error(capsys, argv)
 
@@ -97,8 +106,12 @@ def test_not_a_model_file(capsys, regression_csv):
 def test_train_regression_then_predict(capsys, tmp_path, regression_csv):
     path, X, y = regression_csv
     model = str(tmp_path / "reg.fastmlp")
-    assert main(["train", path, "--target", "y", "--hidden", "16", "--epochs", "300",
-                 "--output", model]) == 0
+    assert (
+        main(
+            ["train", path, "--target", "y", "--hidden", "16", "--epochs", "300", "--output", model]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "regression" in out and "held-out R^2" in out
     score = float(out.split("held-out R^2: ")[1].split()[0])
@@ -116,8 +129,23 @@ def test_train_regression_then_predict(capsys, tmp_path, regression_csv):
 def test_train_classifier_from_text_labels(capsys, tmp_path, classification_csv):
     path, X, labels = classification_csv
     model, preds = str(tmp_path / "cls.fastmlp"), str(tmp_path / "preds.txt")
-    assert main(["train", path, "--target", "label", "--epochs", "200", "--hidden", "8",
-                 "--output", model]) == 0
+    assert (
+        main(
+            [
+                "train",
+                path,
+                "--target",
+                "label",
+                "--epochs",
+                "200",
+                "--hidden",
+                "8",
+                "--output",
+                model,
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "classification (2 classes)" in out and "held-out accuracy" in out
     assert main(["predict", model, path, "--output", preds]) == 0
@@ -166,8 +194,9 @@ def test_demo(capsys):
     assert "epoch   2" in out and "epoch   3" not in out
 
 
-@pytest.mark.skipif(importlib.util.find_spec("fastmlp.plot") is None,
-                    reason="fastmlp.plot is not in this build")
+@pytest.mark.skipif(
+    importlib.util.find_spec("fastmlp.plot") is None, reason="fastmlp.plot is not in this build"
+)
 def test_demo_plot(capsys, tmp_path):
     pytest.importorskip("matplotlib", reason="--plot needs the plot extra (matplotlib)")
     png = tmp_path / "history.png"
@@ -177,6 +206,9 @@ def test_demo_plot(capsys, tmp_path):
 
 def test_demo_plot_without_plotting_is_a_clean_error(capsys, monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real(name, *a),
+    )
     assert "--plot needs matplotlib" in _error(capsys, ["demo", "--plot", "x.png"])

@@ -251,7 +251,8 @@ def test_hyperband_drives_partial_fit(client):
     search = HyperbandSearchCV(
         fastmlp.MLPClassifier(hidden_layer_sizes=(16,), solver="adam", random_state=0),
         {"learning_rate_init": loguniform(1e-3, 1e-1), "alpha": loguniform(1e-5, 1e-1)},
-        max_iter=9, random_state=0,
+        max_iter=9,
+        random_state=0,
     )
     search.fit(Xd, yd, classes=[0, 1, 2])
     assert search.best_estimator_.t_ > 0  # trained by partial_fit calls

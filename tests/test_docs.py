@@ -50,8 +50,7 @@ def _missing_extras(code):
     if not match:
         return []
     extras = [e.strip() for e in match.group(1).split(",") if e.strip()]
-    return [e for e in extras
-            if any(_find(m) is None for m in EXTRA_MODULES.get(e, [e]))]
+    return [e for e in extras if any(_find(m) is None for m in EXTRA_MODULES.get(e, [e]))]
 
 
 def _find(module):
@@ -64,7 +63,8 @@ def _find(module):
 def test_documents_have_python_blocks():
     assert len(_blocks()) >= 8
     assert _missing_extras("# needs: plot, no_such_extra_xyz\nimport x\n")[-1] == (
-        "no_such_extra_xyz")
+        "no_such_extra_xyz"
+    )
     assert _missing_extras("import numpy\n# needs: no_such_extra_xyz\n") == []
 
 
@@ -74,7 +74,13 @@ def test_block_runs(code, tmp_path):
     if missing:
         pytest.skip(f"needs the extra(s) {', '.join(missing)}, not installed")
     env = dict(os.environ, REPEATS="1", MPLBACKEND="Agg")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=TIMEOUT_S)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert "ok=False" not in result.stdout, result.stdout

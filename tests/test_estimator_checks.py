@@ -5,7 +5,6 @@ keeps the run short, as scikit-learn's own test suite does (ConvergenceWarnings 
 expected and silenced).
 """
 
-
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -15,8 +14,14 @@ ESTIMATORS = [
     MLPClassifier(max_iter=50),
     MLPClassifier(solver="sgd", max_iter=50),
     MLPClassifier(solver="lbfgs", max_iter=50),
-    MLPClassifier(hidden_layer_sizes=(32, 16), activation=["elu", "leaky_relu"], dropout=0.1,
-                  solver="adamw", learning_rate_init=0.01, max_iter=50),
+    MLPClassifier(
+        hidden_layer_sizes=(32, 16),
+        activation=["elu", "leaky_relu"],
+        dropout=0.1,
+        solver="adamw",
+        learning_rate_init=0.01,
+        max_iter=50,
+    ),
     MLPRegressor(max_iter=50),
     MLPRegressor(solver="sgd", max_iter=50),
     MLPRegressor(solver="lbfgs", max_iter=50),

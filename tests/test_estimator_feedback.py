@@ -25,8 +25,12 @@ def iris():
 
 # scikit-learn's own diverging fit (its test_mlp_diverging_loss): the fifth epoch overflows.
 DIVERGING = dict(
-    hidden_layer_sizes=100, activation="identity", solver="sgd", learning_rate_init=1,
-    max_iter=20, random_state=0,
+    hidden_layer_sizes=100,
+    activation="identity",
+    solver="sgd",
+    learning_rate_init=1,
+    max_iter=20,
+    random_state=0,
 )
 
 
@@ -57,8 +61,12 @@ def test_progress_bar_is_an_extra_off_by_default(Estimator):
 def test_progress_bar_draws_epoch_loss_validation_rate_and_eta(iris, capsys):
     X, y = iris
     est = MLPClassifier(
-        hidden_layer_sizes=(5,), max_iter=8, early_stopping=True, n_iter_no_change=50,
-        random_state=0, progress_bar=True,
+        hidden_layer_sizes=(5,),
+        max_iter=8,
+        early_stopping=True,
+        n_iter_no_change=50,
+        random_state=0,
+        progress_bar=True,
     )
     _quiet_fit(est, X, y)
     captured = capsys.readouterr()
@@ -91,7 +99,10 @@ def test_progress_bar_scores_each_epoch_once(iris, monkeypatch):
 
     monkeypatch.setattr(MLPClassifier, "_score_with_function", counting)
     est = MLPClassifier(
-        hidden_layer_sizes=(5,), max_iter=6, early_stopping=True, random_state=0,
+        hidden_layer_sizes=(5,),
+        max_iter=6,
+        early_stopping=True,
+        random_state=0,
         progress_bar=True,
     )
     _quiet_fit(est, X, y)
@@ -118,8 +129,14 @@ def test_progress_bar_durations(seconds, text):
 @pytest.mark.parametrize(
     "params",
     [
-        dict(solver="sgd", learning_rate="adaptive", early_stopping=True, max_iter=60,
-             n_iter_no_change=3, tol=0.05),
+        dict(
+            solver="sgd",
+            learning_rate="adaptive",
+            early_stopping=True,
+            max_iter=60,
+            n_iter_no_change=3,
+            tol=0.05,
+        ),
         dict(solver="adam", max_iter=15, tol=0.05, n_iter_no_change=2),
         dict(solver="sgd", max_iter=4),
     ],
@@ -141,6 +158,7 @@ def test_verbose_lines_of_a_diverging_fit(iris):
     theirs = _stdout_of_fit(sk.MLPRegressor(**kw), X, y).splitlines()
     # scikit-learn goes on printing NaN epochs to max_iter; fastmlp stops at the first.
     assert ours[-2:] == ["Iteration 5, loss = nan", "Validation score: nan"]
+
     def labels(lines):
         return [re.split(r" = |: ", line)[0] for line in lines]
 
@@ -239,10 +257,16 @@ def _assign_start(est, rng):
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
 def test_weights_assigned_before_the_first_fit_are_the_start(iris, how):
     X, y = iris
-    kw = dict(hidden_layer_sizes=(3,), solver="sgd", max_iter=3, random_state=0,
-              warm_start=how == "warm_start")
-    ests = [_assign_start(M(**kw), np.random.RandomState(1))
-            for M in (MLPClassifier, sk.MLPClassifier)]
+    kw = dict(
+        hidden_layer_sizes=(3,),
+        solver="sgd",
+        max_iter=3,
+        random_state=0,
+        warm_start=how == "warm_start",
+    )
+    ests = [
+        _assign_start(M(**kw), np.random.RandomState(1)) for M in (MLPClassifier, sk.MLPClassifier)
+    ]
     for est in ests:
         if how == "partial_fit":
             est.partial_fit(X, y, classes=[0, 1, 2])
@@ -256,8 +280,9 @@ def test_weights_assigned_before_the_first_fit_are_the_start(iris, how):
 
 def test_assigned_weights_are_checked_and_dropped_by_a_fresh_fit(iris):
     X, y = iris
-    est = _assign_start(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2),
-                        np.random.RandomState(1))
+    est = _assign_start(
+        MLPClassifier(hidden_layer_sizes=(5,), max_iter=2), np.random.RandomState(1)
+    )
     with pytest.raises(ValueError, match=r"assigned coefs_\), with layer sizes \[4, 3, 3\]"):
         est.partial_fit(X, y, classes=[0, 1, 2])
     _quiet_fit(est, X, y)  # neither warm_start nor partial_fit: new weights, as scikit-learn

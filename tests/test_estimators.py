@@ -239,10 +239,20 @@ def test_keyboard_interrupt_keeps_model(iris, monkeypatch):
 # ---- errors ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "params",
-    [dict(solver="newton"), dict(activation="softmax"), dict(alpha=-1.0),
-     dict(hidden_layer_sizes="many"), dict(learning_rate="sometimes"), dict(momentum=2.0),
-     dict(batch_size=0), dict(dropout=1.0), dict(init="zeros"), dict(n_threads=0),
-     dict(max_grad_norm=0.0), dict(l1=-0.1)],
+    [
+        dict(solver="newton"),
+        dict(activation="softmax"),
+        dict(alpha=-1.0),
+        dict(hidden_layer_sizes="many"),
+        dict(learning_rate="sometimes"),
+        dict(momentum=2.0),
+        dict(batch_size=0),
+        dict(dropout=1.0),
+        dict(init="zeros"),
+        dict(n_threads=0),
+        dict(max_grad_norm=0.0),
+        dict(l1=-0.1),
+    ],
 )
 def test_invalid_parameters_raise_invalid_parameter_error(iris, params):
     with pytest.raises(InvalidParameterError):
@@ -251,11 +261,13 @@ def test_invalid_parameters_raise_invalid_parameter_error(iris, params):
 
 @pytest.mark.parametrize(
     "params, match",
-    [(dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must be > 0"),
-     (dict(hidden_layer_sizes=(4, 4), activation=["relu"]), "1 names for 2 hidden layers"),
-     (dict(activation=["relu", "swish"], hidden_layer_sizes=(4, 4)), "unknown names"),
-     (dict(dropout=[0.1, 0.2]), "dropout lists 2 rates for 1 hidden layers"),
-     (dict(lr_min=1.0, learning_rate_init=0.1, solver="sgd"), "lr_min")],
+    [
+        (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must be > 0"),
+        (dict(hidden_layer_sizes=(4, 4), activation=["relu"]), "1 names for 2 hidden layers"),
+        (dict(activation=["relu", "swish"], hidden_layer_sizes=(4, 4)), "unknown names"),
+        (dict(dropout=[0.1, 0.2]), "dropout lists 2 rates for 1 hidden layers"),
+        (dict(lr_min=1.0, learning_rate_init=0.1, solver="sgd"), "lr_min"),
+    ],
 )
 def test_inconsistent_parameters_raise_value_error(iris, params, match):
     est = MLPClassifier(max_iter=2, **params)
@@ -344,13 +356,27 @@ def test_extra_solvers_learn(iris, solver):
     [("step", [0.1, 0.1, 0.01, 0.01, 0.001]), ("exponential", [0.1, 0.05, 0.025, 0.0125])],
 )
 def test_epoch_schedules_apply_to_non_adam_solvers(iris, schedule, expected):
-    est = small(solver="rmsprop", learning_rate=schedule, learning_rate_init=0.1,
-                lr_gamma=0.1 if schedule == "step" else 0.5, lr_step_size=2,
-                max_iter=len(expected), tol=0.0, n_iter_no_change=100)
+    est = small(
+        solver="rmsprop",
+        learning_rate=schedule,
+        learning_rate_init=0.1,
+        lr_gamma=0.1 if schedule == "step" else 0.5,
+        lr_step_size=2,
+        max_iter=len(expected),
+        tol=0.0,
+        n_iter_no_change=100,
+    )
     est.fit(*iris)
     assert_allclose(est.history_.learning_rate, expected)
-    cosine = small(solver="sgd", learning_rate="cosine", learning_rate_init=0.1, lr_min=0.01,
-                   lr_horizon=4, max_iter=5, tol=0.0).fit(*iris)
+    cosine = small(
+        solver="sgd",
+        learning_rate="cosine",
+        learning_rate_init=0.1,
+        lr_min=0.01,
+        lr_horizon=4,
+        max_iter=5,
+        tol=0.0,
+    ).fit(*iris)
     assert_allclose(cosine.history_.learning_rate[[0, 2, 4]], [0.1, 0.055, 0.01])
 
 
@@ -368,8 +394,15 @@ def test_extras_off_by_default_reproduce_plain_fit(iris):
 
 def test_per_layer_activations_l1_dropout_clipping_init(iris):
     X, y = iris
-    est = small(hidden_layer_sizes=(16, 8), activation=["leaky_relu", "elu"], dropout=[0.2, 0.0],
-                max_grad_norm=1.0, l1=1e-3, init="he_uniform", max_iter=40).fit(X, y)
+    est = small(
+        hidden_layer_sizes=(16, 8),
+        activation=["leaky_relu", "elu"],
+        dropout=[0.2, 0.0],
+        max_grad_norm=1.0,
+        l1=1e-3,
+        init="he_uniform",
+        max_iter=40,
+    ).fit(X, y)
     assert est._net.activation == ["leaky_relu", "elu"]
     assert est.score(X, y) > 0.8
     grad_norms = est.history_.grad_norm
@@ -417,8 +450,18 @@ def test_save_load_round_trips_predictions_exactly(iris, tmp_path, solver):
     assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
     assert_array_equal(loaded.predict(X), est.predict(X))
     assert loaded.classes_.dtype == est.classes_.dtype
-    for name in ("n_iter_", "t_", "loss_", "n_layers_", "n_outputs_", "out_activation_",
-                 "n_features_in_", "best_loss_", "loss_curve_", "validation_scores_"):
+    for name in (
+        "n_iter_",
+        "t_",
+        "loss_",
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "n_features_in_",
+        "best_loss_",
+        "loss_curve_",
+        "validation_scores_",
+    ):
         assert getattr(loaded, name, "missing") == getattr(est, name, "missing"), name
     assert_array_equal(loaded.history_.loss, est.history_.loss)
 

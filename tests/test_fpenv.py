@@ -12,8 +12,13 @@ TINY32 = np.finfo(np.float32).tiny
 
 
 def _identity_net():
-    net = Network([1, 1], activation="identity", output_activation="identity",
-                  loss="squared_error", dtype="float32")
+    net = Network(
+        [1, 1],
+        activation="identity",
+        output_activation="identity",
+        loss="squared_error",
+        dtype="float32",
+    )
     net.coefs[0][:] = 1e-30
     net.intercepts[0][:] = 0.0
     return net

@@ -18,8 +18,14 @@ def _digits(dtype, scaled):
 
 
 def _readme_net(dtype):
-    return Network([64, 32, 10], activation="relu", output_activation="softmax",
-                   loss="log_loss", dtype=dtype, random_state=0)
+    return Network(
+        [64, 32, 10],
+        activation="relu",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=0,
+    )
 
 
 @pytest.mark.parametrize("scaled", [False, True], ids=["raw", "scaled"])
@@ -167,16 +173,24 @@ def test_mismatched_lengths_are_a_clear_error():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("extras", [dict(batch_norm=True), dict(activation="prelu"),
-                                    dict(batch_norm=True, activation="prelu")],
-                         ids=["batch_norm", "prelu", "both"])
+@pytest.mark.parametrize(
+    "extras",
+    [dict(batch_norm=True), dict(activation="prelu"), dict(batch_norm=True, activation="prelu")],
+    ids=["batch_norm", "prelu", "both"],
+)
 def test_batch_norm_and_prelu_networks_check_every_block(dtype, extras):
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
     X, Y = (X / 16)[:300], np.eye(10)[y[:300]]
-    net = fastmlp.Network([64, 16, 12, 10], output_activation="softmax", loss="log_loss",
-                          dtype=dtype, random_state=0, **extras)
+    net = fastmlp.Network(
+        [64, 16, 12, 10],
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=0,
+        **extras,
+    )
     net.fit(X.astype(dtype), Y.astype(dtype), max_iter=2, batch_size=50, random_state=0)
     result = fastmlp.check_gradients(net, X, Y, alpha=1e-3, max_coordinates=60)
     assert result.ok, str(result)

@@ -40,11 +40,24 @@ def _fit(task, dtype, activation="relu", hidden=(7, 4), solver="adam", **params)
     X, y = _data(task, dtype)
     if task in ("regression", "poisson"):
         loss = "poisson" if task == "poisson" else "squared_error"
-        est = fastmlp.MLPRegressor(loss=loss, hidden_layer_sizes=hidden, activation=activation,
-                                   solver=solver, max_iter=15, random_state=0, **params)
+        est = fastmlp.MLPRegressor(
+            loss=loss,
+            hidden_layer_sizes=hidden,
+            activation=activation,
+            solver=solver,
+            max_iter=15,
+            random_state=0,
+            **params,
+        )
     else:
-        est = fastmlp.MLPClassifier(hidden_layer_sizes=hidden, activation=activation,
-                                    solver=solver, max_iter=15, random_state=0, **params)
+        est = fastmlp.MLPClassifier(
+            hidden_layer_sizes=hidden,
+            activation=activation,
+            solver=solver,
+            max_iter=15,
+            random_state=0,
+            **params,
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
@@ -99,26 +112,43 @@ def test_onnx_matches_predictions(ort, activation, task, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_onnx_per_layer_activations_and_parameters(ort, dtype):
-    net = fastmlp.Network([5, 6, 6, 6, 6, 6, 6, 3], activation=list(HIDDEN),
-                          output_activation="softmax", loss="log_loss", dtype=dtype.__name__,
-                          random_state=1, leaky_slope=0.3, elu_alpha=0.7)
+    net = fastmlp.Network(
+        [5, 6, 6, 6, 6, 6, 6, 3],
+        activation=list(HIDDEN),
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype.__name__,
+        random_state=1,
+        leaky_slope=0.3,
+        elu_alpha=0.7,
+    )
     X = np.random.RandomState(2).randn(40, 5).astype(dtype) * 3
     names, outputs = _run(ort, fastmlp.to_onnx(net, X), X)
     assert names == ["output"]
     _assert_outputs_equal(outputs, [net.forward(X)], dtype)
     # The slope and alpha reach the graph: the defaults would give other outputs here.
-    default = fastmlp.Network([5, 6, 6, 6, 6, 6, 6, 3], activation=list(HIDDEN),
-                              output_activation="softmax", loss="log_loss",
-                              dtype=dtype.__name__, random_state=1)
+    default = fastmlp.Network(
+        [5, 6, 6, 6, 6, 6, 6, 3],
+        activation=list(HIDDEN),
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype.__name__,
+        random_state=1,
+    )
     assert np.abs(default.forward(X) - outputs[0]).max() > 1e-4
 
 
 @pytest.mark.parametrize("output", ["identity", "logistic", "softmax", "exp"])
 def test_onnx_network_outputs(ort, output):
-    loss = {"identity": "squared_error", "logistic": "binary_log_loss", "softmax": "log_loss",
-            "exp": "poisson"}[output]
-    net = fastmlp.Network([4, 5, 3], activation="tanh", output_activation=output, loss=loss,
-                          random_state=0)
+    loss = {
+        "identity": "squared_error",
+        "logistic": "binary_log_loss",
+        "softmax": "log_loss",
+        "exp": "poisson",
+    }[output]
+    net = fastmlp.Network(
+        [4, 5, 3], activation="tanh", output_activation=output, loss=loss, random_state=0
+    )
     X = np.random.RandomState(0).randn(30, 4)
     _assert_outputs_equal(_run(ort, fastmlp.to_onnx(net), X)[1], [net.forward(X)], np.float64)
 
@@ -127,8 +157,10 @@ def test_onnx_element_types_follow_the_sample(ort):
     import onnx
 
     est, X = _fit("multiclass", np.float32)
-    for sample, elem in ((X, onnx.TensorProto.FLOAT),
-                         (X.astype(np.float64), onnx.TensorProto.DOUBLE)):
+    for sample, elem in (
+        (X, onnx.TensorProto.FLOAT),
+        (X.astype(np.float64), onnx.TensorProto.DOUBLE),
+    ):
         model = fastmlp.to_onnx(est, sample)
         assert model.graph.input[0].type.tensor_type.elem_type == elem
         # A float64 input is cast to the float32 network; outputs stay the model's dtype.
@@ -181,11 +213,17 @@ IMPORT_FASTMLP_FIRST = """
 """
 
 
-@pytest.mark.parametrize("imports", [IMPORT_FASTMLP_FIRST, "import skl2onnx\nimport fastmlp\n"],
-                         ids=["fastmlp_first", "skl2onnx_first"])
+@pytest.mark.parametrize(
+    "imports",
+    [IMPORT_FASTMLP_FIRST, "import skl2onnx\nimport fastmlp\n"],
+    ids=["fastmlp_first", "skl2onnx_first"],
+)
 def test_import_registers_skl2onnx_converters(ort, imports):
     pytest.importorskip("skl2onnx", reason="skl2onnx conversion needs the onnx extra")
-    script = "import sys\n" + textwrap.dedent(imports) + textwrap.dedent("""
+    script = (
+        "import sys\n"
+        + textwrap.dedent(imports)
+        + textwrap.dedent("""
         import numpy as np
         import onnxruntime
         X = np.random.RandomState(0).randn(20, 3)
@@ -197,8 +235,10 @@ def test_import_registers_skl2onnx_converters(ort, imports):
         assert np.abs(got - est.predict(X)).max() < 1e-10
         print("converted")
     """)
-    result = subprocess.run([sys.executable, "-W", "ignore", "-c", script],
-                            capture_output=True, text=True, timeout=300)
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert "converted" in result.stdout
 
@@ -230,8 +270,14 @@ def test_to_sklearn_predicts_identically(task, activation):
     for W, W_sk in zip(est.coefs_, sk.coefs_):
         np.testing.assert_array_equal(W, W_sk)
         assert not np.shares_memory(W, W_sk)
-    for name in ("n_layers_", "n_outputs_", "out_activation_", "n_iter_", "loss_",
-                 "n_features_in_"):
+    for name in (
+        "n_layers_",
+        "n_outputs_",
+        "out_activation_",
+        "n_iter_",
+        "loss_",
+        "n_features_in_",
+    ):
         assert getattr(sk, name) == getattr(est, name)
     np.testing.assert_array_equal(sk.feature_names_in_, est.feature_names_in_)
     assert sk.get_params()["hidden_layer_sizes"] == est.hidden_layer_sizes
@@ -248,11 +294,14 @@ def test_to_sklearn_float32_and_training_settings_sklearn_lacks():
     _assert_same_predictions(est, sk, X, 1e-5)
 
 
-@pytest.mark.parametrize("activation, match", [
-    (["relu", "tanh"], "one activation for all hidden layers"),
-    ("leaky_relu", "no \\['leaky_relu'\\] activation"),
-    ("elu", "no \\['elu'\\] activation"),
-])
+@pytest.mark.parametrize(
+    "activation, match",
+    [
+        (["relu", "tanh"], "one activation for all hidden layers"),
+        ("leaky_relu", "no \\['leaky_relu'\\] activation"),
+        ("elu", "no \\['elu'\\] activation"),
+    ],
+)
 def test_to_sklearn_refuses_what_sklearn_lacks(activation, match):
     est, _ = _fit("binary", np.float64, activation)
     with pytest.raises(ValueError, match=match):
@@ -269,12 +318,18 @@ def test_from_sklearn_predicts_identically(task):
     X, y = _data(task, np.float64)
     if task in ("regression", "poisson"):
         loss = "poisson" if task == "poisson" else "squared_error"
-        sk = neural_network.MLPRegressor(loss=loss, hidden_layer_sizes=(6, 3), activation="tanh",
-                                         max_iter=20, random_state=0)
+        sk = neural_network.MLPRegressor(
+            loss=loss, hidden_layer_sizes=(6, 3), activation="tanh", max_iter=20, random_state=0
+        )
         cls = fastmlp.MLPRegressor
     else:
-        sk = neural_network.MLPClassifier(hidden_layer_sizes=(6, 3), activation="logistic",
-                                          max_iter=20, random_state=0, alpha=0.01)
+        sk = neural_network.MLPClassifier(
+            hidden_layer_sizes=(6, 3),
+            activation="logistic",
+            max_iter=20,
+            random_state=0,
+            alpha=0.01,
+        )
         cls = fastmlp.MLPClassifier
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -311,16 +366,27 @@ def torch():
 
 
 TORCH_ATOL = {np.float32: 1e-5, np.float64: 1e-12}
-OUTPUT_LOSSES = {"identity": "squared_error", "logistic": "binary_log_loss",
-                 "softmax": "log_loss", "exp": "poisson"}
+OUTPUT_LOSSES = {
+    "identity": "squared_error",
+    "logistic": "binary_log_loss",
+    "softmax": "log_loss",
+    "exp": "poisson",
+}
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output", list(OUTPUT_LOSSES))
 def test_torch_round_trip(torch, output, dtype):
-    net = fastmlp.Network([4, 6, 6, 6, 6, 6, 6, 3], activation=list(HIDDEN),
-                          output_activation=output, loss=OUTPUT_LOSSES[output],
-                          dtype=dtype.__name__, random_state=0, leaky_slope=0.2, elu_alpha=0.6)
+    net = fastmlp.Network(
+        [4, 6, 6, 6, 6, 6, 6, 3],
+        activation=list(HIDDEN),
+        output_activation=output,
+        loss=OUTPUT_LOSSES[output],
+        dtype=dtype.__name__,
+        random_state=0,
+        leaky_slope=0.2,
+        elu_alpha=0.6,
+    )
     X = np.random.RandomState(0).randn(25, 4).astype(dtype)
     seq = net.to_torch()
     assert isinstance(seq, torch.nn.Sequential)
@@ -342,35 +408,70 @@ def test_torch_round_trip(torch, output, dtype):
 def test_from_torch_reads_a_handmade_sequential(torch):
     nn = torch.nn
     torch.manual_seed(0)
-    seq = nn.Sequential(nn.Linear(3, 5), nn.LeakyReLU(0.2), nn.Linear(5, 4), nn.ELU(0.5),
-                        nn.Linear(4, 4), nn.Linear(4, 2, bias=False), nn.Softmax(dim=1)).double()
+    seq = nn.Sequential(
+        nn.Linear(3, 5),
+        nn.LeakyReLU(0.2),
+        nn.Linear(5, 4),
+        nn.ELU(0.5),
+        nn.Linear(4, 4),
+        nn.Linear(4, 2, bias=False),
+        nn.Softmax(dim=1),
+    ).double()
     net = fastmlp.Network.from_torch(seq)
     assert net.activation == ["leaky_relu", "elu", "identity"]
     assert (net.output_activation, net.loss, net.dtype) == ("softmax", "log_loss", np.float64)
     X = np.random.RandomState(1).randn(10, 3)
     with torch.no_grad():
         np.testing.assert_allclose(net.forward(X), seq(torch.from_numpy(X)).numpy(), atol=1e-12)
-    assert fastmlp.Network.from_torch(seq, loss="squared_error", dtype="float32").dtype == \
-        np.float32
+    assert (
+        fastmlp.Network.from_torch(seq, loss="squared_error", dtype="float32").dtype == np.float32
+    )
 
 
-@pytest.mark.parametrize("build, error, match", [
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 1)), ValueError,
-     "not a supported hidden activation"),
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.ReLU()), ValueError,
-     "cannot be the output activation"),
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=0)), ValueError,
-     "cannot be the output activation"),
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Tanh(), nn.Linear(4, 1)),
-     ValueError, "a second activation"),
-    (lambda nn: nn.Sequential(nn.ReLU(), nn.Linear(3, 1)), ValueError, "before the first Linear"),
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.1), nn.Linear(4, 4),
-                              nn.LeakyReLU(0.2), nn.Linear(4, 1)), ValueError,
-     "one leaky_relu parameter"),
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Linear(5, 1)), ValueError, "5 inputs"),
-    (lambda nn: nn.Sequential(), ValueError, "no Linear layer"),
-    (lambda nn: nn.Linear(3, 1), TypeError, "expects a torch.nn.Sequential"),
-])
+@pytest.mark.parametrize(
+    "build, error, match",
+    [
+        (
+            lambda nn: nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Linear(4, 1)),
+            ValueError,
+            "not a supported hidden activation",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(3, 4), nn.ReLU()),
+            ValueError,
+            "cannot be the output activation",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=0)),
+            ValueError,
+            "cannot be the output activation",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Tanh(), nn.Linear(4, 1)),
+            ValueError,
+            "a second activation",
+        ),
+        (
+            lambda nn: nn.Sequential(nn.ReLU(), nn.Linear(3, 1)),
+            ValueError,
+            "before the first Linear",
+        ),
+        (
+            lambda nn: nn.Sequential(
+                nn.Linear(3, 4),
+                nn.LeakyReLU(0.1),
+                nn.Linear(4, 4),
+                nn.LeakyReLU(0.2),
+                nn.Linear(4, 1),
+            ),
+            ValueError,
+            "one leaky_relu parameter",
+        ),
+        (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Linear(5, 1)), ValueError, "5 inputs"),
+        (lambda nn: nn.Sequential(), ValueError, "no Linear layer"),
+        (lambda nn: nn.Linear(3, 1), TypeError, "expects a torch.nn.Sequential"),
+    ],
+)
 def test_from_torch_refuses_unsupported_modules(torch, build, error, match):
     with pytest.raises(error, match=match):
         fastmlp.Network.from_torch(build(torch.nn))
@@ -386,8 +487,11 @@ def test_estimator_to_torch(torch):
 
 
 # ==== batch norm and PReLU ====================================================================
-LAYER_KINDS = [dict(batch_norm=True), dict(activation="prelu"),
-               dict(batch_norm=True, activation="prelu")]
+LAYER_KINDS = [
+    dict(batch_norm=True),
+    dict(activation="prelu"),
+    dict(batch_norm=True, activation="prelu"),
+]
 
 
 def _fit_layer_kinds(task, dtype, kinds):

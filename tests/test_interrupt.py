@@ -21,8 +21,14 @@ from fastmlp import MLPClassifier, MLPRegressor, training
 # Long epochs (~20-50 ms here) so that the interrupt lands after a few of them, and a
 # max_iter far beyond what runs before it.
 N_SAMPLES, N_FEATURES = 4000, 40
-SETTINGS = dict(hidden_layer_sizes=(128, 64), max_iter=100_000, tol=0.0,
-                n_iter_no_change=np.inf, random_state=0, batch_size=32)
+SETTINGS = dict(
+    hidden_layer_sizes=(128, 64),
+    max_iter=100_000,
+    tol=0.0,
+    n_iter_no_change=np.inf,
+    random_state=0,
+    batch_size=32,
+)
 
 
 def _data(seed=0):
@@ -66,11 +72,14 @@ def _assert_same_state(a, b):
         assert_array_equal(Wa, Wb)
 
 
-@pytest.mark.parametrize("Estimator, solver, dtype", [
-    (MLPClassifier, "adam", np.float64),
-    (MLPClassifier, "sgd", np.float32),
-    (MLPRegressor, "rmsprop", np.float64),
-])
+@pytest.mark.parametrize(
+    "Estimator, solver, dtype",
+    [
+        (MLPClassifier, "adam", np.float64),
+        (MLPClassifier, "sgd", np.float32),
+        (MLPRegressor, "rmsprop", np.float64),
+    ],
+)
 def test_interrupted_fit_keeps_the_last_completed_epoch(Estimator, solver, dtype, monkeypatch):
     X, y = _data()
     X = X.astype(dtype)

@@ -57,7 +57,10 @@ def copy(tmp_path):
 def run(root, *cache_roots, env=None):
     result = subprocess.run(
         [sys.executable, "-c", PROGRAM, str(root), *map(str, cache_roots)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout), result.stderr
@@ -106,8 +109,11 @@ def test_runs_silently_without_a_writable_location(copy, tmp_path):
 
 def test_bad_setting_is_refused_with_its_name(copy):
     result = subprocess.run(
-        [sys.executable, "-c", PROGRAM, str(copy)], capture_output=True, text=True,
-        timeout=300, env={**os.environ, "FASTMLP_FLUSH_DENORMALS": "yes"},
+        [sys.executable, "-c", PROGRAM, str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "FASTMLP_FLUSH_DENORMALS": "yes"},
     )
     assert result.returncode != 0
     assert "FASTMLP_FLUSH_DENORMALS must be 0 or 1" in result.stderr

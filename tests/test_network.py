@@ -100,8 +100,13 @@ X_EXAMPLE = [[0.5, 0.8]]
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_worked_example_2_2_1(dtype):
-    net = Network([2, 2, 1], activation="logistic", output_activation="logistic",
-                  loss="binary_log_loss", dtype=dtype)
+    net = Network(
+        [2, 2, 1],
+        activation="logistic",
+        output_activation="logistic",
+        loss="binary_log_loss",
+        dtype=dtype,
+    )
     net.coefs[0][...] = W0
     net.intercepts[0][...] = B0
     net.coefs[1][...] = W1
@@ -112,8 +117,13 @@ def test_worked_example_2_2_1(dtype):
     assert round(float(out[0, 0]), 3) == 0.727
 
     # The hidden layer on its own: a [2, 2] network with the same weights and a logistic output.
-    hidden = Network([2, 2], activation="logistic", output_activation="logistic",
-                     loss="binary_log_loss", dtype=dtype)
+    hidden = Network(
+        [2, 2],
+        activation="logistic",
+        output_activation="logistic",
+        loss="binary_log_loss",
+        dtype=dtype,
+    )
     hidden.coefs[0][...] = W0
     hidden.intercepts[0][...] = B0
     h = hidden.forward(X_EXAMPLE)
@@ -122,8 +132,13 @@ def test_worked_example_2_2_1(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_xor_network(dtype):
-    net = Network([2, 2, 1], activation="logistic", output_activation="logistic",
-                  loss="binary_log_loss", dtype=dtype)
+    net = Network(
+        [2, 2, 1],
+        activation="logistic",
+        output_activation="logistic",
+        loss="binary_log_loss",
+        dtype=dtype,
+    )
     # hidden unit 0: (20, 20, -10) = OR; hidden unit 1: (-20, -20, 30) = NAND
     net.coefs[0][...] = [[20.0, -20.0], [20.0, -20.0]]
     net.intercepts[0][...] = [-10.0, 30.0]
@@ -137,8 +152,14 @@ def test_xor_network(dtype):
 
 
 def test_mnist_sized_network_parameter_count_and_views():
-    net = Network([784, 128, 64, 10], activation="relu", output_activation="softmax",
-                  loss="log_loss", dtype="float32", random_state=0)
+    net = Network(
+        [784, 128, 64, 10],
+        activation="relu",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype="float32",
+        random_state=0,
+    )
     assert net.n_params == 109_386
     assert net.params.size == 109_386
     assert net.params.ndim == 1 and net.params.flags.c_contiguous
@@ -165,8 +186,13 @@ def test_layer_table_locates_every_view():
     # Python views (offsets into params) and place workspace blocks back to back.
     from fastmlp.kernels import layout as views
 
-    net = Network([5, 7, 3, 2], activation=["tanh", "relu"], output_activation="softmax",
-                  loss="log_loss", random_state=0)
+    net = Network(
+        [5, 7, 3, 2],
+        activation=["tanh", "relu"],
+        output_activation="softmax",
+        loss="log_loss",
+        random_state=0,
+    )
     table = net.layout.table
     assert table.shape == (3, views.N_LAYER_FIELDS) and table.dtype == np.int64
     for l, (W, b) in enumerate(zip(net.coefs, net.intercepts)):
@@ -190,8 +216,14 @@ def test_one_compilation_serves_every_depth():
     Y = np.eye(3)[rng.randint(0, 3, 20)]
 
     def use(hidden):
-        net = Network([4, *hidden, 3], activation="relu", output_activation="softmax",
-                      loss="log_loss", dtype="float64", random_state=0)
+        net = Network(
+            [4, *hidden, 3],
+            activation="relu",
+            output_activation="softmax",
+            loss="log_loss",
+            dtype="float64",
+            random_state=0,
+        )
         net.fit(X, Y, max_iter=1, batch_size=5)
         net.loss_and_grad(X, Y)
         net.forward(X)
@@ -204,17 +236,26 @@ def test_one_compilation_serves_every_depth():
 
 
 # ---- gradient checks over the whole matrix ----------------------------------------------
-@pytest.mark.parametrize("weighted,alpha", [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.3)],
-                         ids=["plain", "weighted", "l2", "weighted-l2"])
+@pytest.mark.parametrize(
+    "weighted,alpha",
+    [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.3)],
+    ids=["plain", "weighted", "l2", "weighted-l2"],
+)
 @pytest.mark.parametrize("depth", [1, 2, 3])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("output,loss", PAIRS, ids=[f"{o}-{l}" for o, l in PAIRS])
 @pytest.mark.parametrize("activation", HIDDEN)
 def test_gradients(activation, output, loss, dtype, depth, weighted, alpha):
-    seed = (HIDDEN.index(activation) * 100 + PAIRS.index((output, loss)) * 10 + depth)
+    seed = HIDDEN.index(activation) * 100 + PAIRS.index((output, loss)) * 10 + depth
     rng = np.random.RandomState(seed)
-    net = Network([N_IN, *HIDDEN_SIZES[depth], N_OUT], activation=activation,
-                  output_activation=output, loss=loss, dtype=dtype, random_state=seed)
+    net = Network(
+        [N_IN, *HIDDEN_SIZES[depth], N_OUT],
+        activation=activation,
+        output_activation=output,
+        loss=loss,
+        dtype=dtype,
+        random_state=seed,
+    )
     X = _data_away_from_kinks(net, rng)
     Y = _targets(rng, output, loss, N_SAMPLES, N_OUT).astype(dtype)
     sw = rng.uniform(0.5, 2.0, N_SAMPLES).astype(dtype) if weighted else None
@@ -229,9 +270,16 @@ def test_gradients(activation, output, loss, dtype, depth, weighted, alpha):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gradients_with_one_activation_per_layer(dtype):
     rng = np.random.RandomState(1)
-    net = Network([N_IN, 5, 4, 6, N_OUT], activation=["tanh", "leaky_relu", "elu"],
-                  output_activation="softmax", loss="log_loss", dtype=dtype, random_state=1,
-                  leaky_slope=0.2, elu_alpha=0.7)
+    net = Network(
+        [N_IN, 5, 4, 6, N_OUT],
+        activation=["tanh", "leaky_relu", "elu"],
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=1,
+        leaky_slope=0.2,
+        elu_alpha=0.7,
+    )
     X = _data_away_from_kinks(net, rng)
     Y = _targets(rng, "softmax", "log_loss", N_SAMPLES, N_OUT)
     assert check_gradients(net, X, Y, alpha=0.1).ok
@@ -240,10 +288,16 @@ def test_gradients_with_one_activation_per_layer(dtype):
 # ---- losses, dtypes, sample weights -------------------------------------------------------
 def test_log_loss_with_logistic_output_is_binary_log_loss():
     rng = np.random.RandomState(0)
-    a = Network([4, 5, 2], activation="tanh", output_activation="logistic", loss="log_loss",
-                random_state=0)
-    b = Network([4, 5, 2], activation="tanh", output_activation="logistic",
-                loss="binary_log_loss", random_state=0)
+    a = Network(
+        [4, 5, 2], activation="tanh", output_activation="logistic", loss="log_loss", random_state=0
+    )
+    b = Network(
+        [4, 5, 2],
+        activation="tanh",
+        output_activation="logistic",
+        loss="binary_log_loss",
+        random_state=0,
+    )
     assert a.loss == "binary_log_loss"
     X, Y = rng.normal(size=(6, 4)), rng.randint(0, 2, (6, 2)).astype(float)
     la, ga = a.loss_and_grad(X, Y)
@@ -258,8 +312,14 @@ def test_log_loss_with_logistic_output_is_binary_log_loss():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dtype_is_kept(dtype):
-    net = Network([4, 5, 3], activation="relu", output_activation="softmax", loss="log_loss",
-                  dtype=dtype, random_state=0)
+    net = Network(
+        [4, 5, 3],
+        activation="relu",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=0,
+    )
     assert net.params.dtype == np.dtype(dtype)
     assert all(W.dtype == np.dtype(dtype) for W in net.coefs)
     assert all(b.dtype == np.dtype(dtype) for b in net.intercepts)
@@ -276,8 +336,14 @@ def test_dtype_is_kept(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_forward_matches_numpy(dtype):
     rng = np.random.RandomState(3)
-    net = Network([5, 6, 4, 3], activation=["tanh", "relu"], output_activation="softmax",
-                  loss="log_loss", dtype=dtype, random_state=3)
+    net = Network(
+        [5, 6, 4, 3],
+        activation=["tanh", "relu"],
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=3,
+    )
     assert net.activation == ["tanh", "relu"]
     assert net.hidden_activations == ["tanh", "relu"]
     X = rng.normal(size=(9, 5)).astype(dtype)
@@ -295,8 +361,14 @@ def test_wrong_length_activation_list_raises():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_uniform_weight_of_two_equals_unweighted(dtype):
     rng = np.random.RandomState(0)
-    net = Network([4, 6, 3], activation="tanh", output_activation="softmax", loss="log_loss",
-                  dtype=dtype, random_state=0)
+    net = Network(
+        [4, 6, 3],
+        activation="tanh",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=0,
+    )
     X, Y = rng.normal(size=(8, 4)), np.eye(3)[rng.randint(0, 3, 8)]
     l1, g1 = net.loss_and_grad(X, Y)
     l2, g2 = net.loss_and_grad(X, Y, sample_weight=np.full(8, 2.0))
@@ -307,8 +379,14 @@ def test_uniform_weight_of_two_equals_unweighted(dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_l2_term_is_half_alpha_sum_w2_over_weight_total(dtype):
     rng = np.random.RandomState(0)
-    net = Network([4, 6, 3], activation="tanh", output_activation="softmax", loss="log_loss",
-                  dtype=dtype, random_state=0)
+    net = Network(
+        [4, 6, 3],
+        activation="tanh",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=0,
+    )
     X, Y = rng.normal(size=(8, 4)), np.eye(3)[rng.randint(0, 3, 8)]
     sw = rng.uniform(0.5, 2.0, 8)
     alpha = 0.7
@@ -319,16 +397,26 @@ def test_l2_term_is_half_alpha_sum_w2_over_weight_total(dtype):
     assert_allclose(la - l0, 0.5 * alpha * sum_w2 / S, rtol=1000 * _rtol(dtype))
     # gradient: alpha * W / S on the weights, nothing on the intercepts
     nw = net.n_weights
-    assert_allclose(ga[:nw] - g0[:nw], alpha * net.params[:nw] / S,
-                    rtol=1000 * _rtol(dtype), atol=10 * _rtol(dtype))
+    assert_allclose(
+        ga[:nw] - g0[:nw],
+        alpha * net.params[:nw] / S,
+        rtol=1000 * _rtol(dtype),
+        atol=10 * _rtol(dtype),
+    )
     assert_allclose(ga[nw:], g0[nw:], rtol=_rtol(dtype), atol=_rtol(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_zero_weight_equals_dropping_the_sample(dtype):
     rng = np.random.RandomState(0)
-    net = Network([4, 6, 5, 2], activation="relu", output_activation="identity",
-                  loss="squared_error", dtype=dtype, random_state=0)
+    net = Network(
+        [4, 6, 5, 2],
+        activation="relu",
+        output_activation="identity",
+        loss="squared_error",
+        dtype=dtype,
+        random_state=0,
+    )
     X, Y = rng.normal(size=(9, 4)), rng.normal(size=(9, 2))
     sw = np.ones(9)
     sw[4] = 0.0
@@ -344,8 +432,14 @@ def test_zero_weight_equals_dropping_the_sample(dtype):
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 10, 11, 1000])
 def test_chunked_forward_equals_unchunked(dtype, chunk_size):
     rng = np.random.RandomState(0)
-    net = Network([4, 6, 5, 3], activation="elu", output_activation="softmax", loss="log_loss",
-                  dtype=dtype, random_state=0)
+    net = Network(
+        [4, 6, 5, 3],
+        activation="elu",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=0,
+    )
     X = rng.normal(size=(23, 4))
     full = net.forward(X)
     chunked = net.forward(X, chunk_size=chunk_size)
@@ -355,8 +449,14 @@ def test_chunked_forward_equals_unchunked(dtype, chunk_size):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_is_stable_for_huge_logits(dtype):
-    net = Network([4, 5, 3], activation="relu", output_activation="softmax", loss="log_loss",
-                  dtype=dtype, random_state=0)
+    net = Network(
+        [4, 5, 3],
+        activation="relu",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype=dtype,
+        random_state=0,
+    )
     net.intercepts[-1][...] = [1e4, 0.0, -1e4]
     X = np.random.RandomState(0).normal(size=(6, 4))
     P = net.forward(X)
@@ -381,8 +481,14 @@ def test_softmax_is_stable_for_huge_logits(dtype):
 @pytest.mark.parametrize("activation", ["relu", "logistic", "tanh"])
 def test_glorot_uniform_reproduces_scikit_learn_draws(activation, dtype):
     sizes = [5, 7, 4, 3]
-    net = Network(sizes, activation=activation, output_activation="identity", dtype=dtype,
-                  init="glorot_uniform", random_state=42)
+    net = Network(
+        sizes,
+        activation=activation,
+        output_activation="identity",
+        dtype=dtype,
+        init="glorot_uniform",
+        random_state=42,
+    )
     rng = np.random.RandomState(42)
     factor = 2.0 if activation == "logistic" else 6.0
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):

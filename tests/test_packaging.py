@@ -60,7 +60,11 @@ def test_installed_package_imports_outside_the_repository(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout.split()
     assert _is_under(out[0], REPO / "fastmlp")

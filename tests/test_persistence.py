@@ -93,8 +93,7 @@ def test_classifier_round_trip(iris, tmp_path, labels, dtype):
 
 
 def test_multilabel_and_lbfgs_round_trip(tmp_path):
-    X, Y = make_multilabel_classification(n_samples=40, n_features=6, n_classes=3,
-                                          random_state=0)
+    X, Y = make_multilabel_classification(n_samples=40, n_features=6, n_classes=3, random_state=0)
     est = small(solver="lbfgs").fit(X, Y)
     loaded = _roundtrip(est, tmp_path)
     _assert_same_model(loaded, est, X)
@@ -160,8 +159,12 @@ def test_persistence_does_not_import_the_estimators():
     tree = ast.parse(Path(persistence.__file__).read_text())
     imported = [
         node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-    ] + [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-         for alias in node.names]
+    ] + [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    ]
     assert not [m for m in imported if "estimators" in m]
 
 
@@ -243,9 +246,11 @@ def _rewrite(source, target, edit, rechecksum=True):
     if META in entries:  # (unless the edit dropped it)
         entries[META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     if rechecksum:
-        entries[CHECKSUM] = np.array(persistence._checksum(
-            (name, a.dtype, a.shape, a.tobytes()) for name, a in entries.items()
-        ))
+        entries[CHECKSUM] = np.array(
+            persistence._checksum(
+                (name, a.dtype, a.shape, a.tobytes()) for name, a in entries.items()
+            )
+        )
     np.savez(target, **entries)
     return target
 
@@ -270,55 +275,105 @@ def _set(*keys, value):
         for key in keys[:-1]:
             target = target[key]
         target[keys[-1]] = value
+
     return edit
 
 
 EDITS = {
     # name: (edit, recompute the checksum, expected message)
     "array changed": (
-        lambda meta, entries: entries["params"].__setitem__(0, 1.5), False,
+        lambda meta, entries: entries["params"].__setitem__(0, 1.5),
+        False,
         "checksum does not match",
     ),
-    "metadata changed": (_set("state", "fitted", "n_iter_", value=7), False,
-                         "checksum does not match"),
-    "checksum missing": (lambda meta, entries: entries.pop(CHECKSUM), False,
-                         "'fastmlp_checksum' entry is missing"),
-    "metadata missing": (lambda meta, entries: entries.pop(META), False,
-                         "'fastmlp_metadata' entry is missing"),
-    "array missing": (lambda meta, entries: entries.pop("params"), True,
-                      r"lists arrays the file lacks: \['params'\]"),
-    "array not listed": (lambda meta, entries: entries.update(extra=np.zeros(2)), True,
-                         r"does not list: \['extra'\]"),
-    "shape in metadata disagrees": (_set("arrays", "params", value=["<f8", [4]]), True,
-                                    r"'params' is float64 of shape \(\d+,\) in the file, but"),
-    "dtype in metadata disagrees": (_set("arrays", "classes", value=["<i4", [3]]), True,
-                                    "'classes' is int64 .* metadata says int32"),
-    "manifest missing": (lambda meta, entries: meta.pop("arrays"), True,
-                         "no manifest of the arrays"),
+    "metadata changed": (
+        _set("state", "fitted", "n_iter_", value=7),
+        False,
+        "checksum does not match",
+    ),
+    "checksum missing": (
+        lambda meta, entries: entries.pop(CHECKSUM),
+        False,
+        "'fastmlp_checksum' entry is missing",
+    ),
+    "metadata missing": (
+        lambda meta, entries: entries.pop(META),
+        False,
+        "'fastmlp_metadata' entry is missing",
+    ),
+    "array missing": (
+        lambda meta, entries: entries.pop("params"),
+        True,
+        r"lists arrays the file lacks: \['params'\]",
+    ),
+    "array not listed": (
+        lambda meta, entries: entries.update(extra=np.zeros(2)),
+        True,
+        r"does not list: \['extra'\]",
+    ),
+    "shape in metadata disagrees": (
+        _set("arrays", "params", value=["<f8", [4]]),
+        True,
+        r"'params' is float64 of shape \(\d+,\) in the file, but",
+    ),
+    "dtype in metadata disagrees": (
+        _set("arrays", "classes", value=["<i4", [3]]),
+        True,
+        "'classes' is int64 .* metadata says int32",
+    ),
+    "manifest missing": (
+        lambda meta, entries: meta.pop("arrays"),
+        True,
+        "no manifest of the arrays",
+    ),
     "array missing from both": (_drop_params, True, "MLPClassifier state lacks 'params'"),
-    "array of the wrong size": (_shorter_params, True,
-                                r"params is float64 of shape \(5,\), the network needs"),
+    "array of the wrong size": (
+        _shorter_params,
+        True,
+        r"params is float64 of shape \(5,\), the network needs",
+    ),
     "array of the wrong dtype": (_float32_params, True, "params is float32 .* needs float64"),
-    "unknown class": (_set("estimator", value="MLPSomething"), True,
-                      "unknown class 'MLPSomething'"),
-    "invalid version": (_set("format_version", value="2"), True,
-                        "invalid format version '2'"),
-    "relabelled as version 1": (_set("format_version", value=1), True,
-                                "claims format version 1 but has a checksum"),
-    "newer version": (_set("format_version", value=3), True,
-                      "format version 3 .*newer than the version 2.*upgrade fastmlp"),
-    "state key missing": (lambda meta, entries: meta["state"].pop("network"), True,
-                          "state lacks 'network'"),
-    "state value invalid": (_set("state", "network", "layer_sizes", value=[4, -3, 3]), True,
-                            "state is invalid"),
-    "parameter invalid": (_set("state", "params", "solver", value="magic"), True,
-                          "state is invalid"),
+    "unknown class": (
+        _set("estimator", value="MLPSomething"),
+        True,
+        "unknown class 'MLPSomething'",
+    ),
+    "invalid version": (_set("format_version", value="2"), True, "invalid format version '2'"),
+    "relabelled as version 1": (
+        _set("format_version", value=1),
+        True,
+        "claims format version 1 but has a checksum",
+    ),
+    "newer version": (
+        _set("format_version", value=3),
+        True,
+        "format version 3 .*newer than the version 2.*upgrade fastmlp",
+    ),
+    "state key missing": (
+        lambda meta, entries: meta["state"].pop("network"),
+        True,
+        "state lacks 'network'",
+    ),
+    "state value invalid": (
+        _set("state", "network", "layer_sizes", value=[4, -3, 3]),
+        True,
+        "state is invalid",
+    ),
+    "parameter invalid": (
+        _set("state", "params", "solver", value="magic"),
+        True,
+        "state is invalid",
+    ),
     "classes disagree with outputs": (
-        _set("state", "label_binarizer", "y_type_", value="binary"), True,
+        _set("state", "label_binarizer", "y_type_", value="binary"),
+        True,
         "3 classes .binary. for a network of 3 outputs",
     ),
-    "fitted value disagrees": (_set("state", "fitted", "n_features_in_", value=9), True,
-                               r"n_features_in_ is 9 for a network of layer sizes \[4, 3, 3\]"),
+    "fitted value disagrees": (
+        _set("state", "fitted", "n_features_in_", value=9),
+        True,
+        r"n_features_in_ is 9 for a network of layer sizes \[4, 3, 3\]",
+    ),
 }
 
 
@@ -342,14 +397,16 @@ def test_huge_declared_sizes_are_refused_before_allocating(saved, tmp_path):
     # A .npy header declaring 10**12 float64 (8 TB), agreed by the manifest, checksum
     # recomputed: only the size check against the entry's bytes can stop it.
     huge = (10**12,)
-    altered = _rewrite(saved[1], tmp_path / "a.npz", _set("arrays", "params",
-                                                          value=["<f8", list(huge)]))
+    altered = _rewrite(
+        saved[1], tmp_path / "a.npz", _set("arrays", "params", value=["<f8", list(huge)])
+    )
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
         header, {"descr": "<f8", "fortran_order": False, "shape": huge}
     )
-    path = _zip_with_entry(tmp_path / "huge.npz", altered, "params.npy",
-                           header.getvalue() + np.zeros(3).tobytes())
+    path = _zip_with_entry(
+        tmp_path / "huge.npz", altered, "params.npy", header.getvalue() + np.zeros(3).tobytes()
+    )
     tracemalloc.start()
     with pytest.raises(ModelFileError, match=r"declares float64 of shape \(1000000000000,\)"):
         fastmlp.load(path)
@@ -361,16 +418,17 @@ def test_huge_declared_sizes_are_refused_before_allocating(saved, tmp_path):
     data = bytearray(saved[2])
     with zipfile.ZipFile(saved[1]) as archive:
         entry = archive.start_dir  # the first central directory record
-    data[entry + 20:entry + 28] = (2**32 - 2).to_bytes(4, "little") * 2
+    data[entry + 20 : entry + 28] = (2**32 - 2).to_bytes(4, "little") * 2
     (tmp_path / "big.npz").write_bytes(data)
     with pytest.raises(ModelFileError, match="4294967294 bytes at offset 0, beyond the end"):
         fastmlp.load(tmp_path / "big.npz")
 
 
 def test_entries_fastmlp_never_writes_are_refused(saved, tmp_path):
-    with zipfile.ZipFile(saved[1]) as old, zipfile.ZipFile(
-        tmp_path / "deflated.npz", "w", compression=zipfile.ZIP_DEFLATED
-    ) as new:
+    with (
+        zipfile.ZipFile(saved[1]) as old,
+        zipfile.ZipFile(tmp_path / "deflated.npz", "w", compression=zipfile.ZIP_DEFLATED) as new,
+    ):
         for info in old.infolist():
             new.writestr(info.filename, old.read(info))
     with pytest.raises(ModelFileError, match="is compressed"):
@@ -441,7 +499,7 @@ def test_fuzz_truncations_and_byte_flips(saved, iris, tmp_path, capsys):
             f.flush()
             flips[_load_outcome(path, est, X)] += 1
             f.seek(offset)
-            f.write(data[offset:offset + 1])
+            f.write(data[offset : offset + 1])
             f.flush()
     with capsys.disabled():
         print(f"\nmodel file of {len(data)} bytes")
@@ -489,11 +547,16 @@ def test_killed_save_leaves_the_previous_file_intact(saved, iris, tmp_path, wher
     est, _, data, proba = saved
     path = tmp_path / "model.npz"
     path.write_bytes(data)
-    child = subprocess.run([sys.executable, "-c", _KILLED_SAVE, str(path), where],
-                           capture_output=True, text=True, timeout=120)
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_SAVE, str(path), where],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert child.returncode == code, child.stderr
     assert path.read_bytes() == data
     assert_array_equal(fastmlp.load(path).predict_proba(iris[0]), proba)
     # the killed process leaves its temporary file beside the target, never in its place
-    assert [p.name.startswith(".model.npz.") for p in tmp_path.iterdir()
-            if p.name != "model.npz"] == [True]
+    assert [
+        p.name.startswith(".model.npz.") for p in tmp_path.iterdir() if p.name != "model.npz"
+    ] == [True]

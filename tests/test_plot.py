@@ -23,8 +23,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import fastmlp.plot  # noqa: E402
 
 ALL_TITLES = [
-    "Training loss", "Validation score", "Learning rate", "Gradient norm per layer",
-    "Dead units per layer", "Update/weight ratio per layer",
+    "Training loss",
+    "Validation score",
+    "Learning rate",
+    "Gradient norm per layer",
+    "Dead units per layer",
+    "Update/weight ratio per layer",
 ]
 
 
@@ -43,8 +47,15 @@ def iris():
 def fitted(iris):
     X, y = iris
     est = MLPClassifier(
-        hidden_layer_sizes=(8, 6), solver="sgd", learning_rate="cosine", learning_rate_init=0.05,
-        lr_horizon=24, max_iter=12, early_stopping=True, n_iter_no_change=50, random_state=0,
+        hidden_layer_sizes=(8, 6),
+        solver="sgd",
+        learning_rate="cosine",
+        learning_rate_init=0.05,
+        lr_horizon=24,
+        max_iter=12,
+        early_stopping=True,
+        n_iter_no_change=50,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -70,8 +81,11 @@ def test_all_panels_hold_the_history_arrays(fitted):
     assert isinstance(fig, matplotlib.figure.Figure)
     assert [ax.get_title() for ax in fig.axes] == ALL_TITLES
     axes = _axes(fig)
-    for title, values in [("Training loss", hist.loss), ("Validation score",
-                          hist.validation_score), ("Learning rate", hist.learning_rate)]:
+    for title, values in [
+        ("Training loss", hist.loss),
+        ("Validation score", hist.validation_score),
+        ("Learning rate", hist.learning_rate),
+    ]:
         (line,) = axes[title].get_lines()
         _assert_line(line, values)
     assert len(hist) == fitted.n_iter_ == 12
@@ -83,8 +97,9 @@ def test_all_panels_hold_the_history_arrays(fitted):
     assert list(grads) == ["layer 1", "layer 2", "output", "all"]
     for column, name in enumerate(["layer 1", "layer 2", "output"]):
         _assert_line(grads[name], hist.layer_grad_norms[:, column])
-        _assert_line(_lines(axes["Update/weight ratio per layer"])[name],
-                     hist.update_ratio[:, column])
+        _assert_line(
+            _lines(axes["Update/weight ratio per layer"])[name], hist.update_ratio[:, column]
+        )
     _assert_line(grads["all"], hist.grad_norm)
     assert axes["Gradient norm per layer"].get_yscale() == "log"
     assert axes["Update/weight ratio per layer"].get_yscale() == "log"
@@ -101,8 +116,9 @@ def test_all_panels_hold_the_history_arrays(fitted):
 def test_a_history_from_network_fit_and_a_history_object(iris):
     X, y = iris
     Y = np.eye(3)[y]
-    net = Network([4, 5, 3], activation="tanh", output_activation="softmax", loss="log_loss",
-                  random_state=0)
+    net = Network(
+        [4, 5, 3], activation="tanh", output_activation="softmax", loss="log_loss", random_state=0
+    )
     hist = net.fit(X, Y, max_iter=5, learning_rate_init=0.01, early_stopping=True)
     fig = fastmlp.plot.history(hist)
     # tanh units are never "dead": that panel is left out; no estimator, no title
@@ -136,8 +152,15 @@ def test_lbfgs_history_has_the_loss_per_iteration(iris):
 
 def test_a_decaying_rate_is_drawn_on_a_log_scale(iris):
     X, y = iris
-    est = MLPClassifier(hidden_layer_sizes=(5,), solver="sgd", learning_rate="exponential",
-                        lr_gamma=0.5, max_iter=8, n_iter_no_change=50, random_state=0)
+    est = MLPClassifier(
+        hidden_layer_sizes=(5,),
+        solver="sgd",
+        learning_rate="exponential",
+        lr_gamma=0.5,
+        max_iter=8,
+        n_iter_no_change=50,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
@@ -155,8 +178,15 @@ def test_draws_into_a_given_figure_and_clears_it(fitted):
 
 def test_a_diverged_fit_plots_its_nan_epoch(iris):
     X, y = iris
-    est = MLPRegressor(hidden_layer_sizes=100, activation="identity", solver="sgd",
-                       learning_rate_init=1, max_iter=20, early_stopping=True, random_state=0)
+    est = MLPRegressor(
+        hidden_layer_sizes=100,
+        activation="identity",
+        solver="sgd",
+        learning_rate_init=1,
+        max_iter=20,
+        early_stopping=True,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est.fit(X, y)

@@ -75,9 +75,15 @@ def test_fast_path_equals_the_validated_path(pair):
     assert_array_equal(ours.predict_proba(X), ours.predict_proba(fortran))
 
 
-@pytest.mark.parametrize("labels", [
-    np.array([0, 1]), np.array(["no", "yes"]), np.array([-3, 7, 9]), np.array(["a", "b", "c"]),
-])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([0, 1]),
+        np.array(["no", "yes"]),
+        np.array([-3, 7, 9]),
+        np.array(["a", "b", "c"]),
+    ],
+)
 def test_labels_match_the_label_binarizer(labels):
     rng = np.random.RandomState(1)
     X = rng.randn(60, 4)

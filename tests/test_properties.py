@@ -55,16 +55,21 @@ def problems(draw, max_rows=24):
     """A random network, data for it and sample weights (None, or with zeros)."""
     depth = draw(st.integers(1, 4))
     widths = draw(st.lists(st.integers(1, 70), min_size=depth, max_size=depth))
-    hidden = draw(st.lists(st.sampled_from(HIDDEN_ACTIVATIONS), min_size=depth,
-                           max_size=depth))
+    hidden = draw(st.lists(st.sampled_from(HIDDEN_ACTIVATIONS), min_size=depth, max_size=depth))
     output, loss = draw(st.sampled_from(PAIRS))
     # one softmax output is constantly 1 (refused by Network: see the junk tests)
     n_in, n_out = draw(st.integers(1, 8)), draw(st.integers(2 if output == "softmax" else 1, 6))
     dtype = draw(st.sampled_from(["float64", "float32"]))
     n = draw(st.integers(1, max_rows))
     seed = draw(st.integers(0, 2**32 - 1))
-    net = Network([n_in, *widths, n_out], activation=hidden, output_activation=output,
-                  loss=loss, dtype=dtype, random_state=seed)
+    net = Network(
+        [n_in, *widths, n_out],
+        activation=hidden,
+        output_activation=output,
+        loss=loss,
+        dtype=dtype,
+        random_state=seed,
+    )
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n, n_in)).astype(dtype)
     Y = _targets(rng, net.loss, n, n_out).astype(dtype)
@@ -112,8 +117,14 @@ def _assume_no_kink_hit(net, X):
 def _reference_forward(net, X):
     coefs, intercepts = unpack(net.params.astype(np.float64), list(net.layer_sizes))
     params = [net.activation_param(a) for a in net.hidden_activations] + [None]
-    return reference.forward(coefs, intercepts, X.astype(np.float64), net.hidden_activations,
-                             net.output_activation, activation_params=params)[-1]
+    return reference.forward(
+        coefs,
+        intercepts,
+        X.astype(np.float64),
+        net.hidden_activations,
+        net.output_activation,
+        activation_params=params,
+    )[-1]
 
 
 # ---- compiled path against the reference -------------------------------------------------
@@ -133,8 +144,15 @@ def test_loss_and_grad_equal_reference(problem, alpha):
     loss, grad = net.loss_and_grad(X, Y, sample_weight=sw, alpha=alpha)
     coefs, intercepts = unpack(net.params.astype(np.float64), list(net.layer_sizes))
     ref_loss, gW, gb = reference.loss_and_grad(
-        coefs, intercepts, X.astype(np.float64), Y.astype(np.float64), net.hidden_activations,
-        net.output_activation, net.loss, sample_weight=sw, alpha=alpha,
+        coefs,
+        intercepts,
+        X.astype(np.float64),
+        Y.astype(np.float64),
+        net.hidden_activations,
+        net.output_activation,
+        net.loss,
+        sample_weight=sw,
+        alpha=alpha,
     )
     tolerance = TOLERANCE[net.dtype.name]
     assert grad.dtype == net.dtype
@@ -163,11 +181,29 @@ def test_training_steps_equal_reference_steps(problem, optimizer, data):
     options = dict(options, epsilon=1e-3 if net.dtype == np.float32 else 1e-5)
     params0 = net.params.astype(np.float64)
     with np.errstate(all="ignore"):
-        w, losses, _, _ = replay(params0, X, Y, spec(net), epochs=1, batch_size=batch,
-                                 sample_weight=sw, shuffle_rng=check_random_state(7), **options)
+        w, losses, _, _ = replay(
+            params0,
+            X,
+            Y,
+            spec(net),
+            epochs=1,
+            batch_size=batch,
+            sample_weight=sw,
+            shuffle_rng=check_random_state(7),
+            **options,
+        )
     try:
-        history = net.fit(X, Y, sample_weight=sw, batch_size=batch, max_iter=1, shuffle=True,
-                          random_state=7, **NO_STOP, **options)
+        history = net.fit(
+            X,
+            Y,
+            sample_weight=sw,
+            batch_size=batch,
+            max_iter=1,
+            shuffle=True,
+            random_state=7,
+            **NO_STOP,
+            **options,
+        )
     except DivergenceError:
         # a large rate on a deep linear net can diverge: so must the replay, and the
         # weights go back to those before the epoch
@@ -197,8 +233,10 @@ JUNK = {
     "no rows": (lambda a: a[:0], r"0 sample|empty|minimum|at least"),
     "no columns": (lambda a: a[:, :0], r"0 feature|column|empty|minimum|expects"),
     "extra row": (lambda a: np.vstack([a, a[:1]]), r"rows|inconsistent|samples|shape|length"),
-    "ragged list": (lambda a: [list(r) for r in a[:-1]] + [list(a[-1][:-1])],
-                    r"inhomogeneous|sequence|shape|ragged|setting an array"),
+    "ragged list": (
+        lambda a: [list(r) for r in a[:-1]] + [list(a[-1][:-1])],
+        r"inhomogeneous|sequence|shape|ragged|setting an array",
+    ),
     "none": (lambda a: None, r"none|array|expected|2d"),
 }
 HUGE_PATTERN = r"overflow|large|non-finite|diverge|infinity"
@@ -279,9 +317,9 @@ def _estimator_calls(dtype):
         "MLPClassifier.fit": lambda X, y, sw: MLPClassifier(**settings).fit(X, y, sw),
         "MLPRegressor.fit": lambda X, y, sw: MLPRegressor(**settings).fit(X, y, sw),
         "MLPClassifier.partial_fit": lambda X, y, sw: MLPClassifier(**settings).partial_fit(
-            X, y, sw, classes=[0, 1, 2]),
-        "MLPRegressor.partial_fit": lambda X, y, sw: MLPRegressor(**settings).partial_fit(
-            X, y, sw),
+            X, y, sw, classes=[0, 1, 2]
+        ),
+        "MLPRegressor.partial_fit": lambda X, y, sw: MLPRegressor(**settings).partial_fit(X, y, sw),
         "MLPClassifier.predict": lambda X, y, sw: clf.predict(X),
         "MLPClassifier.predict_proba": lambda X, y, sw: clf.predict_proba(X),
         "MLPRegressor.predict": lambda X, y, sw: reg.predict(X),
@@ -314,8 +352,10 @@ def test_junk_arrays_get_a_clear_error(dtype, kind, in_targets, data):
         make, pattern = JUNK[kind]
         bad = make(good)
     may_succeed = pattern in (None, HUGE_PATTERN)
-    if in_targets and estimators and (
-        kind in ACCEPTED_AS_Y or ("Classifier" in name and kind in ACCEPTED_AS_LABELS)
+    if (
+        in_targets
+        and estimators
+        and (kind in ACCEPTED_AS_Y or ("Classifier" in name and kind in ACCEPTED_AS_LABELS))
     ):
         pattern, may_succeed = None, True
     if kind == "extra row" and not _takes_targets(name):
@@ -328,8 +368,9 @@ def test_junk_arrays_get_a_clear_error(dtype, kind, in_targets, data):
 def test_junk_sample_weights_get_a_clear_error(dtype, kind, data):
     estimators = data.draw(st.booleans(), label="estimators")
     calls = _estimator_calls(dtype) if estimators else _net_calls(dtype)
-    name = data.draw(st.sampled_from([n for n in sorted(calls) if _takes_targets(n)]),
-                     label="entry point")
+    name = data.draw(
+        st.sampled_from([n for n in sorted(calls) if _takes_targets(n)]), label="entry point"
+    )
     X, y = _small_problem(dtype, classes=estimators)
     if estimators and "Regressor" in name:
         y = y.astype(dtype)
@@ -340,8 +381,11 @@ def test_junk_sample_weights_get_a_clear_error(dtype, kind, data):
 
 # Bad option values, one per entry point and option: (entry point, option, values).
 BAD_OPTIONS = [
-    ("Network", "layer_sizes", [[], [3], [3, 0, 2], [3, -1, 2], [3, 2.5, 2], "32", None,
-                                [3, True, 2], [3, "a", 2]]),
+    (
+        "Network",
+        "layer_sizes",
+        [[], [3], [3, 0, 2], [3, -1, 2], [3, 2.5, 2], "32", None, [3, True, 2], [3, "a", 2]],
+    ),
     ("Network", "activation", ["nope", None, 3, ["relu", "nope"], ["relu"] * 3, "softmax"]),
     ("Network", "output_activation", ["nope", None, "relu", 1]),
     ("Network", "loss", ["nope", None, "hinge", 0]),
@@ -381,8 +425,7 @@ BAD_OPTIONS = [
     ("MLPRegressor", "dropout", [1.0, -0.5]),
     ("MLPRegressor", "max_grad_norm", [0.0, -1.0]),
 ]
-OPTION_CASES = [(where, option, value) for where, option, values in BAD_OPTIONS
-                for value in values]
+OPTION_CASES = [(where, option, value) for where, option, values in BAD_OPTIONS for value in values]
 
 
 def _call_with(where, option, value, dtype):
@@ -417,9 +460,21 @@ def test_bad_option_values_get_an_error_naming_the_option(case, dtype):
     _check_refused(_call_with(where, option, value, dtype), named)
 
 
-@given(st.sampled_from(["Network", "forward", "loss_and_grad", "fit", "check_gradients",
-                        "MLPClassifier", "MLPRegressor"]),
-       st.sampled_from(["colour", "n_layers", "learning_rate_int", "sample_weights"]), DTYPE)
+@given(
+    st.sampled_from(
+        [
+            "Network",
+            "forward",
+            "loss_and_grad",
+            "fit",
+            "check_gradients",
+            "MLPClassifier",
+            "MLPRegressor",
+        ]
+    ),
+    st.sampled_from(["colour", "n_layers", "learning_rate_int", "sample_weights"]),
+    DTYPE,
+)
 def test_unknown_option_names_get_a_type_error_naming_them(where, option, dtype):
     call = _call_with(where, option, 1, dtype)
     with pytest.raises(TypeError, match=re.escape(option)):
@@ -453,12 +508,15 @@ def test_hidden_layer_sizes_must_be_integers():
         MLPClassifier(hidden_layer_sizes=(2.5,)).fit(X, np.arange(X.shape[0]) % 2)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(eps=0.0), ValueError, "eps must be in"),
-    (dict(eps=np.nan), ValueError, "eps must be a finite number"),
-    (dict(kernel_tolerance=np.nan), ValueError, "kernel_tolerance"),
-    (dict(finite_difference_tolerance=-1.0), ValueError, "finite_difference_tolerance"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(eps=0.0), ValueError, "eps must be in"),
+        (dict(eps=np.nan), ValueError, "eps must be a finite number"),
+        (dict(kernel_tolerance=np.nan), ValueError, "kernel_tolerance"),
+        (dict(finite_difference_tolerance=-1.0), ValueError, "finite_difference_tolerance"),
+    ],
+)
 def test_check_gradients_checks_its_settings(kwargs, error, match):
     X, Y = _small_problem("float64")
     net = Network([3, 4, 2], random_state=0)
@@ -494,8 +552,14 @@ def test_softmax_over_one_output_is_refused():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_overflow_is_an_error_not_a_nan(dtype):
     X = np.full((4, 3), HUGE[dtype], dtype=dtype)
-    net = Network([3, 4, 2], activation="identity", output_activation="exp", loss="poisson",
-                  dtype=dtype, random_state=0)
+    net = Network(
+        [3, 4, 2],
+        activation="identity",
+        output_activation="exp",
+        loss="poisson",
+        dtype=dtype,
+        random_state=0,
+    )
     with pytest.raises(ValueError, match="overflowed"):
         net.forward(X)
     with pytest.raises(ValueError, match="overflowed"):
@@ -509,8 +573,15 @@ def test_overflow_is_an_error_not_a_nan(dtype):
 def test_a_minibatch_whose_weights_are_all_zero_changes_nothing():
     """Valid weights (some zero, a positive total) whose zeros fill one whole minibatch."""
     X, Y = _small_problem("float64", n=4)
-    options = dict(solver="sgd", momentum=0.0, learning_rate_init=0.1, batch_size=2,
-                   shuffle=False, max_iter=1, **NO_STOP)
+    options = dict(
+        solver="sgd",
+        momentum=0.0,
+        learning_rate_init=0.1,
+        batch_size=2,
+        shuffle=False,
+        max_iter=1,
+        **NO_STOP,
+    )
     net = Network([3, 4, 2], activation="tanh", random_state=0)
     net.fit(X, Y, sample_weight=np.array([0.0, 0.0, 1.0, 1.0]), **options)
     only_weighted = Network([3, 4, 2], activation="tanh", random_state=0)

@@ -35,8 +35,7 @@ def rel_err(a, b):
 
 def pack(coefs, intercepts):
     """Flatten all coefs, then all intercepts, into one vector."""
-    return np.concatenate([np.ravel(W) for W in coefs]
-                          + [np.ravel(b) for b in intercepts])
+    return np.concatenate([np.ravel(W) for W in coefs] + [np.ravel(b) for b in intercepts])
 
 
 def unpack(flat, layer_sizes):
@@ -44,10 +43,10 @@ def unpack(flat, layer_sizes):
     shapes = list(zip(layer_sizes[:-1], layer_sizes[1:]))
     coefs, intercepts, pos = [], [], 0
     for fan_in, fan_out in shapes:
-        coefs.append(flat[pos:pos + fan_in * fan_out].reshape(fan_in, fan_out))
+        coefs.append(flat[pos : pos + fan_in * fan_out].reshape(fan_in, fan_out))
         pos += fan_in * fan_out
     for _, fan_out in shapes:
-        intercepts.append(flat[pos:pos + fan_out].copy())
+        intercepts.append(flat[pos : pos + fan_out].copy())
         pos += fan_out
     assert pos == flat.size
     return coefs, intercepts
@@ -116,8 +115,7 @@ def draw_problem(seed, hidden, output, depth, loss_name, params):
     scale = 0.3 if hidden == "exp" else 0.6  # keep exp(exp(...)) moderate
     for _ in range(100):
         X = rng.normal(size=(N_SAMPLES, N_FEATURES))
-        coefs = [rng.normal(scale=scale, size=(a, b))
-                 for a, b in zip(sizes[:-1], sizes[1:])]
+        coefs = [rng.normal(scale=scale, size=(a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
         intercepts = [rng.normal(scale=0.3, size=b) for b in sizes[1:]]
         with np.errstate(over="ignore", invalid="ignore"):  # rejected draws
             acts = ref.forward(coefs, intercepts, X, hidden_acts, output, params)
@@ -140,7 +138,8 @@ def test_gradient_matches_finite_differences(hidden, output, loss_name, depth):
         if use_weights or alpha:
             params = [NON_DEFAULT_PARAM.get(hidden)] * depth + [NON_DEFAULT_PARAM.get(output)]
         X, Y, coefs, intercepts, sizes, hidden_acts = draw_problem(
-            seed, hidden, output, depth, loss_name, params)
+            seed, hidden, output, depth, loss_name, params
+        )
         sw = None
         if use_weights:
             sw = np.random.default_rng(seed + 1).uniform(0.1, 3.0, size=N_SAMPLES)
@@ -150,12 +149,21 @@ def test_gradient_matches_finite_differences(hidden, output, loss_name, depth):
         def f(flat):
             c, i = unpack(flat, sizes)
             A = ref.forward(c, i, X, hidden_acts, output, params)[-1]
-            penalty = 0.5 * alpha * sum(np.sum(W ** 2) for W in c) / S
+            penalty = 0.5 * alpha * sum(np.sum(W**2) for W in c) / S
             return ref.loss(loss_name, Y, A, sw) + penalty
 
         value, cg, ig = ref.loss_and_grad(
-            coefs, intercepts, X, Y, hidden_acts, output, loss_name,
-            sample_weight=sw, alpha=alpha, activation_params=params)
+            coefs,
+            intercepts,
+            X,
+            Y,
+            hidden_acts,
+            output,
+            loss_name,
+            sample_weight=sw,
+            alpha=alpha,
+            activation_params=params,
+        )
         analytic = pack(cg, ig)
         numeric = ref.numerical_gradient(f, pack(coefs, intercepts))
         err = rel_err(analytic, numeric)
@@ -170,11 +178,12 @@ def test_gradient_matches_finite_differences(hidden, output, loss_name, depth):
 def test_gradient_check_detects_a_wrong_gradient():
     """Sanity check of the checker: a perturbed gradient fails the bound."""
     X, Y, coefs, intercepts, sizes, hidden_acts = draw_problem(
-        1, "tanh", "softmax", 1, "log_loss", None)
-    _, cg, ig = ref.loss_and_grad(coefs, intercepts, X, Y, hidden_acts,
-                                  "softmax", "log_loss")
-    f = lambda flat: ref.loss_and_grad(*unpack(flat, sizes), X, Y, hidden_acts,
-                                       "softmax", "log_loss")[0]
+        1, "tanh", "softmax", 1, "log_loss", None
+    )
+    _, cg, ig = ref.loss_and_grad(coefs, intercepts, X, Y, hidden_acts, "softmax", "log_loss")
+    f = lambda flat: ref.loss_and_grad(
+        *unpack(flat, sizes), X, Y, hidden_acts, "softmax", "log_loss"
+    )[0]
     numeric = ref.numerical_gradient(f, pack(coefs, intercepts))
     wrong = pack(cg, ig)
     wrong[0] *= 1.001
@@ -184,7 +193,7 @@ def test_gradient_check_detects_a_wrong_gradient():
 def test_numerical_gradient_of_known_function():
     f = lambda p: p[0] ** 3 + 2 * p[0] * p[1] + np.sin(p[2])
     p = np.array([1.5, -2.0, 0.3])
-    expected = [3 * 1.5 ** 2 + 2 * -2.0, 2 * 1.5, np.cos(0.3)]
+    expected = [3 * 1.5**2 + 2 * -2.0, 2 * 1.5, np.cos(0.3)]
     np.testing.assert_allclose(ref.numerical_gradient(f, p), expected, rtol=1e-8)
     np.testing.assert_array_equal(p, [1.5, -2.0, 0.3])  # not mutated
 
@@ -203,7 +212,8 @@ def test_log_loss_matches_sklearn():
     w = rng.uniform(0.5, 2.0, size=8)
     assert ref.loss("log_loss", Y, A) == pytest.approx(sk_log_loss(labels, A), rel=1e-12)
     assert ref.loss("log_loss", Y, A, w) == pytest.approx(
-        sk_log_loss(labels, A, sample_weight=w), rel=1e-12)
+        sk_log_loss(labels, A, sample_weight=w), rel=1e-12
+    )
 
 
 def test_binary_log_loss_matches_sklearn():
@@ -213,7 +223,8 @@ def test_binary_log_loss_matches_sklearn():
     y[:2] = [0, 1]
     w = rng.uniform(0.5, 2.0, size=10)
     assert ref.loss("binary_log_loss", y[:, None], p[:, None], w) == pytest.approx(
-        sk_log_loss(y, p, sample_weight=w), rel=1e-12)
+        sk_log_loss(y, p, sample_weight=w), rel=1e-12
+    )
 
 
 def test_poisson_is_half_mean_deviance():
@@ -222,7 +233,8 @@ def test_poisson_is_half_mean_deviance():
     y = rng.poisson(2.0, size=10).astype(float)
     w = rng.uniform(0.5, 2.0, size=10)
     assert ref.loss("poisson", y[:, None], a[:, None], w) == pytest.approx(
-        0.5 * mean_poisson_deviance(y, a, sample_weight=w), rel=1e-12)
+        0.5 * mean_poisson_deviance(y, a, sample_weight=w), rel=1e-12
+    )
 
 
 def test_squared_error_sums_over_outputs():
@@ -254,10 +266,12 @@ def test_activation_values():
     np.testing.assert_allclose(ref.activation("relu", z), [[0, 0, 0, 1.5]])
     np.testing.assert_allclose(ref.activation("leaky_relu", z), [[-0.02, -0.005, 0, 1.5]])
     np.testing.assert_allclose(ref.activation("leaky_relu", z, 0.5), [[-1.0, -0.25, 0, 1.5]])
-    np.testing.assert_allclose(ref.activation("elu", z),
-                               [[np.exp(-2) - 1, np.exp(-0.5) - 1, 0, 1.5]])
-    np.testing.assert_allclose(ref.activation("elu", z, 2.0),
-                               [[2 * (np.exp(-2) - 1), 2 * (np.exp(-0.5) - 1), 0, 1.5]])
+    np.testing.assert_allclose(
+        ref.activation("elu", z), [[np.exp(-2) - 1, np.exp(-0.5) - 1, 0, 1.5]]
+    )
+    np.testing.assert_allclose(
+        ref.activation("elu", z, 2.0), [[2 * (np.exp(-2) - 1), 2 * (np.exp(-0.5) - 1), 0, 1.5]]
+    )
     np.testing.assert_allclose(ref.activation("exp", z), np.exp(z))
     e = np.exp(z)
     np.testing.assert_allclose(ref.activation("softmax", z), e / e.sum())
@@ -280,15 +294,17 @@ def test_softmax_is_stable_and_rowwise():
     np.testing.assert_allclose(s[0], e / e.sum())
 
 
-@pytest.mark.parametrize("name", ["identity", "logistic", "tanh", "relu",
-                                  "leaky_relu", "elu", "exp"])
+@pytest.mark.parametrize(
+    "name", ["identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "exp"]
+)
 @pytest.mark.parametrize("param", [None, 0.3])
 def test_activation_derivative_matches_finite_differences(name, param):
     z = np.array([-2.3, -0.7, -0.01, 0.02, 0.4, 1.9])
     h = 1e-6
     numeric = (ref.activation(name, z + h, param) - ref.activation(name, z - h, param)) / (2 * h)
-    np.testing.assert_allclose(ref.activation_derivative(name, z, param), numeric,
-                               rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        ref.activation_derivative(name, z, param), numeric, rtol=1e-7, atol=1e-9
+    )
 
 
 def test_relu_family_derivative_at_zero():
@@ -372,11 +388,13 @@ def test_adam_steps():
         w, m, v, t = ref.adam_step(w, g, m, v, t, lr)
         assert t == step
         np.testing.assert_allclose(w, w0 - step * lr * np.sign(g), rtol=1e-5)
-    np.testing.assert_allclose(m, (1 - 0.9 ** 3) * g)
-    np.testing.assert_allclose(v, (1 - 0.999 ** 3) * g ** 2)
+    np.testing.assert_allclose(m, (1 - 0.9**3) * g)
+    np.testing.assert_allclose(v, (1 - 0.999**3) * g**2)
     # g = +1 then -1: m2 = -0.01, v2 = 0.001999, lr_t = lr sqrt(0.001999)/0.19
     # so the second step is +lr/19.
-    w1, m1, v1, t1 = ref.adam_step(np.array([0.0]), np.array([1.0]), np.zeros(1), np.zeros(1), 0, lr)
+    w1, m1, v1, t1 = ref.adam_step(
+        np.array([0.0]), np.array([1.0]), np.zeros(1), np.zeros(1), 0, lr
+    )
     w2, m2, v2, t2 = ref.adam_step(w1, np.array([-1.0]), m1, v1, t1, lr)
     np.testing.assert_allclose(w1, [-lr], rtol=1e-6)
     np.testing.assert_allclose(m2, [-0.01])
@@ -445,8 +463,9 @@ def test_l1_subgradient():
     p = np.array([0.7, -1.2, 2.0])
     m = np.array([1.0, 1.0, 0.0])
     f = lambda q: 0.3 * np.sum(np.abs(q) * m) / 4
-    np.testing.assert_allclose(ref.l1_subgradient(p, 0.3, 4, m),
-                               ref.numerical_gradient(f, p), rtol=1e-8)
+    np.testing.assert_allclose(
+        ref.l1_subgradient(p, 0.3, 4, m), ref.numerical_gradient(f, p), rtol=1e-8
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -458,16 +477,18 @@ def test_learning_rate_schedules():
     lr = ref.learning_rate
     assert [lr("constant", 0.1, e) for e in (0, 5, 50)] == [0.1, 0.1, 0.1]
     assert lr("adaptive", 0.1, 30) == 0.1
-    np.testing.assert_allclose([lr("step", 1.0, e, gamma=0.1, step_size=10) for e in (0, 9, 10, 20)],
-                               [1.0, 1.0, 0.1, 0.01])
-    np.testing.assert_allclose([lr("exponential", 0.8, e, gamma=0.5) for e in (0, 1, 3)],
-                               [0.8, 0.4, 0.1])
+    np.testing.assert_allclose(
+        [lr("step", 1.0, e, gamma=0.1, step_size=10) for e in (0, 9, 10, 20)], [1.0, 1.0, 0.1, 0.01]
+    )
+    np.testing.assert_allclose(
+        [lr("exponential", 0.8, e, gamma=0.5) for e in (0, 1, 3)], [0.8, 0.4, 0.1]
+    )
     assert lr("invscaling", 0.5, 0, t=0) == 0.5
     assert lr("invscaling", 0.5, 3, t=99, power_t=0.5) == pytest.approx(0.05)
     assert lr("invscaling", 0.5, 3, t=3, power_t=1.0) == pytest.approx(0.125)
     np.testing.assert_allclose(
-        [lr("cosine", 1.0, e, horizon=10, lr_min=0.2) for e in (0, 5, 10, 15)],
-        [1.0, 0.6, 0.2, 0.2])
+        [lr("cosine", 1.0, e, horizon=10, lr_min=0.2) for e in (0, 5, 10, 15)], [1.0, 0.6, 0.2, 0.2]
+    )
     assert lr("cosine", 1.0, 2, horizon=4) == pytest.approx(0.5)
 
 

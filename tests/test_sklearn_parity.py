@@ -120,15 +120,25 @@ def test_regressor_stochastic_parity(dataset, params):
 
 @pytest.mark.parametrize(
     "kind, dataset",
-    [("classifier", "iris"), ("classifier", "breast_cancer"), ("regressor", "diabetes"),
-     ("regressor", "linnerud")],
+    [
+        ("classifier", "iris"),
+        ("classifier", "breast_cancer"),
+        ("regressor", "diabetes"),
+        ("regressor", "linnerud"),
+    ],
 )
 @pytest.mark.parametrize("activation", ["relu", "logistic"])
 def test_lbfgs_parity(kind, dataset, activation):
     X, y = (_classification if kind == "classifier" else _regression)(dataset)
     ours, theirs = _fit_both(
-        kind, X, y, solver="lbfgs", hidden_layer_sizes=(10,), activation=activation,
-        max_iter=30, random_state=1,
+        kind,
+        X,
+        y,
+        solver="lbfgs",
+        hidden_layer_sizes=(10,),
+        activation=activation,
+        max_iter=30,
+        random_state=1,
     )
     assert ours.n_iter_ == theirs.n_iter_
     assert_allclose(ours.loss_, theirs.loss_, rtol=RTOL)
@@ -139,11 +149,18 @@ def test_lbfgs_parity(kind, dataset, activation):
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
 @pytest.mark.parametrize("kind", ["classifier", "regressor"])
 def test_sample_weight_parity(kind, solver):
-    X, y = (_classification("iris") if kind == "classifier" else _regression("diabetes"))
+    X, y = _classification("iris") if kind == "classifier" else _regression("diabetes")
     sample_weight = np.random.RandomState(0).uniform(0.1, 3.0, size=X.shape[0])
     ours, theirs = _fit_both(
-        kind, X, y, sample_weight=sample_weight, solver=solver, hidden_layer_sizes=(12,),
-        max_iter=10, random_state=0, learning_rate_init=0.01,
+        kind,
+        X,
+        y,
+        sample_weight=sample_weight,
+        solver=solver,
+        hidden_layer_sizes=(12,),
+        max_iter=10,
+        random_state=0,
+        learning_rate_init=0.01,
     )
     assert_same_fit(ours, theirs)
 
@@ -152,8 +169,15 @@ def test_sample_weight_parity_with_early_stopping():
     X, y = _classification("breast_cancer")
     sample_weight = np.random.RandomState(1).uniform(0.5, 2.0, size=X.shape[0])
     ours, theirs = _fit_both(
-        "classifier", X, y, sample_weight=sample_weight, hidden_layer_sizes=(12,),
-        early_stopping=True, max_iter=10, random_state=0, learning_rate_init=0.01,
+        "classifier",
+        X,
+        y,
+        sample_weight=sample_weight,
+        hidden_layer_sizes=(12,),
+        early_stopping=True,
+        max_iter=10,
+        random_state=0,
+        learning_rate_init=0.01,
     )
     assert_same_fit(ours, theirs)
 
@@ -163,8 +187,15 @@ def test_poisson_parity():
     X, y = _scaled(X), Y[:, 2] / Y[:, 2].mean()  # pulse, positive counts-like
     for solver in ("adam", "lbfgs"):
         ours, theirs = _fit_both(
-            "regressor", X, y, loss="poisson", solver=solver, hidden_layer_sizes=(8,),
-            max_iter=10, random_state=0, learning_rate_init=0.01,
+            "regressor",
+            X,
+            y,
+            loss="poisson",
+            solver=solver,
+            hidden_layer_sizes=(8,),
+            max_iter=10,
+            random_state=0,
+            learning_rate_init=0.01,
         )
         assert_same_fit(ours, theirs)
 
@@ -183,8 +214,17 @@ def test_adaptive_schedule_and_stopping_parity():
     # Stopping on the no-improvement counter and the adaptive rate division, as sklearn.
     X, y = _classification("iris")
     ours, theirs = _fit_both(
-        "classifier", X, y, solver="sgd", learning_rate="adaptive", hidden_layer_sizes=(8,),
-        max_iter=200, tol=1e-2, n_iter_no_change=3, random_state=0, learning_rate_init=0.05,
+        "classifier",
+        X,
+        y,
+        solver="sgd",
+        learning_rate="adaptive",
+        hidden_layer_sizes=(8,),
+        max_iter=200,
+        tol=1e-2,
+        n_iter_no_change=3,
+        random_state=0,
+        learning_rate_init=0.05,
     )
     assert ours.n_iter_ == theirs.n_iter_ < 200
     assert_same_fit(ours, theirs)
@@ -194,7 +234,10 @@ def test_warm_start_and_partial_fit_parity():
     X, y = _classification("iris")
     params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0, learning_rate_init=0.01)
     pairs = [
-        (fastmlp.MLPClassifier(warm_start=True, **params), sk.MLPClassifier(warm_start=True, **params)),
+        (
+            fastmlp.MLPClassifier(warm_start=True, **params),
+            sk.MLPClassifier(warm_start=True, **params),
+        ),
         (fastmlp.MLPClassifier(**params), sk.MLPClassifier(**params)),
     ]
     for ours, theirs in pairs:

@@ -30,8 +30,11 @@ def _estimators():
     made = []
     for i in range(N_THREADS):
         options = dict(
-            hidden_layer_sizes=(8 + i,) * (1 + i % 3), random_state=i, max_iter=15,
-            solver=["adam", "sgd", "adamw", "rmsprop"][i % 4], batch_size=16 + 8 * i,
+            hidden_layer_sizes=(8 + i,) * (1 + i % 3),
+            random_state=i,
+            max_iter=15,
+            solver=["adam", "sgd", "adamw", "rmsprop"][i % 4],
+            batch_size=16 + 8 * i,
         )
         est = MLPClassifier(**options) if i % 2 == 0 else MLPRegressor(**options)
         X, y = _problem(i)
@@ -134,8 +137,9 @@ def test_overlapping_kernel_calls_leave_the_collector_on(monkeypatch):
     monkeypatch.setattr(backend, "gc", Probe)
     try:
         gc.enable()
-        threads = [threading.Thread(target=f, name=n) for f, n in [(thread_a, "A"),
-                                                                  (thread_b, "B")]]
+        threads = [
+            threading.Thread(target=f, name=n) for f, n in [(thread_a, "A"), (thread_b, "B")]
+        ]
         for t in threads:
             t.start()
         for t in threads:

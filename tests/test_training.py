@@ -52,7 +52,11 @@ OPTIMIZERS = {
     ),
     "adam": dict(solver="adam", learning_rate_init=0.02, beta_1=0.8, beta_2=0.99, epsilon=1e-7),
     "adamw": dict(
-        solver="adamw", learning_rate_init=0.02, beta_1=0.85, beta_2=0.995, epsilon=1e-6,
+        solver="adamw",
+        learning_rate_init=0.02,
+        beta_1=0.85,
+        beta_2=0.995,
+        epsilon=1e-6,
         weight_decay=0.3,
     ),
     "adagrad": dict(solver="adagrad", learning_rate_init=0.1, epsilon=1e-6),
@@ -82,10 +86,22 @@ def _data(n=N_SAMPLES, n_in=4, n_out=3, seed=0, classes=True):
     return X, Y
 
 
-def _net(dtype="float64", sizes=SIZES, activation="tanh", output="softmax", loss="log_loss",
-         random_state=0):
-    return Network(sizes, activation=activation, output_activation=output, loss=loss,
-                   dtype=dtype, random_state=random_state)
+def _net(
+    dtype="float64",
+    sizes=SIZES,
+    activation="tanh",
+    output="softmax",
+    loss="log_loss",
+    random_state=0,
+):
+    return Network(
+        sizes,
+        activation=activation,
+        output_activation=output,
+        loss=loss,
+        dtype=dtype,
+        random_state=random_state,
+    )
 
 
 def _check_against(net, history, replayed, dtype):
@@ -107,11 +123,11 @@ def test_trajectory_matches_reference(optimizer, schedule, dtype):
     net = _net(dtype)
     options = dict(OPTIMIZERS[optimizer], **SCHEDULES[schedule])
     params0 = net.params.astype(np.float64)
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=EPOCHS, shuffle=False, **NO_STOP,
-                      **options)
+    history = net.fit(X, Y, batch_size=BATCH, max_iter=EPOCHS, shuffle=False, **NO_STOP, **options)
     assert net.params.dtype == np.dtype(dtype)
-    replayed = _replay(params0, X.astype(dtype), Y, _spec(net), epochs=EPOCHS,
-                       batch_size=BATCH, **options)
+    replayed = _replay(
+        params0, X.astype(dtype), Y, _spec(net), epochs=EPOCHS, batch_size=BATCH, **options
+    )
     _check_against(net, history, replayed, dtype)
     if schedule in ("constant", "adaptive"):
         assert np.all(history.learning_rate == options["learning_rate_init"])
@@ -119,11 +135,14 @@ def test_trajectory_matches_reference(optimizer, schedule, dtype):
         assert len(set(history.learning_rate)) > 1
 
 
-@pytest.mark.parametrize("activation, output, loss", [
-    ("relu", "identity", "squared_error"),
-    ("logistic", "logistic", "binary_log_loss"),
-    ("elu", "softmax", "squared_error"),
-])
+@pytest.mark.parametrize(
+    "activation, output, loss",
+    [
+        ("relu", "identity", "squared_error"),
+        ("logistic", "logistic", "binary_log_loss"),
+        ("elu", "softmax", "squared_error"),
+    ],
+)
 @pytest.mark.parametrize("optimizer", ["sgd_nesterov", "adam"])
 def test_trajectory_other_losses(optimizer, activation, output, loss):
     X, _ = _data()
@@ -133,10 +152,10 @@ def test_trajectory_other_losses(optimizer, activation, output, loss):
     net = _net(sizes=[4, 6, 5, 3], activation=activation, output=output, loss=loss)
     options = OPTIMIZERS[optimizer]
     params0 = net.params.copy()
-    history = net.fit(X, Y, batch_size=7, max_iter=3, shuffle=False, alpha=0.01, **NO_STOP,
-                      **options)
-    replayed = _replay(params0, X, Y, _spec(net), epochs=3, batch_size=7, alpha=0.01,
-                       **options)
+    history = net.fit(
+        X, Y, batch_size=7, max_iter=3, shuffle=False, alpha=0.01, **NO_STOP, **options
+    )
+    replayed = _replay(params0, X, Y, _spec(net), epochs=3, batch_size=7, alpha=0.01, **options)
     _check_against(net, history, replayed, "float64")
 
 
@@ -151,11 +170,28 @@ def test_sample_weights_match_reference(optimizer, dtype):
     net = _net(dtype)
     params0 = net.params.astype(np.float64)
     options = dict(OPTIMIZERS[optimizer], alpha=0.2, l1=0.01)
-    history = net.fit(X, Y, sample_weight=sw, batch_size=BATCH, max_iter=3, shuffle=True,
-                      random_state=1, **NO_STOP, **options)
-    replayed = _replay(params0, X.astype(dtype), Y, _spec(net), epochs=3, batch_size=BATCH,
-                       sample_weight=sw.astype(dtype), shuffle_rng=check_random_state(1),
-                       **options)
+    history = net.fit(
+        X,
+        Y,
+        sample_weight=sw,
+        batch_size=BATCH,
+        max_iter=3,
+        shuffle=True,
+        random_state=1,
+        **NO_STOP,
+        **options,
+    )
+    replayed = _replay(
+        params0,
+        X.astype(dtype),
+        Y,
+        _spec(net),
+        epochs=3,
+        batch_size=BATCH,
+        sample_weight=sw.astype(dtype),
+        shuffle_rng=check_random_state(1),
+        **options,
+    )
     _check_against(net, history, replayed, dtype)
 
 
@@ -165,8 +201,7 @@ def test_batch_sizes_including_partial_and_oversized(batch_size):
     net = _net()
     params0 = net.params.copy()
     options = OPTIMIZERS["adam"]
-    history = net.fit(X, Y, batch_size=batch_size, max_iter=2, shuffle=False, **NO_STOP,
-                      **options)
+    history = net.fit(X, Y, batch_size=batch_size, max_iter=2, shuffle=False, **NO_STOP, **options)
     replayed = _replay(params0, X, Y, _spec(net), epochs=2, batch_size=batch_size, **options)
     _check_against(net, history, replayed, "float64")
 
@@ -178,10 +213,19 @@ def test_shuffle_follows_sklearn_order(optimizer, dtype):
     net = _net(dtype, random_state=3)
     params0 = net.params.astype(np.float64)
     options = OPTIMIZERS[optimizer]
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=EPOCHS, shuffle=True, random_state=11,
-                      **NO_STOP, **options)
-    replayed = _replay(params0, X.astype(dtype), Y, _spec(net), epochs=EPOCHS,
-                       batch_size=BATCH, shuffle_rng=check_random_state(11), **options)
+    history = net.fit(
+        X, Y, batch_size=BATCH, max_iter=EPOCHS, shuffle=True, random_state=11, **NO_STOP, **options
+    )
+    replayed = _replay(
+        params0,
+        X.astype(dtype),
+        Y,
+        _spec(net),
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        shuffle_rng=check_random_state(11),
+        **options,
+    )
     _check_against(net, history, replayed, dtype)
 
 
@@ -201,30 +245,37 @@ def test_adaptive_rate_used_after_trigger_matches_reference():
     params0 = net.params.copy()
     options = dict(OPTIMIZERS["sgd_momentum"], learning_rate="adaptive")
     lr = options["learning_rate_init"]
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=7, shuffle=False, tol=1e6,
-                      n_iter_no_change=1, **options)
+    history = net.fit(
+        X, Y, batch_size=BATCH, max_iter=7, shuffle=False, tol=1e6, n_iter_no_change=1, **options
+    )
     rates = [lr, lr, lr, lr / 5, lr / 5, lr / 25, lr / 25]
     assert_allclose(history.learning_rate, rates, rtol=1e-15)
-    replayed = _replay(params0, X, Y, _spec(net), epochs=7, batch_size=BATCH, rates=rates,
-                       **options)
+    replayed = _replay(
+        params0, X, Y, _spec(net), epochs=7, batch_size=BATCH, rates=rates, **options
+    )
     _check_against(net, history, replayed, "float64")
 
 
 # ---- 2. regularisers -----------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("penalty", [
-    dict(alpha=0.5), dict(l1=0.05), dict(alpha=0.2, l1=0.02),
-])
+@pytest.mark.parametrize(
+    "penalty",
+    [
+        dict(alpha=0.5),
+        dict(l1=0.05),
+        dict(alpha=0.2, l1=0.02),
+    ],
+)
 @pytest.mark.parametrize("optimizer", ["sgd_momentum", "adam", "adamw", "adagrad"])
 def test_l1_l2_match_reference(optimizer, penalty, dtype):
     X, Y = _data()
     net = _net(dtype)
     params0 = net.params.astype(np.float64)
     options = dict(OPTIMIZERS[optimizer], **penalty)
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **NO_STOP,
-                      **options)
-    replayed = _replay(params0, X.astype(dtype), Y, _spec(net), epochs=3, batch_size=BATCH,
-                       **options)
+    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **NO_STOP, **options)
+    replayed = _replay(
+        params0, X.astype(dtype), Y, _spec(net), epochs=3, batch_size=BATCH, **options
+    )
     _check_against(net, history, replayed, dtype)
 
 
@@ -252,10 +303,10 @@ def test_clipping_matches_reference(optimizer, dtype):
     net = _net(dtype)
     params0 = net.params.astype(np.float64)
     options = dict(OPTIMIZERS[optimizer], max_grad_norm=0.1, alpha=0.1, l1=0.01)
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **NO_STOP,
-                      **options)
-    replayed = _replay(params0, X.astype(dtype), Y, _spec(net), epochs=3, batch_size=BATCH,
-                       **options)
+    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **NO_STOP, **options)
+    replayed = _replay(
+        params0, X.astype(dtype), Y, _spec(net), epochs=3, batch_size=BATCH, **options
+    )
     assert np.all(replayed[2] > 0.1)  # clipping is active in every epoch
     _check_against(net, history, replayed, dtype)  # grad_norm is the norm before clipping
 
@@ -265,8 +316,7 @@ def test_huge_clipping_norm_changes_nothing(dtype):
     X, Y = _data()
     a, b = _net(dtype), _net(dtype)
     ha = a.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=0, **NO_STOP)
-    hb = b.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=0, max_grad_norm=1e30,
-               **NO_STOP)
+    hb = b.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=0, max_grad_norm=1e30, **NO_STOP)
     assert_array_equal(a.params, b.params)
     assert_array_equal(ha.loss, hb.loss)
 
@@ -282,12 +332,15 @@ def test_zero_dropout_changes_nothing(rate, dtype):
     assert_array_equal(ha.loss, hb.loss)
 
 
-@pytest.mark.parametrize("sizes, dropout", [
-    ([4, 6, 3], 0.5),
-    ([4, 6, 5, 3], [0.3, 0.0]),
-    ([4, 6, 5, 3], [0.0, 0.4]),
-    ([4, 6, 5, 3], 0.25),
-])
+@pytest.mark.parametrize(
+    "sizes, dropout",
+    [
+        ([4, 6, 3], 0.5),
+        ([4, 6, 5, 3], [0.3, 0.0]),
+        ([4, 6, 5, 3], [0.0, 0.4]),
+        ([4, 6, 5, 3], 0.25),
+    ],
+)
 def test_dropout_matches_masked_replay(sizes, dropout):
     """Masks come from Numba's generator (the same Mersenne Twister as NumPy's RandomState),
     seeded each epoch with one draw from the fit's random state after the shuffle."""
@@ -296,10 +349,28 @@ def test_dropout_matches_masked_replay(sizes, dropout):
     params0 = net.params.copy()
     rates = [dropout] * (len(sizes) - 2) if np.isscalar(dropout) else list(dropout)
     options = dict(OPTIMIZERS["sgd_momentum"], alpha=0.05)
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=True, random_state=8,
-                      dropout=dropout, **NO_STOP, **options)
-    replayed = _replay(params0, X, Y, _spec(net), epochs=3, batch_size=BATCH,
-                       shuffle_rng=check_random_state(8), dropout=rates, **options)
+    history = net.fit(
+        X,
+        Y,
+        batch_size=BATCH,
+        max_iter=3,
+        shuffle=True,
+        random_state=8,
+        dropout=dropout,
+        **NO_STOP,
+        **options,
+    )
+    replayed = _replay(
+        params0,
+        X,
+        Y,
+        _spec(net),
+        epochs=3,
+        batch_size=BATCH,
+        shuffle_rng=check_random_state(8),
+        dropout=rates,
+        **options,
+    )
     _check_against(net, history, replayed, "float64")
 
 
@@ -309,8 +380,16 @@ def test_dropout_is_deterministic_per_seed_and_off_at_predict(dtype):
     runs = {}
     for name, seed in [("a", 1), ("b", 1), ("c", 2)]:
         net = _net(dtype, sizes=[4, 8, 3])
-        net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, random_state=seed,
-                dropout=0.5, **NO_STOP)
+        net.fit(
+            X,
+            Y,
+            batch_size=BATCH,
+            max_iter=3,
+            shuffle=False,
+            random_state=seed,
+            dropout=0.5,
+            **NO_STOP,
+        )
         runs[name] = net
     assert_array_equal(runs["a"].params, runs["b"].params)
     assert not np.array_equal(runs["a"].params, runs["c"].params)
@@ -331,32 +410,57 @@ def test_dropout_half_still_learns():
     Y = np.eye(3)[labels]
     net = _net(sizes=[2, 32, 3], activation="relu", random_state=1)
     initial = net.loss_and_grad(X[200:], Y[200:])[0]
-    net.fit(X[:200], Y[:200], solver="adam", learning_rate_init=0.01, batch_size=20,
-            max_iter=40, random_state=0, dropout=0.5, **NO_STOP)
+    net.fit(
+        X[:200],
+        Y[:200],
+        solver="adam",
+        learning_rate_init=0.01,
+        batch_size=20,
+        max_iter=40,
+        random_state=0,
+        dropout=0.5,
+        **NO_STOP,
+    )
     assert net.loss_and_grad(X[200:], Y[200:])[0] < 0.5 * initial
     accuracy = np.mean(net.forward(X[200:]).argmax(1) == labels[200:])
     assert accuracy >= 0.9
 
 
 # ---- 3. reproducibility ----------------------------------------------------------------------
-@pytest.mark.parametrize("options", [
-    dict(), dict(dropout=0.3), dict(solver="sgd", l1=0.01, max_grad_norm=0.5),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(dropout=0.3),
+        dict(solver="sgd", l1=0.01, max_grad_norm=0.5),
+    ],
+)
 def test_same_random_state_same_weights(options):
     X, Y = _data()
-    nets = [Network([4, 7, 6, 3], activation="relu", output_activation="softmax",
-                    loss="log_loss", random_state=12) for _ in range(2)]
+    nets = [
+        Network(
+            [4, 7, 6, 3],
+            activation="relu",
+            output_activation="softmax",
+            loss="log_loss",
+            random_state=12,
+        )
+        for _ in range(2)
+    ]
     histories = [
-        net.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=3, **NO_STOP,
-                **options)
+        net.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=3, **NO_STOP, **options)
         for net in nets
     ]
     assert_array_equal(nets[0].params, nets[1].params)
     assert_array_equal(histories[0].loss, histories[1].loss)
-    other = Network([4, 7, 6, 3], activation="relu", output_activation="softmax",
-                    loss="log_loss", random_state=12)
-    other.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=4, **NO_STOP,
-              **options)
+    other = Network(
+        [4, 7, 6, 3],
+        activation="relu",
+        output_activation="softmax",
+        loss="log_loss",
+        random_state=12,
+    )
+    other.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=4, **NO_STOP, **options)
     assert not np.array_equal(other.params, nets[0].params)
 
 
@@ -369,22 +473,45 @@ def test_tol_stops_after_n_iter_no_change_plus_one_stale_epochs(n_iter_no_change
 
     X, Y = _data(classes=False)
     net = _net(output="identity", loss="squared_error")
-    history = net.fit(X, Y, solver="sgd", learning_rate_init=1e-6, batch_size=10,
-                      max_iter=100, tol=10.0, n_iter_no_change=n_iter_no_change)
+    history = net.fit(
+        X,
+        Y,
+        solver="sgd",
+        learning_rate_init=1e-6,
+        batch_size=10,
+        max_iter=100,
+        tol=10.0,
+        n_iter_no_change=n_iter_no_change,
+    )
     assert len(history) == n_iter_no_change + 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sk = MLPRegressor(hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=1e-6,
-                          batch_size=10, max_iter=100, tol=10.0,
-                          n_iter_no_change=n_iter_no_change, random_state=0).fit(X, Y)
+        sk = MLPRegressor(
+            hidden_layer_sizes=(5,),
+            solver="sgd",
+            learning_rate_init=1e-6,
+            batch_size=10,
+            max_iter=100,
+            tol=10.0,
+            n_iter_no_change=n_iter_no_change,
+            random_state=0,
+        ).fit(X, Y)
     assert sk.n_iter_ == len(history)
 
 
 def test_improving_loss_runs_to_max_iter():
     X, Y = _data()
     net = _net()
-    history = net.fit(X, Y, solver="adam", learning_rate_init=0.01, batch_size=N_SAMPLES,
-                      max_iter=9, tol=0.0, n_iter_no_change=1)
+    history = net.fit(
+        X,
+        Y,
+        solver="adam",
+        learning_rate_init=0.01,
+        batch_size=N_SAMPLES,
+        max_iter=9,
+        tol=0.0,
+        n_iter_no_change=1,
+    )
     assert len(history) == 9
     assert np.all(np.diff(history.loss) < 0)
 
@@ -394,16 +521,31 @@ def test_max_iter_respected(max_iter):
     X, Y = _data()
     history = _net().fit(X, Y, batch_size=BATCH, max_iter=max_iter, **NO_STOP)
     assert len(history) == max_iter
-    for name in ("loss", "learning_rate", "grad_norm", "layer_grad_norms", "dead_fraction",
-                 "update_ratio"):
+    for name in (
+        "loss",
+        "learning_rate",
+        "grad_norm",
+        "layer_grad_norms",
+        "dead_fraction",
+        "update_ratio",
+    ):
         assert len(getattr(history, name)) == max_iter
 
 
 def test_adaptive_divides_by_five_and_stops_below_1e_6():
     X, Y = _data(classes=False)
     net = _net(output="identity", loss="squared_error")
-    history = net.fit(X, Y, solver="sgd", learning_rate="adaptive", learning_rate_init=1e-3,
-                      batch_size=10, max_iter=100, tol=10.0, n_iter_no_change=1)
+    history = net.fit(
+        X,
+        Y,
+        solver="sgd",
+        learning_rate="adaptive",
+        learning_rate_init=1e-3,
+        batch_size=10,
+        max_iter=100,
+        tol=10.0,
+        n_iter_no_change=1,
+    )
     # triggers after epochs 3, 5, 7, 9, 11 divide the rate; at epoch 13 the rate is
     # 1e-3 / 5**5 = 3.2e-7 <= 1e-6 and training stops.
     expected = [1e-3] * 3
@@ -421,9 +563,18 @@ def _overfitting_problem():
 
 
 def _overfit(net, X, Y, max_iter):
-    return net.fit(X, Y, solver="adam", learning_rate_init=0.03, batch_size=10,
-                   max_iter=max_iter, random_state=2, early_stopping=True,
-                   validation_fraction=0.25, **NO_STOP)
+    return net.fit(
+        X,
+        Y,
+        solver="adam",
+        learning_rate_init=0.03,
+        batch_size=10,
+        max_iter=max_iter,
+        random_state=2,
+        early_stopping=True,
+        validation_fraction=0.25,
+        **NO_STOP,
+    )
 
 
 def test_early_stopping_restores_best_weights():
@@ -436,8 +587,7 @@ def test_early_stopping_restores_best_weights():
     best = int(np.argmax(scores))
     assert best < len(scores) - 5  # the run went on past its best epoch
     # the held-out part is train_test_split's, drawn first from the fit's random state
-    _, X_val, _, Y_val = train_test_split(X, Y, test_size=0.25,
-                                          random_state=check_random_state(2))
+    _, X_val, _, Y_val = train_test_split(X, Y, test_size=0.25, random_state=check_random_state(2))
     assert -net.loss_and_grad(X_val, Y_val)[0] == scores[best]
     # the same run stopped at the best epoch ends with the same weights
     again = Network([6, 32, 2], activation="relu", random_state=0)
@@ -451,17 +601,35 @@ def test_early_stopping_restores_best_weights():
 def test_early_stopping_counts_on_validation_score(n_iter_no_change):
     X, Y = _overfitting_problem()
     net = Network([6, 8, 2], activation="relu", random_state=0)
-    history = net.fit(X, Y, solver="sgd", learning_rate_init=1e-6, batch_size=10,
-                      max_iter=100, random_state=0, early_stopping=True,
-                      validation_fraction=0.2, tol=10.0, n_iter_no_change=n_iter_no_change)
+    history = net.fit(
+        X,
+        Y,
+        solver="sgd",
+        learning_rate_init=1e-6,
+        batch_size=10,
+        max_iter=100,
+        random_state=0,
+        early_stopping=True,
+        validation_fraction=0.2,
+        tol=10.0,
+        n_iter_no_change=n_iter_no_change,
+    )
     assert len(history) == len(history.validation_score) == n_iter_no_change + 2
 
 
 def test_tiny_validation_fraction_keeps_one_sample():
     X, Y = _data(n=3)
     net = _net()
-    history = net.fit(X, Y, batch_size=2, max_iter=2, early_stopping=True,
-                      validation_fraction=0.1, random_state=0, **NO_STOP)
+    history = net.fit(
+        X,
+        Y,
+        batch_size=2,
+        max_iter=2,
+        early_stopping=True,
+        validation_fraction=0.1,
+        random_state=0,
+        **NO_STOP,
+    )
     assert len(history.validation_score) == 2
     assert np.all(np.isfinite(history.validation_score))
 
@@ -490,8 +658,9 @@ def test_dead_units_reported(activation):
     net.intercepts[0][:3] = -1e3  # never fire
     net.intercepts[0][3:] = 1e3  # always fire
     net.intercepts[1][:] = -1e3  # the whole second layer is dead
-    history = net.fit(X, Y, solver="sgd", learning_rate_init=0.01, batch_size=BATCH,
-                      max_iter=2, **NO_STOP)
+    history = net.fit(
+        X, Y, solver="sgd", learning_rate_init=0.01, batch_size=BATCH, max_iter=2, **NO_STOP
+    )
     assert_allclose(history.dead_fraction, [[0.6, 1.0], [0.6, 1.0]], rtol=1e-15)
 
 
@@ -500,8 +669,9 @@ def test_grad_norm_of_a_single_full_batch(dtype):
     X, Y = _data()
     net = _net(dtype, sizes=[4, 5, 6, 3])
     coefs, intercepts = _unpack(net.params.astype(np.float64), [4, 5, 6, 3])
-    _, gW, gb = reference.loss_and_grad(coefs, intercepts, X.astype(dtype), Y, ["tanh"] * 2,
-                                        "softmax", "log_loss", alpha=0.3)
+    _, gW, gb = reference.loss_and_grad(
+        coefs, intercepts, X.astype(dtype), Y, ["tanh"] * 2, "softmax", "log_loss", alpha=0.3
+    )
     history = net.fit(X, Y, batch_size=1000, max_iter=1, alpha=0.3, **NO_STOP)
     rtol = _tolerances(dtype)[0]
     assert_allclose(history.grad_norm, [np.linalg.norm(_pack(gW, gb))], rtol=rtol)
@@ -513,8 +683,9 @@ def test_update_ratio_of_one_epoch():
     X, Y = _data()
     net = _net(sizes=[4, 5, 6, 3])
     before = [W.copy() for W in net.coefs]
-    history = net.fit(X, Y, solver="adam", learning_rate_init=0.05, batch_size=BATCH,
-                      max_iter=1, **NO_STOP)
+    history = net.fit(
+        X, Y, solver="adam", learning_rate_init=0.05, batch_size=BATCH, max_iter=1, **NO_STOP
+    )
     expected = [np.linalg.norm(W - W0) / np.linalg.norm(W) for W, W0 in zip(net.coefs, before)]
     assert_allclose(history.update_ratio, [expected], rtol=1e-12)
 
@@ -523,8 +694,7 @@ def test_verbose_prints_iterations(capsys):
     X, Y = _data()
     history = _net().fit(X, Y, batch_size=BATCH, max_iter=3, verbose=True, **NO_STOP)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Iter")]
-    assert lines == [f"Iteration {i + 1}, loss = {loss:.8f}" for i, loss in
-                     enumerate(history.loss)]
+    assert lines == [f"Iteration {i + 1}, loss = {loss:.8f}" for i, loss in enumerate(history.loss)]
     assert re.fullmatch(r"Iteration 1, loss = \d+\.\d{8}", lines[0])
 
 
@@ -538,8 +708,14 @@ def test_divergence_keeps_last_finite_epoch(learning_rate_init, batch_size):
     rng = np.random.RandomState(0)
     X = 100 * rng.randn(30, 4)  # unscaled inputs
     Y = rng.randn(30, 2)
-    fit = dict(solver="sgd", learning_rate_init=learning_rate_init, batch_size=batch_size,
-               shuffle=False, momentum=0.0, **NO_STOP)
+    fit = dict(
+        solver="sgd",
+        learning_rate_init=learning_rate_init,
+        batch_size=batch_size,
+        shuffle=False,
+        momentum=0.0,
+        **NO_STOP,
+    )
     net = Network([4, 8, 2], activation="relu", random_state=0)
     with pytest.raises(DivergenceError) as info:
         net.fit(X, Y, max_iter=50, **fit)
@@ -574,8 +750,17 @@ def test_confident_wrong_prediction_is_clipped_not_divergent(dtype):
     params0 = net.params.astype(np.float64)
     expected_first = net.loss_and_grad(X, Y)[0]
     assert np.isfinite(expected_first)
-    history = net.fit(X, Y, solver="sgd", learning_rate_init=1e-3, batch_size=N_SAMPLES,
-                      max_iter=1, shuffle=False, momentum=0.0, **NO_STOP)
+    history = net.fit(
+        X,
+        Y,
+        solver="sgd",
+        learning_rate_init=1e-3,
+        batch_size=N_SAMPLES,
+        max_iter=1,
+        shuffle=False,
+        momentum=0.0,
+        **NO_STOP,
+    )
     assert_allclose(history.loss, [expected_first], rtol=_tolerances(dtype)[0])
     # The fused softmax/log-loss delta (a - y) stays finite where the probability
     # underflowed (the reference's general chain rule, -y/a, would not), so one sgd step
@@ -586,8 +771,13 @@ def test_confident_wrong_prediction_is_clipped_not_divergent(dtype):
 
 
 def _net_grad_at(net, params, X, Y):
-    probe = Network(net.layer_sizes, activation=net.activation,
-                    output_activation=net.output_activation, loss=net.loss, dtype="float64")
+    probe = Network(
+        net.layer_sizes,
+        activation=net.activation,
+        output_activation=net.output_activation,
+        loss=net.loss,
+        dtype="float64",
+    )
     probe.params[:] = params
     return probe.loss_and_grad(X, Y)[1]
 
@@ -676,26 +866,50 @@ def digits():
 
 def test_two_hidden_layers_learn_digits(digits):
     X_train, Y_train, X_test, y_test = digits
-    net = Network([64, 100, 50, 10], activation="relu", output_activation="softmax",
-                  loss="log_loss", dtype="float32", random_state=0)
-    net.fit(X_train, Y_train, solver="adam", learning_rate_init=0.001, batch_size=64,
-            max_iter=40, random_state=0, alpha=1e-4, **NO_STOP)
+    net = Network(
+        [64, 100, 50, 10],
+        activation="relu",
+        output_activation="softmax",
+        loss="log_loss",
+        dtype="float32",
+        random_state=0,
+    )
+    net.fit(
+        X_train,
+        Y_train,
+        solver="adam",
+        learning_rate_init=0.001,
+        batch_size=64,
+        max_iter=40,
+        random_state=0,
+        alpha=1e-4,
+        **NO_STOP,
+    )
     accuracy = np.mean(net.forward(X_test).argmax(axis=1) == y_test)
     assert accuracy >= 0.97
 
 
-@pytest.mark.parametrize("options", [
-    dict(solver="adamw", learning_rate_init=0.003, weight_decay=0.01),
-    dict(solver="rmsprop", learning_rate_init=0.003),
-    dict(solver="adagrad", learning_rate_init=0.05),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(solver="adamw", learning_rate_init=0.003, weight_decay=0.01),
+        dict(solver="rmsprop", learning_rate_init=0.003),
+        dict(solver="adagrad", learning_rate_init=0.05),
+    ],
+)
 def test_other_optimizers_reduce_the_digits_loss(digits, options):
     X_train, Y_train, _, _ = digits
-    net = Network([64, 32, 10], activation="relu", output_activation="softmax",
-                  loss="log_loss", random_state=0)
+    net = Network(
+        [64, 32, 10],
+        activation="relu",
+        output_activation="softmax",
+        loss="log_loss",
+        random_state=0,
+    )
     initial = net.loss_and_grad(X_train, Y_train)[0]
-    history = net.fit(X_train, Y_train, batch_size=64, max_iter=4, random_state=0, **NO_STOP,
-                      **options)
+    history = net.fit(
+        X_train, Y_train, batch_size=64, max_iter=4, random_state=0, **NO_STOP, **options
+    )
     final = net.loss_and_grad(X_train, Y_train)[0]
     assert final < 0.25 * initial
     assert history.loss[-1] < 0.5 * history.loss[0]
@@ -704,10 +918,24 @@ def test_other_optimizers_reduce_the_digits_loss(digits, options):
 def test_sgd_momentum_solves_xor():
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 1.0, 1.0, 0.0])
-    net = Network([2, 4, 1], activation="tanh", output_activation="logistic",
-                  loss="binary_log_loss", random_state=1)
-    net.fit(X, y[:, None], solver="sgd", learning_rate_init=0.5, momentum=0.9,
-            nesterovs_momentum=True, batch_size=4, max_iter=300, **NO_STOP)
+    net = Network(
+        [2, 4, 1],
+        activation="tanh",
+        output_activation="logistic",
+        loss="binary_log_loss",
+        random_state=1,
+    )
+    net.fit(
+        X,
+        y[:, None],
+        solver="sgd",
+        learning_rate_init=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        batch_size=4,
+        max_iter=300,
+        **NO_STOP,
+    )
     assert_array_equal((net.forward(X)[:, 0] > 0.5).astype(float), y)
 
 

@@ -114,8 +114,15 @@ class OptimizerUpdate:
         self.grad = (1e-3 * rng.standard_normal(self.net.n_params)).astype(self.net.dtype)
         self.state = backend.optimizer_state(self.net, solver)
         self.hp = layout.hyperparameters(
-            self.net.dtype, learning_rate=1e-4, momentum=0.9, nesterovs_momentum=True,
-            beta_1=0.9, beta_2=0.999, epsilon=1e-8, weight_decay=0.01, rho=0.9,
+            self.net.dtype,
+            learning_rate=1e-4,
+            momentum=0.9,
+            nesterovs_momentum=True,
+            beta_1=0.9,
+            beta_2=0.999,
+            epsilon=1e-8,
+            weight_decay=0.01,
+            rho=0.9,
         )
         self.n_decay = self.net.n_weights
         self.update()

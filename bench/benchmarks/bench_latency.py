@@ -91,8 +91,15 @@ class TwoThreads:
 
     def fit(self):
         net = make_network(self.sizes, "float32")
-        net.fit(self.X, self.Y, batch_size=self.batch, max_iter=5, tol=0.0,
-                n_iter_no_change=1000, random_state=0)
+        net.fit(
+            self.X,
+            self.Y,
+            batch_size=self.batch,
+            max_iter=5,
+            tol=0.0,
+            n_iter_no_change=1000,
+            random_state=0,
+        )
 
     def track_thread_speedup(self, case):
         serial = min(_timed(lambda: (self.fit(), self.fit())) for _ in range(3))

@@ -8,8 +8,8 @@ relu; prediction with batch norm (folded into the dense layers) within 5% of wit
 
 import fastmlp
 
-from .common import SEED, make_data, parse_case, task_of
 from .bench_training import n_samples_for
+from .common import SEED, make_data, parse_case, task_of
 
 CASES = ["784-256-128-10@128", "20-64-64-2@16"]
 # variant -> (hidden activation, batch norm)
@@ -24,11 +24,17 @@ VARIANTS = {
 def make_variant(sizes, dtype, variant):
     """The network of ``variant`` for ``task_of(sizes)``, drawn with the fixed seed."""
     activation, batch_norm = VARIANTS[variant]
-    out, loss = (("identity", "squared_error") if task_of(sizes) == "regression"
-                 else ("softmax", "log_loss"))
+    out, loss = (
+        ("identity", "squared_error") if task_of(sizes) == "regression" else ("softmax", "log_loss")
+    )
     return fastmlp.Network(
-        list(sizes), activation=activation, batch_norm=batch_norm, output_activation=out,
-        loss=loss, dtype=dtype, random_state=SEED,
+        list(sizes),
+        activation=activation,
+        batch_norm=batch_norm,
+        output_activation=out,
+        loss=loss,
+        dtype=dtype,
+        random_state=SEED,
     )
 
 
@@ -45,8 +51,9 @@ class LayerKindEpoch:
         self.fit()
 
     def fit(self):
-        return self.net.fit(self.X, self.Y, batch_size=self.batch, max_iter=1, random_state=0,
-                            diagnostics=False)
+        return self.net.fit(
+            self.X, self.Y, batch_size=self.batch, max_iter=1, random_state=0, diagnostics=False
+        )
 
     def time_epoch(self, case, variant, dtype):
         self.fit()

@@ -34,8 +34,9 @@ def _max_rss_bytes():
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def expected_extra_bytes(n_samples, n_features, layer_sizes, itemsize, batch, solver_states,
-                         x_itemsize=None):
+def expected_extra_bytes(
+    n_samples, n_features, layer_sizes, itemsize, batch, solver_states, x_itemsize=None
+):
     """Memory a fit needs beyond X itself (the user guide's formula).
 
     One converted copy of X when its dtype differs from the network's; the epochs' index
@@ -87,8 +88,7 @@ class Memory:
                     hidden_layer_sizes=HIDDEN, batch_size=BATCH, max_iter=2, random_state=SEED
                 ).fit(X, y)
             # float64 input for a float32 model: Network.fit converts X once, before the epochs
-            net = fastmlp.Network(self.sizes, activation="relu", dtype="float32",
-                                  random_state=SEED)
+            net = fastmlp.Network(self.sizes, activation="relu", dtype="float32", random_state=SEED)
             net.fit(X, y[:, None], batch_size=BATCH, max_iter=2, random_state=SEED)
             return net
 
@@ -107,7 +107,12 @@ class Memory:
 
     def track_extra_over_formula(self, size_mb, source):
         expected = expected_extra_bytes(
-            self.X.shape[0], N_FEATURES, self.sizes, 4, BATCH, solver_states=2,
+            self.X.shape[0],
+            N_FEATURES,
+            self.sizes,
+            4,
+            BATCH,
+            solver_states=2,
             x_itemsize=self.X.itemsize,
         )
         return self._extra() / expected

@@ -65,6 +65,4 @@ class FirstFit:
 
     def timeraw_first_fit(self, cache, dtype):
         setup = (_COLD_CACHE if cache == "cold" else "") + _FIT_SETUP
-        return textwrap.dedent(_FIT).format(dtype=dtype), textwrap.dedent(setup).format(
-            dtype=dtype
-        )
+        return textwrap.dedent(_FIT).format(dtype=dtype), textwrap.dedent(setup).format(dtype=dtype)

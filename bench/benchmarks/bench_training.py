@@ -17,8 +17,13 @@ from .common import DTYPES, flops_per_sample, make_data, make_network, parse_cas
 
 # network@batch for the epoch benchmarks (the cases of bench/compare.py).
 EPOCH_CASES = [
-    "10-32-1@1", "20-64-64-2@1", "20-64-64-2@16", "64-128-10@64", "784-256-10@128",
-    "784-512-10@128", "784-1024-1024-10@256",
+    "10-32-1@1",
+    "20-64-64-2@1",
+    "20-64-64-2@16",
+    "64-128-10@64",
+    "784-256-10@128",
+    "784-512-10@128",
+    "784-1024-1024-10@256",
 ]
 
 
@@ -58,8 +63,12 @@ class Fit:
         self.X, _, self.y = make_data(sizes, n_samples_for(sizes), dtype)
         cls = fastmlp.MLPRegressor if sizes[-1] == 1 else fastmlp.MLPClassifier
         self.est = cls(
-            hidden_layer_sizes=sizes[1:-1], batch_size=batch, max_iter=5, tol=0.0,
-            n_iter_no_change=1000, random_state=0,
+            hidden_layer_sizes=sizes[1:-1],
+            batch_size=batch,
+            max_iter=5,
+            tol=0.0,
+            n_iter_no_change=1000,
+            random_state=0,
         )
         self.fit()
 
@@ -86,9 +95,7 @@ class Predict:
         self.net = make_network(sizes, dtype)
         self.X, _, y = make_data(sizes, 20_000, dtype)
         self.net.forward(self.X)
-        self.clf = fastmlp.MLPClassifier(
-            hidden_layer_sizes=sizes[1:-1], max_iter=1, random_state=0
-        )
+        self.clf = fastmlp.MLPClassifier(hidden_layer_sizes=sizes[1:-1], max_iter=1, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.clf.fit(self.X[:1000], y[:1000])
@@ -130,8 +137,13 @@ class Throughput:
         for _ in range(3):
             start = time.perf_counter()
             self.net.fit(
-                self.X, self.Y, batch_size=self.batch, max_iter=self.epochs, tol=0.0,
-                n_iter_no_change=10**6, random_state=0,
+                self.X,
+                self.Y,
+                batch_size=self.batch,
+                max_iter=self.epochs,
+                tol=0.0,
+                n_iter_no_change=10**6,
+                random_state=0,
             )
             best = min(best, time.perf_counter() - start)
         samples_per_s = self.epochs * self.X.shape[0] / best

@@ -40,7 +40,11 @@ def make_network(sizes, dtype):
     else:
         out, loss = "softmax", "log_loss"
     return fastmlp.Network(
-        list(sizes), activation="relu", output_activation=out, loss=loss, dtype=dtype,
+        list(sizes),
+        activation="relu",
+        output_activation=out,
+        loss=loss,
+        dtype=dtype,
         random_state=SEED,
     )
 
@@ -55,7 +59,7 @@ def make_data(sizes, n_samples, dtype, seed=SEED):
     rng = np.random.RandomState(seed)
     X = rng.standard_normal((n_samples, sizes[0])).astype(dtype)
     if task_of(sizes) == "regression":
-        y = (X[:, : min(3, sizes[0])].sum(axis=1) + 0.1 * rng.standard_normal(n_samples))
+        y = X[:, : min(3, sizes[0])].sum(axis=1) + 0.1 * rng.standard_normal(n_samples)
         y = y.astype(dtype)
         return X, np.ascontiguousarray(y[:, None]), y
     y = rng.randint(0, sizes[-1], n_samples)

@@ -11,6 +11,14 @@ from .predict import predict
 from .train import Batch, Diagnostics, OptState, train_epoch
 
 __all__ = [
-    "Batch", "Diagnostics", "Model", "OptState", "Workspace", "forward", "loss_and_grad",
-    "optimizer_update", "predict", "train_epoch",
+    "Batch",
+    "Diagnostics",
+    "Model",
+    "OptState",
+    "Workspace",
+    "forward",
+    "loss_and_grad",
+    "optimizer_update",
+    "predict",
+    "train_epoch",
 ]

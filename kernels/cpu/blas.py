@@ -70,10 +70,24 @@ def gemm(typingctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
             return make_array(signature.args[i])(context, builder, args[i]).data
 
         one, zero = by_ref(real(1.0), real), by_ref(real(0.0), real)
-        builder.call(fn, [
-            flag(0), flag(1), size(2), size(3), size(4), one, data(5), size(6), data(7),
-            size(8), zero, data(9), size(10),
-        ])
+        builder.call(
+            fn,
+            [
+                flag(0),
+                flag(1),
+                size(2),
+                size(3),
+                size(4),
+                one,
+                data(5),
+                size(6),
+                data(7),
+                size(8),
+                zero,
+                data(9),
+                size(10),
+            ],
+        )
         return context.get_dummy_value()
 
     return types.none(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc), codegen

@@ -28,9 +28,7 @@ X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "i386")
 
 def _mxcsr_call(builder, name, slot):
     i8p = ir.PointerType(ir.IntType(8))
-    fn = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(ir.VoidType(), [i8p]), name
-    )
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p]), name)
     builder.call(fn, [builder.bitcast(slot, i8p)])
 
 

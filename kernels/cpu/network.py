@@ -1,8 +1,9 @@
 """Whole-network kernels: forward, loss and gradient of a batch.
 
 Parameters live in one flat buffer (scikit-learn's ``_pack`` order: every layer's weights
-row-major, then every layer's intercepts, then the batch-norm and PReLU blocks); gradients and optimizer states share that layout,
-so the regularised entries (the weights) are a prefix of it. Workspaces are flat too: layer
+row-major, then every layer's intercepts, then the batch-norm and PReLU blocks); gradients
+and optimizer states share that layout, so the regularised entries (the weights) are a
+prefix of it. Workspaces are flat too: layer
 ``l``'s activations for up to ``capacity`` rows are one (capacity, fan_out) block, and a
 batch of ``n`` rows uses its first ``n`` rows. The layer table (layout.py) locates every
 block, so the kernels' types do not depend on the network's depth.
@@ -59,8 +60,14 @@ def forward_layers(model, X, ws):
     for l in range(layers.shape[0]):
         out = block(ws.acts, ws.capacity, layers, l, n)
         if plain(layers, l):
-            dense_forward(A, weights(params, layers, l), intercepts(params, layers, l), out,
-                          layers[l, CODE], model.act_params[l])
+            dense_forward(
+                A,
+                weights(params, layers, l),
+                intercepts(params, layers, l),
+                out,
+                layers[l, CODE],
+                model.act_params[l],
+            )
         else:
             product(A, weights(params, layers, l), out)
             norm_act_forward(model, model.state, ws, l, n, out)
@@ -101,8 +108,11 @@ def backward(model, grad, X, ws, l2):
         if l == 0:
             continue
         k = l - 1
-        M = block(ws.masks, ws.capacity, layers, k, n) if has_dropout(ws.dropout, k) \
+        M = (
+            block(ws.masks, ws.capacity, layers, k, n)
+            if has_dropout(ws.dropout, k)
             else empty_block(ws.masks)
+        )
         D_prev = block(ws.deltas, ws.capacity, layers, k, n)
         if plain(layers, k):
             delta_backward(D, W, A_prev, D_prev, layers[k, CODE], model.act_params[k], M)
@@ -159,8 +169,15 @@ def batch_loss_and_grad(model, grad, X, Y, sw, hp, ws):
     layers = model.layers
     last = layers.shape[0] - 1
     loss = output_loss_and_delta(
-        out, Y, sw, sw_sum, layers[last, CODE], model.act_params[last], model.loss_code,
-        hp[HP_CLIP_EPS], block(ws.deltas, ws.capacity, layers, last, n),
+        out,
+        Y,
+        sw,
+        sw_sum,
+        layers[last, CODE],
+        model.act_params[last],
+        model.loss_code,
+        hp[HP_CLIP_EPS],
+        block(ws.deltas, ws.capacity, layers, last, n),
     )
     loss *= hp[HP_LOSS_SCALE]
     alpha = hp[HP_ALPHA]

@@ -19,8 +19,18 @@ the biased variance; the running variance is updated with the unbiased one (PyTo
 
 import math
 
-from ..layout import BETA_START, BN_EPSILON, BN_MOMENTUM, BN_TRAINING, BN_UPDATE, CODE
-from ..layout import GAMMA_START, SLOPE_START, STATE_START, UNIT_START
+from ..layout import (
+    BETA_START,
+    BN_EPSILON,
+    BN_MOMENTUM,
+    BN_TRAINING,
+    BN_UPDATE,
+    CODE,
+    GAMMA_START,
+    SLOPE_START,
+    STATE_START,
+    UNIT_START,
+)
 from .dense import activation_backward, bias_activation, matmul
 from .jit import inline, kernel
 from .views import block, intercepts, segment
@@ -83,8 +93,15 @@ def norm_act_forward(model, state, ws, l, n, Z):
     if gamma.size > 0:
         mean = segment(ws.mean, layers, l, UNIT_START, 0)
         inv_std = segment(ws.inv_std, layers, l, UNIT_START, 0)
-        statistics(Z, b, mean, inv_std, segment(state, layers, l, STATE_START, 0),
-                   segment(state, layers, l, STATE_START, 1), model.bn)
+        statistics(
+            Z,
+            b,
+            mean,
+            inv_std,
+            segment(state, layers, l, STATE_START, 0),
+            segment(state, layers, l, STATE_START, 1),
+            model.bn,
+        )
         for i in range(n):
             for j in range(m):
                 xhat = (Z[i, j] - mean[j]) * inv_std[j]
@@ -154,8 +171,10 @@ def batch_norm_backward(D_prev, xhat, gamma, inv_std, g_gamma, g_beta):
     inv_n = 1.0 / n
     for i in range(n):
         for j in range(m):
-            D_prev[i, j] = gamma[j] * inv_std[j] * (
-                D_prev[i, j] - inv_n * (g_beta[j] + xhat[i, j] * g_gamma[j])
+            D_prev[i, j] = (
+                gamma[j]
+                * inv_std[j]
+                * (D_prev[i, j] - inv_n * (g_beta[j] + xhat[i, j] * g_gamma[j]))
             )
 
 
@@ -179,11 +198,15 @@ def norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
             for i in range(n):
                 for j in range(m):
                     D_prev[i, j] *= M[i, j]
-        prelu_backward(D_prev, pre, gamma, beta, slopes,
-                       segment(grad, layers, k, SLOPE_START, 0))
+        prelu_backward(D_prev, pre, gamma, beta, slopes, segment(grad, layers, k, SLOPE_START, 0))
     else:
         activation_backward(D_prev, A_prev, layers[k, CODE], model.act_params[k], M)
     if gamma.size > 0:
-        batch_norm_backward(D_prev, pre, gamma, segment(ws.inv_std, layers, k, UNIT_START, 0),
-                            segment(grad, layers, k, GAMMA_START, 0),
-                            segment(grad, layers, k, BETA_START, 0))
+        batch_norm_backward(
+            D_prev,
+            pre,
+            gamma,
+            segment(ws.inv_std, layers, k, UNIT_START, 0),
+            segment(grad, layers, k, GAMMA_START, 0),
+            segment(grad, layers, k, BETA_START, 0),
+        )

@@ -91,8 +91,17 @@ def update_params(solver, params, grad, state1, state2, step, hp, n_decay):
     elif solver == ADAM or solver == ADAMW:
         decay = hp[HP_WEIGHT_DECAY] if solver == ADAMW else 0.0
         adam_update(
-            params, grad, state1, state2, step, lr, hp[HP_BETA_1], hp[HP_BETA_2],
-            hp[HP_EPSILON], decay, n_decay,
+            params,
+            grad,
+            state1,
+            state2,
+            step,
+            lr,
+            hp[HP_BETA_1],
+            hp[HP_BETA_2],
+            hp[HP_EPSILON],
+            decay,
+            n_decay,
         )
     elif solver == ADAGRAD:
         adagrad_update(params, grad, state1, lr, hp[HP_EPSILON])

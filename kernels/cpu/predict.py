@@ -8,8 +8,8 @@ in cache, instead of a separate NumPy sweep over the data.
 
 import math
 
-from .fpenv import flush_denormals, restore_fpenv
 from ..layout import PREDICT_BAD_INPUT, PREDICT_OK, PREDICT_OVERFLOW, UNIT_START
+from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
 from .network import Model, Workspace, forward_layers
 

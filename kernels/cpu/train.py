@@ -191,8 +191,7 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
         if diag.enabled:
             track_peaks(model, ws, rows, diag.peak)
         opt.step[0] += 1
-        update_params(opt.solver, model.params, grad, opt.state1, opt.state2,
-                      opt.step[0], hp, nw)
+        update_params(opt.solver, model.params, grad, opt.state1, opt.state2, opt.step[0], hp, nw)
         stats[STAT_LOSS] += loss * rows
         stats[STAT_BATCHES] += 1.0
         start = stop

@@ -34,8 +34,13 @@ def _view(context, builder, flat_type, flat, start, shape):
     for extent in reversed(shape[1:]):
         strides.insert(0, builder.mul(strides[0], extent))
     populate_array(
-        view, data=builder.gep(src.data, [start]), shape=shape, strides=strides,
-        itemsize=itemsize, meminfo=src.meminfo, parent=src.parent,
+        view,
+        data=builder.gep(src.data, [start]),
+        shape=shape,
+        strides=strides,
+        itemsize=itemsize,
+        meminfo=src.meminfo,
+        parent=src.parent,
     )
     return impl_ret_borrowed(context, builder, view_type, view._getvalue())
 
@@ -63,8 +68,14 @@ def weights(typingctx, flat, layers, l):
 
     def codegen(context, builder, signature, args):
         read = _reader(context, builder, signature, args, 1, 2)
-        return _view(context, builder, signature.args[0], args[0], read(W_START),
-                     [read(FAN_IN), read(FAN_OUT)])
+        return _view(
+            context,
+            builder,
+            signature.args[0],
+            args[0],
+            read(W_START),
+            [read(FAN_IN), read(FAN_OUT)],
+        )
 
     return types.Array(flat.dtype, 2, "C")(flat, layers, l), codegen
 
@@ -75,8 +86,7 @@ def intercepts(typingctx, flat, layers, l):
 
     def codegen(context, builder, signature, args):
         read = _reader(context, builder, signature, args, 1, 2)
-        return _view(context, builder, signature.args[0], args[0], read(B_START),
-                     [read(FAN_OUT)])
+        return _view(context, builder, signature.args[0], args[0], read(B_START), [read(FAN_OUT)])
 
     return types.Array(flat.dtype, 1, "C")(flat, layers, l), codegen
 
@@ -88,8 +98,14 @@ def block(typingctx, buffer, capacity, layers, l, n):
     def codegen(context, builder, signature, args):
         read = _reader(context, builder, signature, args, 2, 3)
         start = builder.mul(_intp(context, builder, signature, args, 1), read(UNIT_START))
-        return _view(context, builder, signature.args[0], args[0], start,
-                     [_intp(context, builder, signature, args, 4), read(FAN_OUT)])
+        return _view(
+            context,
+            builder,
+            signature.args[0],
+            args[0],
+            start,
+            [_intp(context, builder, signature, args, 4), read(FAN_OUT)],
+        )
 
     return types.Array(buffer.dtype, 2, "C")(buffer, capacity, layers, l, n), codegen
 
@@ -115,15 +131,23 @@ def segment(typingctx, flat, layers, l, column, skip):
         read = _reader(context, builder, signature, args, 1, 2)
         table_type = signature.args[1]
         table = make_array(table_type)(context, builder, args[1])
-        index = [_intp(context, builder, signature, args, 2),
-                 _intp(context, builder, signature, args, 3)]
+        index = [
+            _intp(context, builder, signature, args, 2),
+            _intp(context, builder, signature, args, 3),
+        ]
         start = builder.load(cgutils.get_item_pointer(context, builder, table_type, table, index))
         fan_out = read(FAN_OUT)
         absent = builder.icmp_signed("<", start, context.get_constant(types.intp, 0))
         zero = context.get_constant(types.intp, 0)
         skip_units = builder.mul(_intp(context, builder, signature, args, 4), fan_out)
         first = builder.select(absent, zero, builder.add(start, skip_units))
-        return _view(context, builder, signature.args[0], args[0], first,
-                     [builder.select(absent, zero, fan_out)])
+        return _view(
+            context,
+            builder,
+            signature.args[0],
+            args[0],
+            first,
+            [builder.select(absent, zero, fan_out)],
+        )
 
     return types.Array(flat.dtype, 1, "C")(flat, layers, l, column, skip), codegen

@@ -42,8 +42,16 @@ from .slots import N_RED, RED_BATCH_LOSS, RED_LOSS, RED_SUM_ABS, RED_SUM_SQUARES
 
 _Model = namedtuple(
     "Model",
-    ["params", "layers", "act_params", "loss_code", "device_layers", "device_act_params",
-     "state", "bn"],
+    [
+        "params",
+        "layers",
+        "act_params",
+        "loss_code",
+        "device_layers",
+        "device_act_params",
+        "state",
+        "bn",
+    ],
 )
 
 # The fully fused small-width path (fused.py) runs where it can; False: always per layer.
@@ -122,8 +130,7 @@ class Workspace(_Workspace):
 
     __slots__ = ()
 
-    def __new__(cls, capacity, acts, deltas, masks, dropout, pre=None, mean=None,
-                inv_std=None):
+    def __new__(cls, capacity, acts, deltas, masks, dropout, pre=None, mean=None, inv_std=None):
         # pre, mean, inv_std: batch norm's and PReLU's buffers on the CPU (empty here).
         return super().__new__(
             cls,
@@ -331,8 +338,7 @@ def forward(model, X, ws):
     return forward_layers(model, X, ws, X.shape[0])
 
 
-def predict(params, layers, act_params, state, bn, X, out, acts, pre=None, mean=None,
-            inv_std=None):
+def predict(params, layers, act_params, state, bn, X, out, acts, pre=None, mean=None, inv_std=None):
     """As the CPU kernel: ``out <- network(X)`` (host arrays) in chunks of
     ``acts.size // n_units`` rows through the device workspace ``acts``; returns a
     ``PREDICT_*`` status. X's finiteness is checked on the host, where X is, before any
