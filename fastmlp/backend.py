@@ -125,16 +125,18 @@ _gc_was_enabled = False
 # The first call of a kernel for a dtype in a process may compile it (seconds) or load it
 # from the disk cache (milliseconds): a call still running after this long says which.
 COMPILE_NOTICE_SECONDS = 1.0
-_first_calls_done = set()  # (kernel, dtype) pairs called before in this process
+_first_calls_done = set()  # (id(kernel), dtype.char) pairs called before in this process
 
 
 def _notice_slow_first_call(kernel, dtype):
     """A timer that tells the user, once, that a slow first call is compiling; or None."""
-    key = (kernel, np.dtype(dtype).name)
+    dtype = np.dtype(dtype)
+    # id() and the type character: hashing a dispatcher or reading dtype.name costs ~2 us.
+    key = (id(kernel), dtype.char)
     if key in _first_calls_done:
         return None
     _first_calls_done.add(key)
-    timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling, [key[1]])
+    timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling, [dtype.name])
     timer.daemon = True
     timer.start()
     return timer
@@ -204,17 +206,8 @@ def model(net, training=True, update=False):
         net.layout.table,
         net._act_params,
         net._loss_code,
-        net.state if _fused(net.layout.table) else None,
+        net.state if net.layout.extras else None,
         bn,
-    )
-
-
-def _fused(table):
-    """Whether any layer has batch norm or PReLU slopes: the kernels then take the state
-    array (empty without batch norm) and compile their fused path; otherwise None."""
-    return bool(
-        np.any(table[:, layout.KIND] != layout.DENSE)
-        or np.any(table[:, layout.SLOPE_START] != layout.NONE)
     )
 
 
@@ -225,7 +218,7 @@ def inference_model(net):
         return model(net, training=False)
     ops = target(net.device).kernels
     flat, folded_layout = net._folded_buffer()
-    state = net.state[:0] if _fused(folded_layout.table) else None
+    state = net.state[:0] if folded_layout.extras else None
     return ops.Model(
         flat,
         folded_layout.table,
@@ -242,7 +235,7 @@ def workspace(net, n_rows, dropout=None):
     t = target(net.device)
     size = n_rows * net.layout.n_units
     dropping = dropout is not None and np.any(dropout > 0)
-    fused = _fused(net.layout.table)
+    fused = net.layout.extras
     units = net.layout.n_units if net.layout.n_state else 0
     return t.kernels.Workspace(
         n_rows,
@@ -282,16 +275,43 @@ def predict(net, X, chunk_size):
     agree within round-off.
     """
     t = target(net.device)
-    n = X.shape[0]
+    lay, n = net.layout, X.shape[0]
     out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
-    fold = net.layout.n_state and n * net.layout.n_units >= net.layout.n_weights
+    acts = t.empty(min(chunk_size, n) * lay.n_units, net.dtype)
+    if not lay.extras:  # the latency path: no batch-norm or PReLU buffers to build
+        none = acts[:0]
+        args = (
+            net.params,
+            lay.table,
+            net._act_params,
+            None,
+            _INFERENCE_BN,
+            X,
+            out,
+            acts,
+            none,
+            none,
+            none,
+        )
+    else:
+        args = _predict_extras_args(net, t, X, out, acts)
+    if (id(t.kernels.predict), net.dtype.char) in _first_calls_done:
+        return out, t.kernels.predict(*args)
+    return out, run_kernel(t.kernels.predict, *args, dtype=net.dtype)  # may compile
+
+
+_INFERENCE_BN = layout.batch_norm_settings()  # read, never written, by inference
+
+
+def _predict_extras_args(net, t, X, out, acts):
+    """The inference kernel's arguments for a network with batch norm or PReLU."""
+    lay, n = net.layout, X.shape[0]
+    fold = lay.n_state and n * lay.n_units >= lay.n_weights
     m = inference_model(net) if fold else model(net, training=False)
-    size = min(chunk_size, n) * net.layout.n_units
-    acts = t.empty(size, net.dtype)
     fused = m.state is not None
-    pre = t.empty(size if fused else 0, net.dtype)  # batch norm's and PReLU's pre-activations
-    units = net.layout.n_units if fused and not fold else 0
-    args = (
+    pre = t.empty(acts.size if fused else 0, net.dtype)  # the pre-activations
+    units = lay.n_units if fused and not fold else 0
+    return (
         m.params,
         m.layers,
         m.act_params,
@@ -304,9 +324,6 @@ def predict(net, X, chunk_size):
         t.empty(units, net.dtype),
         t.empty(units, net.dtype),
     )
-    if (t.kernels.predict, net.dtype.name) in _first_calls_done:
-        return out, t.kernels.predict(*args)
-    return out, run_kernel(t.kernels.predict, *args, dtype=net.dtype)  # may compile
 
 
 def calibrate_batch_norm(net, X):

@@ -362,8 +362,7 @@ def _unpacked(net, flat):
 def _problem(net, X, Y, sw, alpha):
     """The check's float64 view of the loss: plain networks get the derived round-off bound
     and rank-1 finite differences; batch norm and PReLU the general block path."""
-    has_extras = net.has_batch_norm or "prelu" in net.hidden_activations
-    return (_BlockProblem if has_extras else _Problem)(net, X, Y, sw, alpha)
+    return (_BlockProblem if net.layout.extras else _Problem)(net, X, Y, sw, alpha)
 
 
 class _Problem:

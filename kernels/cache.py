@@ -6,9 +6,10 @@ cached machine code in place. Here every kernel's cache lives in a directory nam
 hash of all the sources under ``kernels/`` and of the compilation settings, so any such
 edit moves every kernel to a fresh directory.
 
-The cache goes next to the sources (``kernels/__pycache__``) when that is writable, else
-under ``NUMBA_CACHE_DIR`` or the user's cache directory (an install into a read-only
-site-packages). Where nothing is writable the kernels are simply compiled per process.
+The cache goes under ``NUMBA_CACHE_DIR`` when it is set (as Numba's own cache does), else
+next to the sources (``kernels/__pycache__``) when that is writable, else in the user's
+cache directory (an install into a read-only site-packages). Where nothing is writable the
+kernels are simply compiled per process.
 """
 
 import hashlib
@@ -41,9 +42,11 @@ SOURCE_KEY = source_key()
 
 
 def _cache_roots():
-    yield KERNELS_DIR / "__pycache__"
+    # NUMBA_CACHE_DIR first, as Numba itself does: it is how a user (or a benchmark of the
+    # cold start) points every cache somewhere else.
     if os.environ.get("NUMBA_CACHE_DIR"):
         yield Path(os.environ["NUMBA_CACHE_DIR"]) / "fastmlp"
+    yield KERNELS_DIR / "__pycache__"
     yield Path(AppDirs(appname="fastmlp", appauthor=False).user_cache_dir)
 
 

@@ -81,7 +81,7 @@ PREDICT_OK = 0
 PREDICT_BAD_INPUT = 1  # a NaN or infinity in X (the outputs are incomplete)
 PREDICT_OVERFLOW = 2  # finite X, but an output overflowed to infinity or NaN
 
-Layout = namedtuple("Layout", ["table", "n_weights", "n_params", "n_units", "n_state"])
+Layout = namedtuple("Layout", ["table", "n_weights", "n_params", "n_units", "n_state", "extras"])
 Layout.__doc__ = """Where everything of one network lives.
 
 table : (n_layers, N_LAYER_FIELDS) int64 array, the layer table.
@@ -89,6 +89,7 @@ n_weights : number of weights (the regularised prefix of params).
 n_params : length of the flat parameter buffer.
 n_units : units of all layers together (a workspace holds that many per row).
 n_state : length of the running-statistics buffer.
+extras : whether any layer has batch norm or PReLU slopes (the kernels' fused path).
 """
 
 
@@ -136,7 +137,8 @@ def lay_out(layer_sizes, activation_codes, kinds=None, prelu=None):
         if prelu[l]:
             table[l, SLOPE_START] = extra
             extra += fan_out
-    return Layout(table, n_weights, extra, units, state)
+    has_extras = any(k != DENSE for k in kinds) or any(prelu)
+    return Layout(table, n_weights, extra, units, state, has_extras)
 
 
 # Training settings (names as in fastmlp.training.TrainConfig) -> hyperparameter slots.

@@ -117,3 +117,10 @@ def test_bad_setting_is_refused_with_its_name(copy):
     )
     assert result.returncode != 0
     assert "FASTMLP_FLUSH_DENORMALS must be 0 or 1" in result.stderr
+
+
+def test_numba_cache_dir_comes_first(copy, tmp_path):
+    # As in Numba: NUMBA_CACHE_DIR redirects the cache (how a cold start is measured).
+    chosen = tmp_path / "numba-cache"
+    result, _ = run(copy, env={"NUMBA_CACHE_DIR": str(chosen)})
+    assert Path(result["path"]).is_relative_to(chosen)
