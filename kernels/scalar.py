@@ -1,4 +1,4 @@
-"""Scalar activation math, written once and shared by the CPU and CUDA kernels.
+"""Scalar activation and loss math, written once and shared by the CPU and CUDA kernels.
 
 Derivatives are expressed in terms of the activation's *output* ``a`` (as scikit-learn does),
 so the backward pass never needs the pre-activations: for the relu family the sign of ``a``
@@ -9,7 +9,20 @@ import math
 
 from numba.extending import register_jitable
 
-from .codes import ELU, EXP, IDENTITY, LEAKY_RELU, LOGISTIC, RELU, TANH
+from .codes import (
+    BINARY_LOG_LOSS,
+    ELU,
+    EXP,
+    IDENTITY,
+    LEAKY_RELU,
+    LOG_LOSS,
+    LOGISTIC,
+    POISSON,
+    RELU,
+    SOFTMAX,
+    SQUARED_ERROR,
+    TANH,
+)
 
 
 @register_jitable
@@ -59,3 +72,46 @@ def derivative(code, a, param):
     if code == EXP:
         return a
     return math.nan
+
+
+# ---- losses (per element; the output kernels of both targets sum them) ----------------------
+@register_jitable
+def xlogy(x, y):
+    """x * log(y), defined as 0 when x == 0 (as scipy.special.xlogy)."""
+    if x == 0.0:
+        return 0.0
+    return x * math.log(y)
+
+
+@register_jitable
+def pointwise_loss(loss_code, a, y, eps):
+    if loss_code == SQUARED_ERROR:
+        return 0.5 * (a - y) * (a - y)
+    if loss_code == LOG_LOSS:
+        return -xlogy(y, min(max(a, eps), 1.0 - eps))
+    if loss_code == BINARY_LOG_LOSS:
+        p = min(max(a, eps), 1.0 - eps)
+        return -(xlogy(y, p) + xlogy(1.0 - y, 1.0 - p))
+    return xlogy(y, y / a) - y + a  # poisson: half the deviance
+
+
+@register_jitable
+def pointwise_loss_grad(loss_code, a, y):
+    """dLoss/da for one element (clipping ignored, as in scikit-learn's deltas)."""
+    if loss_code == SQUARED_ERROR:
+        return a - y
+    if loss_code == LOG_LOSS:
+        return -y / a
+    if loss_code == BINARY_LOG_LOSS:
+        return (a - y) / (a * (1.0 - a))
+    return 1.0 - y / a
+
+
+@register_jitable
+def is_canonical(out_code, loss_code):
+    return (
+        (out_code == IDENTITY and loss_code == SQUARED_ERROR)
+        or (out_code == SOFTMAX and loss_code == LOG_LOSS)
+        or (out_code == LOGISTIC and loss_code == BINARY_LOG_LOSS)
+        or (out_code == EXP and loss_code == POISSON)
+    )

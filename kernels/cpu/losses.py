@@ -6,63 +6,9 @@ For the canonical pairs the delta is simply ``(a - y) * w_i / S``; for any other
 loss gradient dLoss/dA is pushed through the output activation's Jacobian.
 """
 
-import math
-
-from ..codes import (
-    BINARY_LOG_LOSS,
-    EXP,
-    IDENTITY,
-    LOG_LOSS,
-    LOGISTIC,
-    POISSON,
-    SOFTMAX,
-    SQUARED_ERROR,
-)
-from ..scalar import derivative
-from .jit import inline, kernel
-
-
-@inline
-def xlogy(x, y):
-    """x * log(y), defined as 0 when x == 0 (as scipy.special.xlogy)."""
-    if x == 0.0:
-        return 0.0
-    return x * math.log(y)
-
-
-@inline
-def pointwise_loss(loss_code, a, y, eps):
-    if loss_code == SQUARED_ERROR:
-        return 0.5 * (a - y) * (a - y)
-    if loss_code == LOG_LOSS:
-        return -xlogy(y, min(max(a, eps), 1.0 - eps))
-    if loss_code == BINARY_LOG_LOSS:
-        p = min(max(a, eps), 1.0 - eps)
-        return -(xlogy(y, p) + xlogy(1.0 - y, 1.0 - p))
-    # poisson: half the deviance
-    return xlogy(y, y / a) - y + a
-
-
-@inline
-def pointwise_loss_grad(loss_code, a, y):
-    """dLoss/da for one element (clipping ignored, as in scikit-learn's deltas)."""
-    if loss_code == SQUARED_ERROR:
-        return a - y
-    if loss_code == LOG_LOSS:
-        return -y / a
-    if loss_code == BINARY_LOG_LOSS:
-        return (a - y) / (a * (1.0 - a))
-    return 1.0 - y / a
-
-
-@inline
-def is_canonical(out_code, loss_code):
-    return (
-        (out_code == IDENTITY and loss_code == SQUARED_ERROR)
-        or (out_code == SOFTMAX and loss_code == LOG_LOSS)
-        or (out_code == LOGISTIC and loss_code == BINARY_LOG_LOSS)
-        or (out_code == EXP and loss_code == POISSON)
-    )
+from ..codes import SOFTMAX
+from ..scalar import derivative, is_canonical, pointwise_loss, pointwise_loss_grad
+from .jit import kernel
 
 
 @kernel
