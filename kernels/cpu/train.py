@@ -60,11 +60,16 @@ def gather_rows(src, order, start, stop, dst):
 
 
 @inline
-def sum_squares_typed(x, start, stop):
-    """Sum of squares accumulated in x's own dtype: float32 runs twice the SIMD lanes and
-    needs no conversions (a diagnostic; float64 keeps full precision)."""
+def sum_squares_typed(x):
+    """Sum of squares of a 1-D view, accumulated in x's own dtype: float32 runs twice the
+    SIMD lanes and needs no conversions (a diagnostic; float64 keeps full precision).
+
+    A view, not a start and stop read from the layer table: an index of unknown sign makes
+    every ``x[k]`` select between ``k`` and ``k + size`` (wraparound), and LLVM gives up
+    vectorising (the gradient norm of 20-64-64-2: 2.5 us -> 0.12 us per step).
+    """
     total = x.dtype.type(0.0)
-    for k in range(start, stop):
+    for k in range(x.size):
         total += x[k] * x[k]
     return np.float64(total)
 
@@ -100,7 +105,8 @@ def grad_norm(grad, layers, layer_norms):
         sq = 0.0
         for r in range(3):
             start, stop = layer_run(layers, l, r)
-            sq += sum_squares_typed(grad, start, stop)
+            if stop > start:
+                sq += sum_squares_typed(grad[start:stop])
         layer_norms[l] += math.sqrt(sq)
         total += sq
     return math.sqrt(total)
@@ -119,11 +125,11 @@ def track_peaks(model, ws, n, peak):
         if layers[l, CODE] != RELU and layers[l, CODE] != LEAKY_RELU:
             continue
         A = block(ws.acts, ws.capacity, layers, l, n)
-        offset = layers[l, UNIT_START]
         width = A.shape[1]
+        top = peak[layers[l, UNIT_START] : layers[l, UNIT_START] + width]  # see sum_squares_typed
         for i in range(n):
             for j in range(width):
-                peak[offset + j] = max(peak[offset + j], A[i, j])
+                top[j] = max(top[j], A[i, j])
 
 
 @inline
