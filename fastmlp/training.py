@@ -504,29 +504,25 @@ def _dead_fractions(net, active):
     return np.asarray(fractions)
 
 
-# The blocks an update ratio covers: a layer's weights and its batch-norm and PReLU
-# parameters (not the intercepts, as before those existed).
-_RATIO_BLOCKS = ("coefs", "gamma", "beta", "slopes")
-
-
 def _update_ratios(net, previous):
     """||p_after - p_before|| / ||p_after|| per layer over the epoch, p the layer's weights
-    with its batch-norm scale and shift and PReLU slopes."""
-    before, after = net.unpack(previous), net.unpack(net.params)
+    with its batch-norm scale and shift and PReLU slopes (not the intercepts, as before
+    those existed).
 
-    def layer(views, l):
-        return np.concatenate(
-            [np.ravel(views[k][l]) for k in _RATIO_BLOCKS if views[k][l] is not None]
-        )
-
+    Each is a contiguous run of the flat buffer (layout.ratio_runs): two dot products a
+    run, ~20 us an epoch for 20-64-64-2 (views and concatenated copies took ~160 us, a
+    sixth of a 4096-sample epoch at batch 16).
+    """
+    after = net.params
+    step = after - previous
     tiny = np.finfo(np.float64).tiny
-    return np.asarray(
-        [
-            np.linalg.norm(layer(after, l) - layer(before, l))
-            / max(np.linalg.norm(layer(after, l)), tiny)
-            for l in range(net.n_layers)
-        ]
-    )
+    ratios = np.empty(net.n_layers)
+    for l in range(net.n_layers):
+        runs = layout.ratio_runs(net.layout.table, l)
+        moved = sum(float(np.dot(step[r], step[r])) for r in runs)
+        size = sum(float(np.dot(after[r], after[r])) for r in runs)
+        ratios[l] = math.sqrt(moved) / max(math.sqrt(size), tiny)
+    return ratios
 
 
 def _update_no_improvement(progress, net, loss, score, tol):

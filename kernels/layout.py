@@ -141,6 +141,20 @@ def lay_out(layer_sizes, activation_codes, kinds=None, prelu=None):
     return Layout(table, n_weights, extra, units, state, has_extras)
 
 
+def ratio_runs(table, l):
+    """Slices of the flat parameter buffer holding layer ``l``'s weights and its batch-norm
+    scale and shift and PReLU slopes (laid out back to back by :func:`lay_out`)."""
+    fan_out = table[l, FAN_OUT]
+    start = table[l, W_START]
+    runs = [slice(start, start + table[l, FAN_IN] * fan_out)]
+    gamma, slopes = table[l, GAMMA_START], table[l, SLOPE_START]
+    blocks = (2 if gamma != NONE else 0) + (1 if slopes != NONE else 0)
+    if blocks:
+        first = gamma if gamma != NONE else slopes
+        runs.append(slice(first, first + blocks * fan_out))
+    return runs
+
+
 # Training settings (names as in fastmlp.training.TrainConfig) -> hyperparameter slots.
 HP_SLOTS = {
     "learning_rate": HP_LR,
