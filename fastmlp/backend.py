@@ -275,37 +275,23 @@ def predict(net, X, chunk_size):
     agree within round-off.
     """
     t = target(net.device)
-    lay, n = net.layout, X.shape[0]
-    out = np.empty((n, net.layer_sizes[-1]), dtype=net.dtype)
-    acts = t.empty(min(chunk_size, n) * lay.n_units, net.dtype)
-    if not lay.extras:  # the latency path: no batch-norm or PReLU buffers to build
-        none = acts[:0]
-        args = (
-            net.params,
-            lay.table,
-            net._act_params,
-            None,
-            _INFERENCE_BN,
-            X,
-            out,
-            acts,
-            none,
-            none,
-            none,
-        )
-    else:
-        args = _predict_extras_args(net, t, X, out, acts)
-    if (id(t.kernels.predict), net.dtype.char) in _first_calls_done:
-        return out, t.kernels.predict(*args)
-    return out, run_kernel(t.kernels.predict, *args, dtype=net.dtype)  # may compile
+    lay, dtype = net.layout, net.dtype
+    out = np.empty((X.shape[0], net.layer_sizes[-1]), dtype=dtype)
+    if lay.extras:
+        kernel = t.kernels.predict
+        args = _predict_extras_args(net, t, X, out, chunk_size)
+    else:  # the latency path: the kernel allocates its workspace, no buffers to build
+        kernel = t.kernels.predict_plain
+        args = (net.params, lay.table, net._act_params, X, out, chunk_size)
+    if (id(kernel), dtype.char) in _first_calls_done:
+        return out, kernel(*args)
+    return out, run_kernel(kernel, *args, dtype=dtype)  # may compile
 
 
-_INFERENCE_BN = layout.batch_norm_settings()  # read, never written, by inference
-
-
-def _predict_extras_args(net, t, X, out, acts):
+def _predict_extras_args(net, t, X, out, chunk_size):
     """The inference kernel's arguments for a network with batch norm or PReLU."""
     lay, n = net.layout, X.shape[0]
+    acts = t.empty(min(chunk_size, n) * lay.n_units, net.dtype)
     fold = lay.n_state and n * lay.n_units >= lay.n_weights
     m = inference_model(net) if fold else model(net, training=False)
     fused = m.state is not None

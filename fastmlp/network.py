@@ -348,7 +348,8 @@ class Network:
         ``training=True`` the statistics of all of ``X`` (one chunk), as during training,
         without changing the running statistics.
         """
-        chunk_size = v.check_positive_int(chunk_size, "chunk_size")
+        if type(chunk_size) is not int or chunk_size < 1:  # the common case costs 40 ns
+            chunk_size = v.check_positive_int(chunk_size, "chunk_size")
         if training:
             X = self._check_X(X)
             self._check_batch_rows(X.shape[0], "forward(training=True)")
@@ -357,19 +358,27 @@ class Network:
             return out
         if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
             X = self._check_X(X)
-        out = self._predict(X, chunk_size)
-        if out is None:
-            self._check_X(np.array(X))  # names the NaN or infinity the kernel found
-            raise ValueError("X contains NaN or infinity.")
+        out, status = backend.predict(self, X, chunk_size)
+        if status != layout.PREDICT_OK:
+            self._check_prediction(X, out, status)
         return out
 
     def _predict(self, X, chunk_size=4096):
         """``forward`` of an array that passed ``is_ready`` with the right column count;
         None when it holds a NaN or infinity."""
         out, status = backend.predict(self, X, chunk_size)
-        if status == layout.PREDICT_OVERFLOW:
-            v.check_finite_result("forward", out)
-        return None if status == layout.PREDICT_BAD_INPUT else out
+        if status == layout.PREDICT_BAD_INPUT:
+            return None
+        if status != layout.PREDICT_OK:
+            self._check_prediction(X, out, status)
+        return out
+
+    def _check_prediction(self, X, out, status):
+        """Raise for a prediction whose status (``layout.PREDICT_*``) is not OK."""
+        if status == layout.PREDICT_BAD_INPUT:
+            self._check_X(np.array(X))  # names the NaN or infinity the kernel found
+            raise ValueError("X contains NaN or infinity.")
+        v.check_finite_result("forward", out)
 
     def calibrate_batch_norm(self, X):
         """Set the running statistics to those of ``X`` under the current parameters.

@@ -1,13 +1,13 @@
 """CPU kernels (Numba nopython).
 
-Entry points called from Python: ``predict``, ``forward``, ``loss_and_grad``,
+Entry points called from Python: ``predict``, ``predict_plain``, ``forward``, ``loss_and_grad``,
 ``optimizer_update`` and ``train_epoch``; everything else is inlined into them or called
 from them.
 """
 
 from .network import Model, Workspace, forward, loss_and_grad
 from .optimizers import optimizer_update
-from .predict import predict
+from .predict import predict, predict_plain
 from .train import Batch, Diagnostics, OptState, train_epoch
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "loss_and_grad",
     "optimizer_update",
     "predict",
+    "predict_plain",
     "train_epoch",
 ]

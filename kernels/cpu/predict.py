@@ -8,7 +8,15 @@ in cache, instead of a separate NumPy sweep over the data.
 
 import math
 
-from ..layout import PREDICT_BAD_INPUT, PREDICT_OK, PREDICT_OVERFLOW, UNIT_START
+import numpy as np
+
+from ..layout import (
+    PREDICT_BAD_INPUT,
+    PREDICT_OK,
+    PREDICT_OVERFLOW,
+    UNIT_START,
+    batch_norm_settings,
+)
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
 from .network import Model, Workspace, forward_layers
@@ -56,3 +64,18 @@ def predict(params, layers, act_params, state, bn, X, out, acts, pre, mean, inv_
             status = PREDICT_OVERFLOW
     restore_fpenv(saved)
     return status
+
+
+_NO_BATCH_NORM = batch_norm_settings()  # a constant of the compiled code, never written
+
+
+@kernel
+def predict_plain(params, layers, act_params, X, out, chunk_rows):
+    """:func:`predict` for a network without batch norm and PReLU, with six arguments
+    instead of eleven and a workspace for ``chunk_rows`` rows allocated here: Numba's
+    dispatch costs ~50 ns an argument and NumPy's allocation ~170 ns, against ~1 us for
+    a one-row prediction of 64-64-64-10."""
+    n_units = out.shape[1] + layers[layers.shape[0] - 1, UNIT_START]
+    acts = np.empty(min(chunk_rows, X.shape[0]) * n_units, dtype=out.dtype)
+    none = acts[:0]
+    return predict(params, layers, act_params, None, _NO_BATCH_NORM, X, out, acts, none, none, none)

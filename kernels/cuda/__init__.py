@@ -6,6 +6,9 @@ arrays: ``Model``, ``Workspace``, ``OptState``, ``Batch``, ``Diagnostics``, ``pr
 hyperparameter and statistics slots are those of ``kernels.layout``.
 """
 
+from numba import cuda
+
+from ..layout import FAN_OUT, UNIT_START, batch_norm_settings
 from .network import (
     Model,
     Workspace,
@@ -18,6 +21,14 @@ from .network import (
     predict,
 )
 from .train import Batch, Diagnostics, OptState, train_epoch
+
+
+def predict_plain(params, layers, act_params, X, out, chunk_rows):
+    """``predict`` for a network without batch norm and PReLU (the CPU kernel's short form)."""
+    n_units = int(layers[-1, UNIT_START] + layers[-1, FAN_OUT])
+    acts = cuda.device_array(min(chunk_rows, X.shape[0]) * n_units, dtype=out.dtype)
+    return predict(params, layers, act_params, None, batch_norm_settings(), X, out, acts)
+
 
 __all__ = [
     "Batch",
@@ -32,5 +43,6 @@ __all__ = [
     "loss_and_grad",
     "optimizer_update",
     "predict",
+    "predict_plain",
     "train_epoch",
 ]
