@@ -71,13 +71,6 @@ def dense_forward(A_prev, W, b, out, code, param):
     bias_activation(out, b, code, param)
 
 
-@kernel
-def product(A_prev, W, out):
-    """``out <- A_prev @ W``: the dense part of a layer whose bias and activation are fused
-    with batch norm or PReLU (norm.py)."""
-    matmul(A_prev, W, out, False, False)
-
-
 @inline
 def activation_backward(D_prev, A_prev, code, param, M):
     """In place: ``D_prev <- D_prev * g'`` with g' taken from the layer's output ``A_prev``

@@ -13,11 +13,11 @@ from collections import namedtuple
 
 from ..codes import PRELU
 from ..layout import B_START, CODE, DENSE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE, KIND
-from .dense import delta_backward, dense_forward, dense_grads, draw_dropout, product
+from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import inline, kernel
 from .losses import output_loss_and_delta
-from .norm import norm_act_backward, norm_act_forward
+from .norm import backward_if_any, forward_if_any
 from .views import block, empty_block, intercepts, weights
 
 # params: flat buffer; layers: the layer table (layout.py); act_params: each layer's
@@ -69,8 +69,7 @@ def forward_layers(model, X, ws):
                 model.act_params[l],
             )
         else:
-            product(A, weights(params, layers, l), out)
-            norm_act_forward(model, model.state, ws, l, n, out)
+            forward_if_any(model, model.state, ws, l, A, out)
         if has_dropout(ws.dropout, l):
             draw_dropout(out, block(ws.masks, ws.capacity, layers, l, n), ws.dropout[l])
         A = out
@@ -117,7 +116,7 @@ def backward(model, grad, X, ws, l2):
         if plain(layers, k):
             delta_backward(D, W, A_prev, D_prev, layers[k, CODE], model.act_params[k], M)
         else:
-            norm_act_backward(model, model.state, grad, ws, k, n, D, W, A_prev, D_prev, M)
+            backward_if_any(model, model.state, grad, ws, k, n, D, W, A_prev, D_prev, M)
 
 
 @inline

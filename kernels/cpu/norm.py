@@ -1,16 +1,17 @@
 """Batch normalisation and PReLU on the CPU, fused with the activation that follows.
 
-A hidden layer with either is computed as ``Z = A_prev @ W`` (dense.py's ``product``), then
-one kernel here adds the intercept, normalises (batch norm: ``xhat = (z - mean) / sigma``,
+A hidden layer with either is computed as ``Z = A_prev @ W``, then the same kernel adds
+the intercept, normalises (batch norm: ``xhat = (z - mean) / sigma``,
 ``y = gamma * xhat + beta``) and applies the activation in the same pass over ``Z``. The
 workspace's ``pre`` block keeps what the backward pass needs: ``xhat`` for a batch-norm layer
 (its pre-activation ``y`` is recomputed from it), the pre-activation ``z + b`` for a PReLU
 layer without batch norm. PReLU's derivative needs the pre-activation's sign: a learned
 slope may be negative, so the output's sign says nothing.
 
-A network without batch norm and PReLU passes ``state=None`` (``Model.state``): the two
-kernels' bodies are then pruned by Numba before typing (a branch on an argument that is
-None at compile time), so plain networks never compile them (~2 s of a cold first fit);
+A network without batch norm and PReLU passes ``state=None`` (``Model.state``): the callers
+then go through :func:`forward_if_any` and :func:`backward_if_any`, whose implementation
+Numba picks by the type of ``state``, so plain networks never compile the two kernels
+(~0.25 s of a cold first fit; pruning their bodies on ``state is None`` still cost that);
 the compiled types still do not depend on the depth.
 
 Batch statistics are unweighted (sample weights weight the loss only). Normalisation uses
@@ -18,6 +19,9 @@ the biased variance; the running variance is updated with the unbiased one (PyTo
 """
 
 import math
+
+from numba import types
+from numba.extending import overload
 
 from ..layout import (
     BETA_START,
@@ -32,8 +36,8 @@ from ..layout import (
     UNIT_START,
 )
 from .dense import activation_backward, bias_activation, matmul
-from .jit import inline, kernel
-from .views import block, intercepts, segment
+from .jit import OPTIONS, inline, kernel
+from .views import block, intercepts, segment, weights
 
 
 @inline
@@ -71,19 +75,19 @@ def statistics(Z, b, mean, inv_std, running_mean, running_var, bn):
 
 
 @kernel
-def norm_act_forward(model, state, ws, l, n, Z):
-    """In place on layer ``l``'s ``Z = A_prev @ W`` (``n`` rows): ``Z <- g(BN(Z + b))`` for
-    a batch-norm layer, else ``Z <- g(Z + b)``; ``g`` is PReLU for a layer with slopes,
-    else its activation code. ``ws.pre`` receives ``xhat`` (batch norm) or ``Z + b``.
+def norm_act_forward(model, state, ws, l, A_prev, Z):
+    """Layer ``l``'s outputs for the rows of ``A_prev``: ``Z <- A_prev @ W``, then in place
+    ``Z <- g(BN(Z + b))`` for a batch-norm layer, else ``Z <- g(Z + b)``; ``g`` is PReLU
+    for a layer with slopes, else its activation code. ``ws.pre`` receives ``xhat``
+    (batch norm) or ``Z + b``.
 
     Takes the whole model and workspace (one signature for every call) and makes the
     layer's views itself, so its callers, inlined into every entry point, stay small.
-    ``state`` is ``model.state``: None for a network without batch norm and PReLU, and
-    then Numba prunes the whole body at compile time (see the module's docstring).
+    ``state`` is ``model.state`` (never None here: see :func:`forward_if_any`).
     """
-    if state is None:
-        return
     layers, params = model.layers, model.params
+    n = A_prev.shape[0]
+    matmul(A_prev, weights(params, layers, l), Z, False, False)
     b = intercepts(params, layers, l)
     pre = block(ws.pre, ws.capacity, layers, l, n)
     gamma = segment(params, layers, l, GAMMA_START, 0)
@@ -184,8 +188,6 @@ def norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
     layer's delta ``D`` and weights ``W``; fills layer ``k``'s gamma, beta and slopes blocks
     of ``grad``. ``M`` is the layer's dropout mask or empty; ``state`` as in
     :func:`norm_act_forward`."""
-    if state is None:
-        return
     layers, params = model.layers, model.params
     pre = block(ws.pre, ws.capacity, layers, k, n)
     gamma = segment(params, layers, k, GAMMA_START, 0)
@@ -210,3 +212,31 @@ def norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
             segment(grad, layers, k, GAMMA_START, 0),
             segment(grad, layers, k, BETA_START, 0),
         )
+
+
+def forward_if_any(model, state, ws, l, A_prev, Z):
+    """:func:`norm_act_forward`, or nothing when ``state`` is None (compiled code only)."""
+    raise NotImplementedError("called from compiled kernels only")
+
+
+@overload(forward_if_any, jit_options=OPTIONS, inline="always")
+def _forward_if_any(model, state, ws, l, A_prev, Z):
+    if isinstance(state, types.NoneType):
+        return lambda model, state, ws, l, A_prev, Z: None
+    return lambda model, state, ws, l, A_prev, Z: norm_act_forward(model, state, ws, l, A_prev, Z)
+
+
+def backward_if_any(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
+    """:func:`norm_act_backward`, or nothing when ``state`` is None (compiled code only)."""
+    raise NotImplementedError("called from compiled kernels only")
+
+
+@overload(backward_if_any, jit_options=OPTIONS, inline="always")
+def _backward_if_any(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
+    if isinstance(state, types.NoneType):
+        return lambda model, state, grad, ws, k, n, D, W, A_prev, D_prev, M: None
+
+    def run(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
+        norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M)
+
+    return run
