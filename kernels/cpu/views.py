@@ -20,7 +20,8 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from ..layout import B_START, FAN_IN, FAN_OUT, UNIT_START, W_START
+from ..layout import B_START, FAN_IN, FAN_OUT, GAMMA_START, SLOPE_START, UNIT_START, W_START
+from .jit import inline
 
 
 def _view(context, builder, flat_type, flat, start, shape):
@@ -151,3 +152,35 @@ def segment(typingctx, flat, layers, l, column, skip):
         )
 
     return types.Array(flat.dtype, 1, "C")(flat, layers, l, column, skip), codegen
+
+
+@inline
+def layer_run(layers, l, r):
+    """The ``r``-th contiguous run of layer ``l``'s entries in params' layout: 0 its
+    weights, 1 its intercepts, 2 its batch-norm scale and shift and PReLU slopes (laid out
+    back to back by layout.lay_out; empty when it has none). Returns (start, stop)."""
+    fan_out = layers[l, FAN_OUT]
+    if r == 0:
+        start = layers[l, W_START]
+        return start, start + layers[l, FAN_IN] * fan_out
+    if r == 1:
+        start = layers[l, B_START]
+        return start, start + fan_out
+    gamma, slopes = layers[l, GAMMA_START], layers[l, SLOPE_START]
+    start = gamma if gamma >= 0 else slopes
+    blocks = (2 if gamma >= 0 else 0) + (1 if slopes >= 0 else 0)
+    return start, start + blocks * fan_out
+
+
+@inline
+def run_view(flat, layers, l, r):
+    """``flat[start:stop]`` for :func:`layer_run`'s run (empty for an empty buffer).
+
+    Loops go over such views, not over ``range(start, stop)`` with bounds read from the
+    table: an index of unknown sign makes every ``flat[k]`` select between ``k`` and
+    ``k + size`` (wraparound), and LLVM stops vectorising (a gradient norm ran 20x slower).
+    """
+    start, stop = layer_run(layers, l, r)
+    if stop <= start:
+        return flat[:0]
+    return flat[start:stop]
