@@ -392,6 +392,20 @@ def test_extras_off_by_default_reproduce_plain_fit(iris):
     assert_array_equal(plain._net.params, explicit._net.params)
 
 
+def test_diagnostics_off_trains_the_same_and_records_loss_only(iris):
+    X, y = iris
+    kwargs = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        on = fastmlp.MLPClassifier(**kwargs).fit(X, y)
+        off = fastmlp.MLPClassifier(**kwargs, diagnostics=False).fit(X, y)
+    for a, b in zip(on.coefs_ + on.intercepts_, off.coefs_ + off.intercepts_):
+        assert_array_equal(a, b)
+    assert_array_equal(on.loss_curve_, off.loss_curve_)
+    assert len(on.history_.grad_norm) == len(on.history_.dead_fraction) == 5
+    assert len(off.history_.loss) == 5
+    assert len(off.history_.grad_norm) == len(off.history_.update_ratio) == 0
+
+
 def test_per_layer_activations_l1_dropout_clipping_init(iris):
     X, y = iris
     est = small(
