@@ -30,7 +30,7 @@ class Target:
     name: str
     kernels: object  # the kernel module (kernels.cpu, ...)
     empty: object  # empty(shape, dtype) -> array on the target
-    zeros: object  # zeros(shape, dtype) -> array on the target
+    zeros: object  # zeros(shape, dtype) -> array on the target (1-D shapes on a GPU)
     to_host: object  # array on the target -> NumPy array
     to_device: object  # NumPy array -> array on the target (the array itself on the CPU)
     session: object  # session(net) -> where a fit keeps the parameters (see fit_session)
@@ -65,11 +65,8 @@ def _cuda():
     def to_host(array):
         return array.copy_to_host() if kernels.is_device_array(array) else np.asarray(array)
 
-    def zeros(shape, dtype):
-        return cuda.to_device(np.zeros(shape, dtype=dtype))
-
     return Target(
-        "cuda", kernels, cuda.device_array, zeros, to_host, kernels.as_device, DeviceSession
+        "cuda", kernels, cuda.device_array, kernels.zeros, to_host, kernels.as_device, DeviceSession
     )
 
 

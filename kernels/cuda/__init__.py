@@ -3,7 +3,8 @@
 The same operation names and semantics as the CPU kernels (``kernels.cpu``), on device
 arrays: ``Model``, ``Workspace``, ``OptState``, ``Batch``, ``Diagnostics``, ``predict``,
 ``forward``, ``loss_and_grad``, ``optimizer_update``, ``train_epoch``; and what a fit that
-keeps its parameters on the device needs besides (``copy_params``, ``update_ratio_sums``).
+keeps its parameters on the device needs besides (``copy_params``, ``update_ratio_sums``,
+``zeros``).
 Buffers, layer table, hyperparameter and statistics slots are those of ``kernels.layout``.
 """
 
@@ -21,7 +22,15 @@ from .network import (
     optimizer_update,
     predict,
 )
-from .train import Batch, Diagnostics, OptState, copy_params, train_epoch, update_ratio_sums
+from .train import (
+    Batch,
+    Diagnostics,
+    OptState,
+    copy_params,
+    train_epoch,
+    update_ratio_sums,
+    zeros,
+)
 
 
 def predict_plain(params, layers, act_params, X, out, chunk_rows):
@@ -48,4 +57,5 @@ __all__ = [
     "predict_plain",
     "train_epoch",
     "update_ratio_sums",
+    "zeros",
 ]

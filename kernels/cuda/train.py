@@ -133,6 +133,22 @@ def zero_diagnostics(peak, layer_norms, stats):
 
 
 @kernel
+def zero_fill(a):
+    """``a <- 0`` (a flat array)."""
+    for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+        a[k] = 0.0
+
+
+def zeros(shape, dtype):
+    """A 1-D device array of zeros, zeroed on the device (nothing crosses: optimizer
+    state starts this way)."""
+    array = cuda.device_array(shape, dtype=dtype)
+    if array.size:
+        zero_fill[blocks(array.size), THREADS](array)
+    return array
+
+
+@kernel
 def flag_non_finite(params, stats):
     """``stats[STAT_DIVERGED] <- 1`` when a parameter is NaN or infinite (every thread that
     finds one writes the same value)."""

@@ -81,7 +81,9 @@ def test_an_epoch_moves_a_few_short_vectors_whatever_its_batch_count(monkeypatch
     assert sum(size for _, size in second) < param_bytes
     # The sample order is one of them (it follows the host's random stream).
     assert ("copy_to_device", 8 * ROWS) in second
-    # The parameters: copied in once, copied back once (into net.params), at the end.
+    # The parameters: copied in once, copied back once (into net.params), at the end;
+    # adam's moments start as zeros on the device.
+    assert transfers.of_kind("to_device").count(param_bytes) == 1
     assert transfers.log[-1] == ("copy_to_host", param_bytes)
     assert transfers.of_kind("copy_to_host").count(param_bytes) == 1
     # The snapshot before each epoch is a copy within the device.
