@@ -437,14 +437,15 @@ def train_epoch(session, buffers, opt_state, hp, X, Y, sw, order, batch_size, se
 
 # ---- where a fit keeps the parameters ------------------------------------------------------
 def fit_session(net):
-    """A context manager that holds ``net``'s parameters where its kernels train them for a
-    whole fit, and keeps the last epoch's copy for the divergence rollback.
+    """Where ``net``'s kernels train its parameters for a whole fit (``open`` before the
+    first epoch, ``close`` after the last, however the fit ends), keeping the last epoch's
+    copy for the divergence rollback.
 
     On the CPU the kernels update ``net.params`` itself (:class:`HostSession`); on a GPU
-    the parameters cross to the device when the session opens and come back into
-    ``net.params`` when it closes, however it closes, and on :meth:`DeviceSession.sync`
-    (:class:`DeviceSession`). Between the two, ``net.params`` is stale on a GPU: code that
-    reads it during a fit (validation scoring) calls ``sync`` first.
+    the parameters cross to the device on ``open`` and come back into ``net.params`` on
+    ``close`` and on ``sync`` (:class:`DeviceSession`). Between the two, ``net.params`` is
+    stale on a GPU: code that reads it during a fit (validation scoring) calls ``sync``
+    first.
     """
     return target(net.device).session(net)
 
@@ -466,11 +467,11 @@ class HostSession:
         self.net = net
         self.previous = self.previous_state = None
 
-    def __enter__(self):
-        return self
+    def open(self):
+        """Nothing to move: the kernels train ``net.params``."""
 
-    def __exit__(self, *exc):
-        return False
+    def close(self):
+        """Nothing to bring back."""
 
     def model(self):
         """The kernels' view of the network for a training epoch."""
@@ -532,15 +533,15 @@ class DeviceSession:
         self.target = target(net.device)
         self._model = self.previous = self._order = self._runs = self._sums = None
 
-    def __enter__(self):
+    def open(self):
+        """Copy the parameters to the device (the one parameter-sized copy in)."""
         t, net = self.target, self.net
-        self._model = model(net, training=True, update=True)  # the parameters cross here
+        self._model = model(net, training=True, update=True)
         self.previous = t.empty(net.params.shape, net.dtype)
-        return self
 
-    def __exit__(self, *exc):
+    def close(self):
+        """Bring the parameters back into ``net.params`` (also after a failed ``open``)."""
         self.sync()
-        return False
 
     def model(self):
         """The kernels' view of the network, its parameters on the device."""

@@ -266,48 +266,44 @@ def run_epochs(
     epochs = 0
     interrupt = _HeldInterrupt()
     try:
-        # The session brings the parameters back into net.params however the loop ends.
-        with epoch.session:
-            while epochs < config.max_iter:
-                interrupt.raise_held()
-                loss = epoch.run()
-                epochs += 1
-                optimizer.epochs += 1
-                progress.samples_seen += X.shape[0]
-                _record(
-                    net,
-                    progress.history,
-                    epoch.buffers.diag,
-                    loss,
-                    optimizer.learning_rate,
-                    epoch.session,
-                )
-                if verbose:
-                    print(f"Iteration {epochs}, loss = {loss:.8f}")
-                if validation_score is not None:
-                    epoch.session.sync()  # the score and the best weights read net.params
-                stop = _should_stop(
-                    net, config, optimizer, progress, loss, validation_score, verbose
-                )
-                if bar is not None:  # after the stopping rule, which records the epoch's score
-                    score = (
-                        None if validation_score is None else progress.history.validation_score[-1]
-                    )
-                    bar.update(epochs, loss, X.shape[0], score)
-                if stop:
-                    break
-                if incremental:
-                    break
-                if warn and epochs == config.max_iter:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
-                        "and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                    )
+        epoch.session.open()
+        while epochs < config.max_iter:
             interrupt.raise_held()
+            loss = epoch.run()
+            epochs += 1
+            optimizer.epochs += 1
+            progress.samples_seen += X.shape[0]
+            _record(
+                net,
+                progress.history,
+                epoch.buffers.diag,
+                loss,
+                optimizer.learning_rate,
+                epoch.session,
+            )
+            if verbose:
+                print(f"Iteration {epochs}, loss = {loss:.8f}")
+            if validation_score is not None:
+                epoch.session.sync()  # the score and the best weights read net.params
+            stop = _should_stop(net, config, optimizer, progress, loss, validation_score, verbose)
+            if bar is not None:  # after the stopping rule, which records the epoch's score
+                score = None if validation_score is None else progress.history.validation_score[-1]
+                bar.update(epochs, loss, X.shape[0], score)
+            if stop:
+                break
+            if incremental:
+                break
+            if warn and epochs == config.max_iter:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({config.max_iter}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+        interrupt.raise_held()
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
     finally:
+        epoch.session.close()  # the parameters back into net.params, however the loop ended
         interrupt.release()
         if bar is not None:
             bar.close()

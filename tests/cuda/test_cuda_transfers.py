@@ -43,18 +43,18 @@ def per_epoch(monkeypatch, net, X, Y, **fit):
     epoch to the start of the next, so the epoch's bookkeeping counts, the last one up to
     the end of the fit's session) and all of them."""
     starts, closed = [], []
-    run, close = training._EpochRunner.run, backend.DeviceSession.__exit__
+    run, close = training._EpochRunner.run, backend.DeviceSession.close
 
     def marked(runner):
         starts.append(len(log))
         return run(runner)
 
-    def closing(session, *exc):
+    def closing(session):
         closed.append(len(log))
-        return close(session, *exc)
+        return close(session)
 
     monkeypatch.setattr(training._EpochRunner, "run", marked)
-    monkeypatch.setattr(backend.DeviceSession, "__exit__", closing)
+    monkeypatch.setattr(backend.DeviceSession, "close", closing)
     with count_transfers(monkeypatch) as transfers:
         log = transfers.log
         net.fit(X, Y, **fit)
