@@ -3,7 +3,10 @@
 Per epoch, Python only shuffles the sample order (one call into the random stream, so
 runs follow scikit-learn's draws), calls the compiled epoch through the backend seam, and
 does O(parameters) bookkeeping. Everything per minibatch happens inside the compiled
-``train_epoch`` of the network's target.
+``train_epoch`` of the network's target. Where the parameters live during a fit (the
+host's ``net.params`` on the CPU, a device copy on a GPU) is the backend's
+``fit_session``: the loop asks it for the snapshot, the rollback and the update ratios,
+and to bring the parameters back before code that reads ``net.params`` runs.
 """
 
 import math
@@ -28,7 +31,7 @@ from . import backend
 from ._validation import check_number as _number
 from ._validation import check_option
 from .kernels import codes, layout
-from .kernels.layout import STAT_BATCHES, STAT_DIVERGED, STAT_GRAD_NORM, STAT_LOSS
+from .kernels.layout import STAT_BATCHES, STAT_GRAD_NORM, STAT_LOSS
 
 SOLVERS = tuple(codes.SOLVERS)
 SCHEDULES = ("constant", "invscaling", "adaptive", "step", "exponential", "cosine")
@@ -263,17 +266,25 @@ def run_epochs(
     epochs = 0
     interrupt = _HeldInterrupt()
     try:
+        epoch.session.open()
         while epochs < config.max_iter:
             interrupt.raise_held()
-            loss, previous = epoch.run()
+            loss = epoch.run()
             epochs += 1
             optimizer.epochs += 1
             progress.samples_seen += X.shape[0]
             _record(
-                net, progress.history, epoch.buffers.diag, loss, optimizer.learning_rate, previous
+                net,
+                progress.history,
+                epoch.buffers.diag,
+                loss,
+                optimizer.learning_rate,
+                epoch.session,
             )
             if verbose:
                 print(f"Iteration {epochs}, loss = {loss:.8f}")
+            if validation_score is not None:
+                epoch.session.sync()  # the score and the best weights read net.params
             stop = _should_stop(net, config, optimizer, progress, loss, validation_score, verbose)
             if bar is not None:  # after the stopping rule, which records the epoch's score
                 score = None if validation_score is None else progress.history.validation_score[-1]
@@ -292,6 +303,7 @@ def run_epochs(
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
     finally:
+        epoch.session.close()  # the parameters back into net.params, however the loop ended
         interrupt.release()
         if bar is not None:
             bar.close()
@@ -407,20 +419,22 @@ class _EpochRunner:
         self.X, self.Y = backend.to_target(net, X), backend.to_target(net, Y)
         self.sw = backend.to_target(net, backend.kernel_weights(sample_weight, net.dtype))
         self.order = np.arange(X.shape[0], dtype=np.int64)
+        # Where the parameters live while this fit runs (opened by run_epochs).
+        self.session = backend.fit_session(net)
 
     def run(self):
-        """Shuffle, train one epoch; return its loss and the parameters before it.
+        """Shuffle, train one epoch; return its loss. The session keeps the parameters
+        from before it (the update ratios compare with them).
 
         A non-finite loss or parameter restores those parameters and raises.
         """
         if self.config.shuffle:
             self.order = _shuffled(self.order, self.rng)
         seed = self.rng.randint(np.iinfo(np.int32).max) if self.dropout_on else 0
-        params, state = self.net.params, self.net.state
-        previous, previous_state = params.copy(), state.copy()
+        self.session.snapshot()
         self.hp[layout.HP_LR] = self.optimizer.learning_rate
         backend.train_epoch(
-            self.net,
+            self.session,
             self.buffers,
             self.optimizer.state,
             self.hp,
@@ -432,16 +446,15 @@ class _EpochRunner:
             seed,
         )
         stats = self.buffers.diag.stats
-        if stats[STAT_DIVERGED] or not np.all(np.isfinite(params)):
-            params[:] = previous
-            state[:] = previous_state
+        if self.session.diverged(stats):
+            self.session.restore()
             raise DivergenceError(
                 f"Training diverged in epoch {self.optimizer.epochs + 1}: the loss or the "
                 f"weights became non-finite (learning rate {self.optimizer.learning_rate:g})."
                 " The weights of the last finite epoch were kept; try a smaller "
                 "learning_rate_init, gradient clipping (max_grad_norm) or scaling the inputs."
             )
-        return stats[STAT_LOSS] / self.X.shape[0], previous
+        return stats[STAT_LOSS] / self.X.shape[0]
 
 
 def _shuffled(order, rng):
@@ -473,7 +486,7 @@ def _should_stop(net, config, optimizer, progress, loss, validation_score, verbo
     return False
 
 
-def _record(net, history, diag, loss, lr, previous):
+def _record(net, history, diag, loss, lr, session):
     if not diag.enabled:
         history._append(loss=loss, learning_rate=lr)
         return
@@ -484,7 +497,7 @@ def _record(net, history, diag, loss, lr, previous):
         grad_norm=diag.stats[STAT_GRAD_NORM] / batches,
         layer_grad_norms=diag.layer_grad_norms / batches,
         dead_fraction=_dead_fractions(net, diag.peak > 0),
-        update_ratio=_update_ratios(net, previous),
+        update_ratio=session.update_ratios(),
     )
 
 
@@ -502,27 +515,6 @@ def _dead_fractions(net, active):
             fractions.append(1.0 - fired.mean() if name in ("relu", "leaky_relu") else np.nan)
         offset += width
     return np.asarray(fractions)
-
-
-def _update_ratios(net, previous):
-    """||p_after - p_before|| / ||p_after|| per layer over the epoch, p the layer's weights
-    with its batch-norm scale and shift and PReLU slopes (not the intercepts, as before
-    those existed).
-
-    Each is a contiguous run of the flat buffer (layout.ratio_runs): two dot products a
-    run, ~20 us an epoch for 20-64-64-2 (views and concatenated copies took ~160 us, a
-    sixth of a 4096-sample epoch at batch 16).
-    """
-    after = net.params
-    step = after - previous
-    tiny = np.finfo(np.float64).tiny
-    ratios = np.empty(net.n_layers)
-    for l in range(net.n_layers):
-        runs = layout.ratio_runs(net.layout.table, l)
-        moved = sum(float(np.dot(step[r], step[r])) for r in runs)
-        size = sum(float(np.dot(after[r], after[r])) for r in runs)
-        ratios[l] = math.sqrt(moved) / max(math.sqrt(size), tiny)
-    return ratios
 
 
 def _update_no_improvement(progress, net, loss, score, tol):

@@ -2,8 +2,10 @@
 
 The same operation names and semantics as the CPU kernels (``kernels.cpu``), on device
 arrays: ``Model``, ``Workspace``, ``OptState``, ``Batch``, ``Diagnostics``, ``predict``,
-``forward``, ``loss_and_grad``, ``optimizer_update``, ``train_epoch``. Buffers, layer table,
-hyperparameter and statistics slots are those of ``kernels.layout``.
+``forward``, ``loss_and_grad``, ``optimizer_update``, ``train_epoch``; and what a fit that
+keeps its parameters on the device needs besides (``copy_params``, ``update_ratio_sums``,
+``zeros``).
+Buffers, layer table, hyperparameter and statistics slots are those of ``kernels.layout``.
 """
 
 from numba import cuda
@@ -20,7 +22,15 @@ from .network import (
     optimizer_update,
     predict,
 )
-from .train import Batch, Diagnostics, OptState, train_epoch
+from .train import (
+    Batch,
+    Diagnostics,
+    OptState,
+    copy_params,
+    train_epoch,
+    update_ratio_sums,
+    zeros,
+)
 
 
 def predict_plain(params, layers, act_params, X, out, chunk_rows):
@@ -38,6 +48,7 @@ __all__ = [
     "Workspace",
     "as_device",
     "check_supported",
+    "copy_params",
     "forward",
     "is_device_array",
     "loss_and_grad",
@@ -45,4 +56,6 @@ __all__ = [
     "predict",
     "predict_plain",
     "train_epoch",
+    "update_ratio_sums",
+    "zeros",
 ]

@@ -5,17 +5,21 @@ The host only queues kernels: the divergence flag, the step count, the clipping 
 and the statistics live in device memory, written by a one-thread ``finish_step`` kernel
 and read by the launches after it. After the first non-finite loss or gradient the rest
 of the epoch's updates and statistics are skipped on the device (the CPU kernels stop
-there), so the parameters stay those of the last finite step. Per epoch the sample order,
-the hyperparameters and the statistics cross between host and device, plus the dropout
-generators' seeds when dropout is on; the data were copied once per fit.
+there), so the parameters stay those of the last finite step; a last pass over the
+parameters flags the epoch as diverged too when an update left one of them non-finite
+(the CPU's training loop checks that on the host, where its parameters are). Every kernel
+argument of an epoch is a device array or a scalar: per epoch only the sample order, the
+hyperparameters and the step count cross to the device, and the statistics, the
+diagnostics and the step count come back; the data, the parameters and the dropout
+generators' states stay on the device for the whole fit.
 """
 
 import math
 from collections import namedtuple
 
 import numpy as np
-from numba import cuda
-from numba.cuda.random import create_xoroshiro128p_states, init_xoroshiro128p_states
+from numba import cuda, float64
+from numba.cuda.random import create_xoroshiro128p_states
 
 from ..codes import LEAKY_RELU, RELU
 from ..layout import (
@@ -30,9 +34,9 @@ from ..layout import (
     UNIT_START,
 )
 from . import optimizers
-from .jit import RNG_STREAMS, THREADS, blocks, kernel
+from .jit import RNG_STREAMS, THREADS, blocks, device, kernel
 from .network import as_device, batch_loss_and_grad, block
-from .reduce import layer_squares
+from .reduce import block_sum, layer_squares
 from .slots import RED_BATCH_LOSS, RED_CLIP
 
 # As on the CPU: optimizer state in the parameters' layout (device arrays); step: a
@@ -47,7 +51,7 @@ _Diagnostics = namedtuple("Diagnostics", ["enabled", "peak", "layer_grad_norms",
 class Diagnostics(_Diagnostics):
     """Per-epoch diagnostics as on the CPU: ``peak``, ``layer_grad_norms`` and ``stats`` are
     host arrays (the training loop reads them); ``device`` holds their device twins, which
-    the epoch accumulates into and copies back when it ends."""
+    the epoch zeroes, accumulates into and copies back when it ends."""
 
     __slots__ = ()
 
@@ -116,11 +120,88 @@ def track_peaks(A, peak, offset, stats):
     peak[offset + j] = top
 
 
+@kernel
+def zero_diagnostics(peak, layer_norms, stats):
+    """Zero the epoch's accumulators on the device (nothing crosses to start an epoch)."""
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for k in range(start, peak.size, stride):
+        peak[k] = 0.0
+    for k in range(start, layer_norms.size, stride):
+        layer_norms[k] = 0.0
+    for k in range(start, stats.size, stride):
+        stats[k] = 0.0
+
+
+@kernel
+def zero_fill(a):
+    """``a <- 0`` (a flat array)."""
+    for k in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+        a[k] = 0.0
+
+
+def zeros(shape, dtype):
+    """A 1-D device array of zeros, zeroed on the device (nothing crosses: optimizer
+    state starts this way)."""
+    array = cuda.device_array(shape, dtype=dtype)
+    if array.size:
+        zero_fill[blocks(array.size), THREADS](array)
+    return array
+
+
+@kernel
+def flag_non_finite(params, stats):
+    """``stats[STAT_DIVERGED] <- 1`` when a parameter is NaN or infinite (every thread that
+    finds one writes the same value)."""
+    for k in range(cuda.grid(1), params.size, cuda.gridsize(1)):
+        if math.isinf(params[k]) or math.isnan(params[k]):
+            stats[STAT_DIVERGED] = 1.0
+
+
+@device
+def _run_sums(params, previous, start, end, shared):
+    """Block sums of ``(params - previous)**2`` and ``params**2`` over ``[start, end)``."""
+    moved = 0.0
+    size = 0.0
+    for k in range(start + cuda.threadIdx.x, end, THREADS):
+        step = params[k] - previous[k]  # in the parameters' type, as on the host
+        moved += step * step
+        size += params[k] * params[k]
+    return block_sum(moved, shared), block_sum(size, shared)
+
+
+@kernel
+def update_sums(params, previous, runs, out):
+    """Block l: ``out[l] <- (sum of (params - previous)**2, sum of params**2)`` over layer
+    l's runs of the flat buffer (``runs[l]``: start and end of up to two runs; an empty run
+    has start == end): the parts of the per-layer update ratios."""
+    shared = cuda.shared.array(THREADS, float64)
+    l = cuda.blockIdx.x
+    moved, size = _run_sums(params, previous, runs[l, 0], runs[l, 1], shared)
+    moved2, size2 = _run_sums(params, previous, runs[l, 2], runs[l, 3], shared)
+    if cuda.threadIdx.x == 0:
+        out[l, 0] = moved + moved2
+        out[l, 1] = size + size2
+
+
+def update_ratio_sums(params, previous, runs, out):
+    """Launch :func:`update_sums` into the device array ``out`` (n_layers x 2) and return
+    it on the host (the only copy: 16 bytes a layer)."""
+    update_sums[runs.shape[0], THREADS](params, previous, runs, out)
+    return out.copy_to_host()
+
+
+def copy_params(destination, source):
+    """``destination <- source``, both on the device (a copy within device memory)."""
+    destination.copy_to_device(source)
+
+
 def _seed_dropout(ws, seed):
+    """Seed the dropout generators on the workspace's first epoch (a fit's): later epochs
+    continue their streams on the device. Seeding builds the states on the host (Numba's
+    jump-ahead, which keeps the streams apart) and copies them over, 16 bytes a stream, so
+    re-seeding every epoch would move RNG_STREAMS x 16 bytes (128 KiB) an epoch."""
     if ws.scratch.rng is None:
         ws.scratch.rng = create_xoroshiro128p_states(RNG_STREAMS, seed)
-    else:
-        init_xoroshiro128p_states(ws.scratch.rng, seed)
 
 
 def _peaks(model, ws, rows, peak, stats):
@@ -136,15 +217,18 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
     """One pass over ``X[order]`` in minibatches of ``batch_size`` (the last may be short).
 
     The CPU kernel's semantics on device arrays (host arrays are copied first); the
-    statistics, diagnostics and step count are copied back into ``diag`` and ``opt.step``.
+    accumulators in ``diag`` start from zero. ``seed`` seeds the dropout masks on the
+    workspace's first epoch only; later epochs continue the generators' streams. The
+    statistics, diagnostics and step count are copied back into ``diag`` and
+    ``opt.step``; ``stats[STAT_DIVERGED]`` is also set when a parameter ends the epoch
+    non-finite.
     """
     X, Y, sw, order = (as_device(a) for a in (X, Y, sw, order))
     hp = np.asarray(hp, dtype=np.float64)
     scratch = ws.scratch
     scratch.hp.copy_to_device(hp)
     peak, layer_norms, stats = diag.device
-    for host, twin in zip((diag.peak, diag.layer_grad_norms, diag.stats), diag.device):
-        twin.copy_to_device(host)
+    zero_diagnostics[1, THREADS](peak, layer_norms, stats)
     scratch.step.copy_to_device(opt.step)
     if ws.dropout.size and np.any(ws.dropout > 0):
         _seed_dropout(ws, seed)
@@ -192,6 +276,7 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
             scratch.red,
             stats,
         )
+    flag_non_finite[blocks(model.params.size), THREADS](model.params, stats)
     for host, twin in zip((diag.peak, diag.layer_grad_norms, diag.stats), diag.device):
         twin.copy_to_host(host)
     scratch.step.copy_to_host(opt.step)

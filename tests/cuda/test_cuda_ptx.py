@@ -65,6 +65,10 @@ def signatures(dtype):
         (train.gather, (A2, A2, A1, I1, i, i, A2, A2, A1)),
         (train.finish_step, (F1, F1, F1, F1, F1, I1, i, types.boolean)),
         (train.track_peaks, (A2, A1, i, F1)),
+        (train.zero_diagnostics, (A1, F1, F1)),
+        (train.zero_fill, (A1,)),
+        (train.flag_non_finite, (A1, F1)),
+        (train.update_sums, (A1, A1, types.int64[:, ::1], types.float64[:, ::1])),
     ]
 
 
