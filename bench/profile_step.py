@@ -192,12 +192,14 @@ def _steps(net, batch, rng, n_batches=64):
     order = np.arange(n, dtype=np.int64)
     sw = np.empty(0, net.dtype)
     result = {}
+    session = backend.fit_session(net)
+    session.open()
     for diagnostics in (False, True):
         buffers = backend.EpochBuffers(net, batch, None, diagnostics)
         opt = backend.optimizer_state(net, "adam")
 
         def epoch(_):
-            backend.train_epoch(net, buffers, opt, hp, X, Y, sw, order, batch, 0)
+            backend.train_epoch(session, buffers, opt, hp, X, Y, sw, order, batch, 0)
 
         epoch(0)
         runs = []
@@ -206,6 +208,7 @@ def _steps(net, batch, rng, n_batches=64):
             epoch(0)
             runs.append((time.perf_counter() - start) / n_batches)
         result[diagnostics] = float(np.median(runs))
+    session.close()
     return result
 
 
