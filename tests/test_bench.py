@@ -181,6 +181,7 @@ def test_training_row_and_table():
     assert m["ratio"] == pytest.approx(10.0)  # the estimator's: 200 / 20
     assert m["network_ratio"] == pytest.approx(15.0)
     assert m["diag_overhead"] == pytest.approx(0.1)
+    assert row["ratio"] == m["ratio"]  # bench/plot.py's speed-up line
     weights = 10 * 32 + 32 * 3
     assert m["gemm_fraction"] == pytest.approx(6 * weights * 200.0 / 1e9 / 1e-3)
     assert row["met"] == [False, False]
@@ -196,6 +197,7 @@ def test_training_row_and_table():
     bare = {k: v for k, v in results.items() if k[0] not in "ed"} | {"d": results["d"]}
     row = compare.evaluate(case, bare, gemm)
     assert row["metrics"]["ratio"] is None and "diag_overhead" not in row["metrics"]
+    assert row["ratio"] == row["metrics"]["network_ratio"]
     assert row["met"] == [None, None]
     assert "n/a; n/a" in compare.format_table([row])
 
@@ -275,11 +277,12 @@ def test_torch_predictor_returns_probabilities():
 
 
 def test_worker_result_goes_through_a_child_process():
-    """The parent's side of the protocol: a real child, its JSON line on stdout."""
+    """The parent's side of the protocol: a real child, its JSON line on stdout. The
+    estimator's child measures it with and without diagnostics, at every thread count."""
     case = compare.Case((5, 7, 3), batch=6, dtype="float32", n_samples=12)
     out = compare.run_child(
         "train",
-        compare.NETWORK,
+        compare.ESTIMATOR,
         compare.asdict(case),
         threads=(1, 2),
         repeats=2,
@@ -287,12 +290,17 @@ def test_worker_result_goes_through_a_child_process():
     )
     assert set(out) == {"results", "info"} and out["info"] == {}
     results = out["results"]
-    assert set(results) == {"fastmlp Network (1 thread)", "fastmlp Network (2 threads)"}
+    assert set(results) == {
+        f"{lib} ({n})"
+        for lib in (compare.ESTIMATOR, compare.ESTIMATOR_NODIAG)
+        for n in ("1 thread", "2 threads")
+    }
     for res in results.values():
-        assert res["library"] == compare.NETWORK and len(res["runs"]) == 2
-        assert res["epochs"] == 1 and res["median"] > 0
+        assert res["library"] in (compare.ESTIMATOR, compare.ESTIMATOR_NODIAG)
+        assert len(res["runs"]) == 2 and res["epochs"] == 1 and res["median"] > 0
     row = compare.evaluate(case, results | {"p": _res(compare.SKLEARN, 1, 1.0)}, _GEMM)
-    assert row["best"][compare.NETWORK] in results
+    assert row["best"][compare.ESTIMATOR] in results
+    assert row["metrics"]["diag_overhead"] is not None
 
 
 _GEMM = {"float32": {"median": 1.0}, "float64": {"median": 1.0}}
@@ -331,6 +339,8 @@ def test_run_row_runs_each_library_once_and_merges(monkeypatch):
     info = {}
     case = compare.Case((5, 7, 3), batch=6, n_samples=12)
     libraries = [compare.ESTIMATOR, compare.SKLEARN, compare.TORCH]
+    assert compare.train_libraries()[:3] == [compare.ESTIMATOR, compare.NETWORK, compare.SKLEARN]
+    assert compare.ESTIMATOR not in compare.train_libraries(estimator=False)
     results = compare.run_row("train", case, libraries, args, info)
     assert [c[1] for c in calls] == libraries
     assert all(c[0] == "train" and c[2] == 6 and c[3] == [1] for c in calls)
