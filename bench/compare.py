@@ -304,9 +304,7 @@ class Runner:
 
     @property
     def label(self):
-        if self.threads is None:
-            return self.library
-        return f"{self.library} ({self.threads} thread{'s' if self.threads > 1 else ''})"
+        return thread_label(self.library, self.threads)
 
     def run(self, epochs):
         with limit_threads(self.library, self.threads):
@@ -649,6 +647,7 @@ def measure_calls(library, calls, n_rows, repeats, min_seconds, block_seconds):
 
 
 def thread_label(library, threads):
+    """``library (N threads)``: the key of one thread setting's results."""
     if threads is None:
         return library
     return f"{library} ({threads} thread{'s' if threads > 1 else ''})"
