@@ -1,52 +1,68 @@
-"""Training throughput of fastmlp beside scikit-learn and PyTorch (CPU), in one run.
+"""fastmlp beside scikit-learn and PyTorch (CPU): training throughput and prediction speed.
 
 Run from the repository root::
 
-    python bench/compare.py                 # the full table (a few minutes)
-    python -m bench.compare --quick         # float32 only, 3 repeats
+    python bench/compare.py                 # the full table (~15 minutes on 2 cores)
+    python -m bench.compare --quick         # the performance targets only, 3 repeats
     python bench/compare.py --sweep --out results.json && python bench/plot.py results.json
+    python -m bench.compare --cases 20-64-64-2@1 predict-1row --repeats 1   # a few rows
 
-Every library trains the same architecture (relu hidden layers), on the same synthetic data
-(fixed seed), with the same optimizer (adam, same learning rate, betas and epsilon, no
-weight penalty), batch size and per-epoch reshuffling:
+**Each library runs in its own process.** PyTorch's OpenMP threads keep spinning for about
+a second after its last call and halve the BLAS speed of whatever runs next in the same
+process, so this script (the parent) starts one child process per (row, library)
+(``python -m bench.compare --worker KIND --library LIB --spec JSON``), which prints its
+measurements as one JSON line on stdout; the table is assembled from those. The children
+of one row run one after another (repeats cannot be interleaved across processes, so
+each library's number is the median of its own repeats). The GEMM rate is measured in a
+child of its own too, before and after all the rows.
 
-- fastmlp: ``Network.fit`` with diagnostics off (the column the ratios use: the same work
-  as the peers), and the ``MLPClassifier`` / ``MLPRegressor`` wrapper around it (default
-  settings: diagnostics on, default threads);
+Training rows: every library trains the same architecture (relu hidden layers), on the
+same synthetic data (fixed seed), with the same optimizer (adam, same learning rate, betas
+and epsilon, no weight penalty), batch size and per-epoch reshuffling:
+
+- fastmlp: the ``MLPClassifier`` / ``MLPRegressor`` estimators with their defaults
+  (diagnostics on, as users get them; the column the targets use), the same with
+  ``diagnostics=False`` (the difference is the diagnostics' cost), and ``Network.fit``
+  with diagnostics off;
 - scikit-learn: ``MLPClassifier`` / ``MLPRegressor``;
 - PyTorch: ``torch.nn.Sequential`` of ``Linear`` + ``ReLU`` and ``torch.optim.Adam`` (fused
   where the installed version allows it), in a DataLoader-free loop over a per-epoch
   ``torch.randperm``.
-
-Each library is measured at 1 and at 2 threads, keeping the faster: ``torch.set_num_threads``
-for PyTorch, the BLAS pools (``threadpoolctl.threadpool_limits``) for fastmlp's
-``Network`` and for scikit-learn. On a shared 2-core machine a 2-thread BLAS can lose 10x
-when another process holds a core, so the best thread count is the fair comparison; the
-table shows which one won.
 
 Outputs: one linear unit with squared error for regression, softmax with log loss for
 more than two classes, and for two outputs two logistic units with binary log loss (a
 scikit-learn classifier given two classes would build a single output unit, so it gets the
 targets as a two-column indicator matrix instead).
 
-Measurement: each library first trains one epoch (warm-up: Numba compilation or cache
-loading, allocator warm-up), then a calibration epoch sets how many whole epochs one
-timed repeat runs (at least ``--min-seconds``); repeats are interleaved across the
-libraries (A, B, C, A, B, C, ...) so that load from other processes on a shared machine
-hits them alike, and the median over repeats is reported in samples per second. The
-epoch counts differ between libraries (each repeat is whole epochs over the same data);
-they are in the JSON output.
+Prediction rows: ``predict_proba`` of one row (latency, median over many calls) and of 100k
+rows (rows/s) by scikit-learn's and fastmlp's ``MLPClassifier`` and by PyTorch
+(``torch.no_grad``, softmax, NumPy in and out), plus fastmlp's ``Network.forward``. Each model
+is first fitted for a few iterations on random data; only prediction is timed.
 
-Achieved GFLOP/s counts 6 x n_params FLOPs per training sample (2 each for the forward
-product, the input-delta product and the weight-gradient product) and is compared with
-this machine's GEMM rate, measured in the same run as the median time of a 1024 x 1024 x
-1024 numpy product in the same dtype.
+Each library is measured at 1 and at 2 threads, keeping the faster: ``torch.set_num_threads``
+for PyTorch, the BLAS pools (``threadpoolctl.threadpool_limits``) for the others. On a
+shared 2-core machine a 2-thread BLAS can lose 10x when another process holds a core, so
+the best thread count is the fair comparison; the table shows which one won.
+
+Training measurement: one warm-up epoch (Numba compilation or cache loading, allocator
+warm-up), then a calibration epoch sets how many whole epochs one timed repeat runs (at
+least ``--min-seconds``); the thread settings' repeats alternate, and the median over
+repeats is reported in samples per second.
+
+"% of sgemm" counts 6 x n_weights FLOPs per training sample (2 each for the forward
+product, the input-delta product and the weight-gradient product) and 2 x n_weights per
+predicted row, over this machine's GEMM rate: the median time of a 1024 x 1024 x 1024 NumPy
+product in the row's dtype at default threads.
 """
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import math
+import operator
 import os
+import pathlib
 import platform
 import statistics
 import subprocess
@@ -64,31 +80,63 @@ from threadpoolctl import ThreadpoolController, threadpool_info
 
 import fastmlp
 
-try:  # optional peer: the column is skipped with a note when it is missing
-    import torch
-except ImportError:  # pragma: no cover - depends on the environment
-    torch = None
-
+ROOT = pathlib.Path(__file__).resolve().parents[1]  # children run ``-m bench.compare`` here
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
 SEED = 0
 # The shared optimizer settings (scikit-learn's adam defaults, no L2 penalty).
 ADAM = {"lr": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8}
 THREADS = (1, 2)  # thread counts each library is measured at
 SWEEP_SIZES = (64, 128, 10)
 SWEEP_BATCHES = (1, 4, 16, 64, 256)
+CHILD_TIMEOUT = 900  # seconds; a child that hangs fails the run instead of stalling it
+
+
+def _torch():
+    """PyTorch, imported only by the processes that run it (never by the parent)."""
+    import torch
+
+    return torch
+
+
+# ---- targets -------------------------------------------------------------------------------
+# A target is ``(metric, op, value)`` read on a row's metrics:
+# - "ratio": the fastmlp estimator (defaults) over the faster peer (rate over rate; for
+#   latency rows the same as the peer's time over fastmlp's);
+# - "gemm_fraction": the fastmlp estimator's FLOP rate over the GEMM rate;
+# - "diag_overhead": training time with diagnostics over without, minus 1;
+# - "network_us": ``Network.forward`` of one row in microseconds.
+METRIC_LABELS = {
+    "ratio": "{op} {value:g}×",
+    "gemm_fraction": "{op} {value:.0%} of sgemm",
+    "diag_overhead": "diagnostics {op} {value:.0%}",
+    "network_us": "forward {op} {value:g} µs",
+}
+OPS = {">=": (operator.ge, "≥"), "<=": (operator.le, "≤"), "<": (operator.lt, "<")}
+DIAGNOSTICS_TARGET = ("diag_overhead", "<=", 0.05)
+
+
+def target_met(target, metrics):
+    """True/False for ``target`` against ``metrics``; None when the metric was not measured."""
+    metric, op, value = target
+    if op not in OPS or metric not in METRIC_LABELS:
+        raise ValueError(f"unknown target {target!r}")
+    measured = metrics.get(metric)
+    return None if measured is None else bool(OPS[op][0](measured, value))
+
+
+def describe_target(target):
+    metric, op, value = target
+    return METRIC_LABELS[metric].format(op=OPS[op][1], value=value)
 
 
 @dataclass(frozen=True)
 class Case:
-    """One row of the table: architecture, batch size, dtype and the target, if any.
-
-    ``target`` is ``("ratio", x)``: fastmlp at least x times the faster peer, or
-    ``("gemm", f)``: fastmlp's GFLOP/s at least a fraction f of the GEMM rate.
-    """
+    """One training row: architecture, batch size, dtype, samples per epoch and targets."""
 
     sizes: tuple
     batch: int
     dtype: str = "float32"
-    target: tuple | None = None
+    targets: tuple = ()
     n_samples: int = 4096
 
     @property
@@ -96,40 +144,94 @@ class Case:
         return "-".join(map(str, self.sizes))
 
     @property
+    def key(self):
+        return f"{self.name}@{self.batch}:{self.dtype}"
+
+    @property
     def task(self):
         return task_of(self.sizes)
 
 
-# (sizes, batch, float32 target, samples per epoch). The training engine's original cases
-# (20-64-64-2 at batch 1, 784-256-10) follow the batch-size rule or have no target. The epoch
-# lengths keep one epoch of the slowest peer under ~1 s: every timed repeat is at least one
-# whole epoch.
-CASE_SPECS = [
-    ((10, 32, 1), 1, ("ratio", 30.0), 1024),
-    ((20, 64, 64, 2), 1, ("ratio", 30.0), 1024),
-    ((20, 64, 64, 2), 16, ("ratio", 20.0), 4096),
-    ((64, 128, 10), 64, ("ratio", 4.0), 4096),
-    ((784, 256, 10), 128, None, 2048),
-    ((784, 512, 10), 128, ("ratio", 2.5), 2048),
-    ((784, 1024, 1024, 10), 256, ("gemm", 0.75), 1024),
+@dataclass(frozen=True)
+class PredictCase:
+    """One prediction row: ``predict_proba`` of ``rows`` rows (1: latency) by a classifier
+    of these layer sizes, fitted first on ``fit_samples`` random rows."""
+
+    sizes: tuple
+    rows: int
+    targets: tuple = ()
+    fit_samples: int = 1000
+
+    @property
+    def name(self):
+        return "-".join(map(str, self.sizes))
+
+    @property
+    def key(self):
+        return f"predict-{'1row' if self.rows == 1 else 'bulk'}:{self.name}"
+
+    @property
+    def kind(self):
+        return "latency" if self.rows == 1 else "bulk"
+
+
+def _ratio(x):
+    return (("ratio", ">=", x), DIAGNOSTICS_TARGET)
+
+
+def _gemm(f):
+    return (("gemm_fraction", ">=", f), DIAGNOSTICS_TARGET)
+
+
+# (sizes, batch, float32 targets, samples per epoch). The epoch lengths keep one epoch of
+# the slowest peer under ~1 s: every timed repeat is at least one whole epoch.
+TARGET_SPECS = [
+    ((20, 64, 64, 2), 1, _ratio(45.0), 512),
+    ((20, 64, 64, 2), 8, _ratio(30.0), 2048),
+    ((20, 64, 64, 2), 16, _ratio(30.0), 4096),
+    ((64, 100, 10), 200, _ratio(4.0), 4000),
+    ((784, 256, 128, 10), 128, _gemm(0.85), 2048),
+    ((256, 1024, 1024, 10), 256, _gemm(0.85), 2048),
+]
+# The earlier rows (the training engine's original cases), in the full run only; their
+# targets (fastmlp over the faster peer, GEMM fraction) are read on the estimator too.
+OTHER_SPECS = [
+    ((10, 32, 1), 1, _ratio(30.0), 1024),
+    ((64, 128, 10), 64, _ratio(4.0), 4096),
+    ((784, 256, 10), 128, (DIAGNOSTICS_TARGET,), 2048),
+    ((784, 512, 10), 128, _ratio(2.5), 2048),
+    ((784, 1024, 1024, 10), 256, _gemm(0.75), 1024),
+]
+PREDICT_CASES = [
+    PredictCase((64, 64, 64, 10), 1, (("ratio", ">=", 5.0), ("network_us", "<", 3.0))),
+    PredictCase((784, 256, 128, 10), 100_000, (("gemm_fraction", ">=", 0.85),)),
 ]
 
 
-def table_cases(dtypes=("float32", "float64")):
-    """The table's cases; targets apply to float32 only."""
+def table_cases(dtypes=("float32", "float64"), others=True):
+    """The training rows; targets apply to float32 only, float64 rows are the target rows."""
+    specs = TARGET_SPECS + (OTHER_SPECS if others else [])
     return [
-        Case(sizes, batch, dtype, target if dtype == "float32" else None, n)
-        for sizes, batch, target, n in CASE_SPECS
+        Case(sizes, batch, dtype, targets if dtype == "float32" else (), n)
         for dtype in dtypes
+        for sizes, batch, targets, n in (specs if dtype == "float32" else TARGET_SPECS)
     ]
 
 
 def sweep_cases(dtype="float32"):
     """Batch sizes 1..256 on one architecture, for the plot."""
     return [
-        Case(SWEEP_SIZES, batch, dtype, None, {1: 1024, 4: 2048}.get(batch, 4096))
+        Case(SWEEP_SIZES, batch, dtype, (), {1: 1024, 4: 2048}.get(batch, 4096))
         for batch in SWEEP_BATCHES
     ]
+
+
+def select(cases, patterns):
+    """The cases whose key (``20-64-64-2@1:float32``, ``predict-1row:64-64-64-10``)
+    contains one of ``patterns``; all of them when ``patterns`` is empty."""
+    if not patterns:
+        return list(cases)
+    return [c for c in cases if any(p in c.key for p in patterns)]
 
 
 # ---- counting ------------------------------------------------------------------------------
@@ -138,13 +240,19 @@ def n_params(sizes):
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
+def n_weights(sizes):
+    """Weights of a dense network (what the matrix products multiply; no intercepts)."""
+    return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def flops_per_sample(sizes):
-    """Training FLOPs per sample: 6 x n_params (forward, input-delta, weight-gradient)."""
-    return 6 * n_params(sizes)
+    """Training FLOPs per sample: 6 x n_weights (forward, input-delta, weight-gradient)."""
+    return 6 * n_weights(sizes)
 
 
-def gflops(sizes, samples_per_s):
-    return flops_per_sample(sizes) * samples_per_s / 1e9
+def gflops(sizes, samples_per_s, per_sample=6):
+    """Achieved GFLOP/s: ``per_sample`` x n_weights FLOPs (6 training, 2 prediction)."""
+    return per_sample * n_weights(sizes) * samples_per_s / 1e9
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -175,7 +283,9 @@ def make_data(case, seed=SEED):
 
 # ---- runners: each trains whole epochs of one library on one case -------------------------
 NETWORK, ESTIMATOR, SKLEARN, TORCH = "fastmlp Network", "fastmlp MLP*", "scikit-learn", "torch"
-LIBRARIES = (NETWORK, ESTIMATOR, SKLEARN, TORCH)
+ESTIMATOR_NODIAG = "fastmlp MLP* diagnostics=False"
+LIBRARIES = (ESTIMATOR, ESTIMATOR_NODIAG, NETWORK, SKLEARN, TORCH)
+PEERS = (SKLEARN, TORCH)
 
 
 class Runner:
@@ -194,15 +304,10 @@ class Runner:
 
     @property
     def label(self):
-        if self.threads is None:
-            return self.library
-        return f"{self.library} ({self.threads} thread{'s' if self.threads > 1 else ''})"
+        return thread_label(self.library, self.threads)
 
     def run(self, epochs):
-        if self.threads is None:
-            self._train(epochs)
-            return
-        with _blas_controller().limit(limits=self.threads, user_api="blas"):
+        with limit_threads(self.library, self.threads):
             self._train(epochs)
 
     def _train(self, epochs):
@@ -227,6 +332,25 @@ def _blas_controller():
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0]
+
+
+@contextlib.contextmanager
+def limit_threads(library, threads):
+    """``threads`` for the library while inside: ``torch.set_num_threads`` for PyTorch, the
+    BLAS pools for the others; None leaves them as they are."""
+    if threads is None:
+        yield
+    elif library == TORCH:
+        torch = _torch()
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
+    else:
+        with _blas_controller().limit(limits=threads, user_api="blas"):
+            yield
 
 
 class FastmlpNetwork(Runner):
@@ -294,6 +418,7 @@ class _EstimatorRunner(Runner):
     """A scikit-learn-style estimator refitted with ``warm_start`` (no re-initialisation)."""
 
     classifier = regressor = None
+    extra = {}  # further constructor arguments
 
     def __init__(self, case, data, threads=None):
         super().__init__(threads)
@@ -301,6 +426,7 @@ class _EstimatorRunner(Runner):
         self.X, _, self.y = data
         cls = self.regressor if case.task == "regression" else self.classifier
         self.est = cls(
+            **self.extra,
             hidden_layer_sizes=case.sizes[1:-1],
             activation="relu",
             solver="adam",
@@ -336,10 +462,18 @@ class _EstimatorRunner(Runner):
 
 
 class FastmlpEstimator(_EstimatorRunner):
-    """fastmlp's drop-in ``MLPClassifier`` / ``MLPRegressor``."""
+    """fastmlp's drop-in ``MLPClassifier`` / ``MLPRegressor`` with its defaults
+    (diagnostics on)."""
 
     library = ESTIMATOR
     classifier, regressor = fastmlp.MLPClassifier, fastmlp.MLPRegressor
+
+
+class FastmlpEstimatorNoDiagnostics(FastmlpEstimator):
+    """The same estimator with ``diagnostics=False`` (its time apart is their cost)."""
+
+    library = ESTIMATOR_NODIAG
+    extra = {"diagnostics": False}
 
 
 class Sklearn(_EstimatorRunner):
@@ -355,8 +489,7 @@ class Torch(Runner):
     library = TORCH
 
     def __init__(self, case, data, threads=None):
-        if torch is None:
-            raise RuntimeError("PyTorch is not installed")
+        torch = _torch()
         super().__init__(threads)
         self.case = case
         X, Y, y = data
@@ -383,15 +516,11 @@ class Torch(Runner):
         self.steps = 0
 
     def run(self, epochs):
-        previous = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        try:
+        with limit_threads(TORCH, self.threads):
             self._train(epochs)
-        finally:
-            torch.set_num_threads(previous)
 
     def _train(self, epochs):
+        torch = _torch()
         model, opt, loss_fn, X, T = self.model, self.optimizer, self.loss_fn, self.X, self.T
         n, batch = X.shape[0], self.case.batch
         for _ in range(epochs):
@@ -405,19 +534,21 @@ class Torch(Runner):
                 self.steps += 1
 
     def layer_sizes(self):
-        linears = [m for m in self.model if isinstance(m, torch.nn.Linear)]
+        linears = [m for m in self.model if isinstance(m, _torch().nn.Linear)]
         return [linears[0].in_features] + [m.out_features for m in linears]
 
     def param_dtype(self):
         return np.dtype(str(next(self.model.parameters()).dtype).replace("torch.", ""))
 
     def params_snapshot(self):
+        torch = _torch()
         with torch.no_grad():
             return torch.cat([p.detach().ravel() for p in self.model.parameters()]).numpy()
 
 
 def make_torch_adam(parameters):
     """``torch.optim.Adam`` with the shared settings, fused on CPU when supported."""
+    torch = _torch()
     parameters = list(parameters)
     kwargs = dict(lr=ADAM["lr"], betas=(ADAM["beta_1"], ADAM["beta_2"]), eps=ADAM["epsilon"])
     try:
@@ -426,20 +557,117 @@ def make_torch_adam(parameters):
         return torch.optim.Adam(parameters, **kwargs), False
 
 
-def make_runners(case, data, threads=THREADS, estimator=True):
-    """Every library on ``case``, each at every thread count (the estimator: as is)."""
-    runners = [FastmlpNetwork(case, data, t) for t in threads]
-    if estimator:
-        runners.append(FastmlpEstimator(case, data))
-    runners += [Sklearn(case, data, t) for t in threads]
-    if torch is not None:
-        runners += [Torch(case, data, t) for t in threads]
-    return runners
+TRAINERS = {
+    ESTIMATOR: FastmlpEstimator,
+    ESTIMATOR_NODIAG: FastmlpEstimatorNoDiagnostics,
+    NETWORK: FastmlpNetwork,
+    SKLEARN: Sklearn,
+    TORCH: Torch,
+}
+# The runners one training child measures, their repeats alternating. The estimator with
+# and without diagnostics share a process so that their difference (a few percent) is
+# measured under the same conditions, not across two processes' load.
+TRAIN_CHILDREN = {
+    ESTIMATOR: (FastmlpEstimator, FastmlpEstimatorNoDiagnostics),
+    NETWORK: (FastmlpNetwork,),
+    SKLEARN: (Sklearn,),
+    TORCH: (Torch,),
+}
+
+
+def train_libraries(estimator=True):
+    """The children of a training row (PyTorch when installed)."""
+    libraries = [ESTIMATOR] if estimator else []
+    return libraries + [NETWORK, SKLEARN] + ([TORCH] if HAVE_TORCH else [])
+
+
+def predict_libraries():
+    """The libraries of a prediction row (PyTorch when installed)."""
+    return [ESTIMATOR, NETWORK, SKLEARN] + ([TORCH] if HAVE_TORCH else [])
+
+
+# ---- prediction: fit briefly, then time only the prediction --------------------------------
+FIT_EPOCHS = 3
+
+
+def make_predictor(library, pcase):
+    """``predict(X) -> probabilities`` of a model of ``library`` fitted for a few epochs on
+    random data: ``predict_proba`` of the classifiers, ``Network.forward``, or PyTorch's
+    forward pass under ``torch.no_grad`` with a softmax (NumPy in, NumPy out)."""
+    batch = min(200, pcase.fit_samples)
+    case = Case(pcase.sizes, batch, "float32", n_samples=pcase.fit_samples)
+    runner = TRAINERS[library](case, make_data(case))
+    runner.run(FIT_EPOCHS)
+    if library == NETWORK:
+        return runner.net.forward
+    if library == TORCH:
+        torch, model = _torch(), runner.model.eval()
+
+        def predict(X):
+            with torch.no_grad():
+                return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy()
+
+        return predict
+    return runner.est.predict_proba
+
+
+def prediction_input(pcase, seed=SEED):
+    """``rows`` random float32 rows (C-contiguous, what the fast paths take)."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((pcase.rows, pcase.sizes[0]), dtype=np.float32)
+
+
+def measure_calls(library, calls, n_rows, repeats, min_seconds, block_seconds):
+    """Median rows/s of ``calls`` (``{threads: fn}``, each predicting ``n_rows`` rows).
+
+    Calls run in blocks of equal length (long enough to time reliably: at least
+    ``block_seconds``, and one call at least) inside the thread setting, the settings
+    alternating; ``max(repeats, min_seconds / block_seconds)`` blocks per setting; the
+    rate of a block is its rows over its time. Returns measure()'s dictionary.
+    """
+    sizes = {}
+    for threads, fn in calls.items():
+        with limit_threads(library, threads):
+            fn()  # warm-up: compilation or cache loading, first-touch allocation
+            start = time.perf_counter()
+            fn()
+            one = time.perf_counter() - start
+        sizes[threads] = max(1, math.ceil(block_seconds / max(one, 1e-9)))
+    blocks = max(repeats, math.ceil(min_seconds / block_seconds) if block_seconds else 0)
+    runs = {t: [] for t in calls}
+    for _ in range(blocks):
+        for threads, fn in calls.items():
+            with limit_threads(library, threads):
+                start = time.perf_counter()
+                for _ in range(sizes[threads]):
+                    fn()
+                seconds = time.perf_counter() - start
+            runs[threads].append(sizes[threads] * n_rows / seconds)
+    return {thread_label(library, t): summarize(library, t, runs[t], calls=sizes[t]) for t in calls}
+
+
+def thread_label(library, threads):
+    """``library (N threads)``: the key of one thread setting's results."""
+    if threads is None:
+        return library
+    return f"{library} ({threads} thread{'s' if threads > 1 else ''})"
+
+
+def summarize(library, threads, runs, **extra):
+    return {
+        "library": library,
+        "threads": threads,
+        "median": statistics.median(runs),
+        "min": min(runs),
+        "max": max(runs),
+        "runs": runs,
+        **extra,
+    }
 
 
 # ---- timing --------------------------------------------------------------------------------
 def measure(runners, n_samples, repeats, min_seconds):
-    """Median samples/s of each runner over interleaved repeats of whole epochs.
+    """Median samples/s of each runner over alternating repeats of whole epochs.
 
     Returns ``{label: {"library", "threads", "median", "min", "max", "runs", "epochs"}}``
     (rates in samples/s).
@@ -459,15 +687,7 @@ def measure(runners, n_samples, repeats, min_seconds):
             seconds = time.perf_counter() - start
             runs[r.label].append(epochs[r.label] * n_samples / seconds)
     return {
-        r.label: {
-            "library": r.library,
-            "threads": r.threads,
-            "median": statistics.median(runs[r.label]),
-            "min": min(runs[r.label]),
-            "max": max(runs[r.label]),
-            "runs": runs[r.label],
-            "epochs": epochs[r.label],
-        }
+        r.label: summarize(r.library, r.threads, runs[r.label], epochs=epochs[r.label])
         for r in runners
     }
 
@@ -497,6 +717,103 @@ def summarize_gemm(samples):
     }
 
 
+# ---- the worker (child) side ---------------------------------------------------------------
+def run_worker(kind, library, spec, threads, repeats, min_seconds):
+    """One child's measurement, as a JSON-serialisable dictionary.
+
+    ``kind`` is "train" (``spec``: a Case's fields), "latency" or "bulk" (a PredictCase's
+    fields) or "gemm" (no spec, no library). Returns ``{"results": ..., "info": ...}``.
+    """
+    threads = [None if t == 0 else t for t in threads]
+    if kind == "gemm":
+        results = {dt: gemm_rate(dt) for dt in ("float32", "float64")}
+    elif kind == "train":
+        case = case_from_spec(Case, spec)
+        data = make_data(case)
+        if library not in TRAIN_CHILDREN:
+            raise ValueError(f"no training child for {library!r}; one of {list(TRAIN_CHILDREN)}")
+        runners = [cls(case, data, t) for cls in TRAIN_CHILDREN[library] for t in threads]
+        results = measure(runners, case.n_samples, repeats, min_seconds)
+    elif kind in ("latency", "bulk"):
+        pcase = case_from_spec(PredictCase, spec)
+        predict, X = make_predictor(library, pcase), prediction_input(pcase)
+        calls = {t: (lambda: predict(X)) for t in threads}
+        # one-row latency: blocks of >= 20 ms, many blocks; bulk: one call a block
+        block = min_seconds / 10 if kind == "latency" else 0.0
+        results = measure_calls(library, calls, pcase.rows, repeats, min_seconds, block)
+    else:
+        raise ValueError(f"unknown worker kind {kind!r}")
+    return {"results": results, "info": worker_info(library)}
+
+
+def case_from_spec(cls, spec):
+    """A Case/PredictCase from its JSON fields (lists back to tuples)."""
+    fields = dict(spec)
+    fields["sizes"] = tuple(fields["sizes"])
+    fields["targets"] = tuple(tuple(t) for t in fields.get("targets", ()))
+    return cls(**fields)
+
+
+def worker_info(library):
+    """What the parent cannot see without running the library: PyTorch's settings."""
+    if library != TORCH:
+        return {}
+    torch = _torch()
+    return {
+        "torch": torch.__version__,
+        "torch_default_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "torch_blas": "mkl" if torch.backends.mkl.is_available() else "other",
+        "torch_adam_fused": make_torch_adam([torch.nn.Parameter(torch.zeros(1))])[1],
+    }
+
+
+# ---- the parent side -----------------------------------------------------------------------
+def child_command(kind, library=None, spec=None, threads=THREADS, repeats=3, min_seconds=0.2):
+    """The command line of one child process (run with ``cwd=ROOT``)."""
+    cmd = [sys.executable, "-m", "bench.compare", "--worker", kind]
+    cmd += ["--library", library] if library else []
+    cmd += ["--spec", json.dumps(spec, default=_json_default)] if spec is not None else []
+    cmd += ["--threads", *[str(0 if t is None else t) for t in threads]]
+    return cmd + ["--repeats", str(repeats), "--min-seconds", repr(min_seconds)]
+
+
+def run_child(kind, library=None, spec=None, **options):
+    """Run one child process and return its ``{"results", "info"}``.
+
+    The child prints its result as the last line of stdout; anything a library prints
+    before it is ignored. A failing child raises RuntimeError with the end of its stderr.
+    """
+    cmd = child_command(kind, library, spec, **options)
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(
+            f"{' '.join(cmd[1:6])} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+        )
+    return json.loads(lines[-1])
+
+
+def run_row(kind, case, libraries, args, info):
+    """Every library's child for one row, one after another; the merged results."""
+    results = {}
+    spec = asdict(case)
+    for library in libraries:
+        out = run_child(
+            kind,
+            library,
+            spec,
+            threads=args.threads,
+            repeats=args.repeats,
+            min_seconds=args.min_seconds,
+        )
+        results.update(out["results"])
+        info.update(out["info"])
+    return results
+
+
 # ---- one row -------------------------------------------------------------------------------
 def best_of(results, library):
     """Label of the library's fastest thread setting (None when it was not measured)."""
@@ -505,44 +822,52 @@ def best_of(results, library):
 
 
 def evaluate(case, results, gemm):
-    """Row of derived numbers: each library's best setting, the faster peer, the ratio,
-    achieved GFLOP/s, the fraction of the GEMM rate and whether the target is met."""
+    """A row of derived numbers: each library's best setting, the faster peer, the ratios
+    (the estimator's and the Network's), the fractions of the GEMM rate, the diagnostics'
+    cost, and each target met or not.
+
+    ``case`` is a Case (rates: training samples/s, 6 x n_weights FLOPs each) or a
+    PredictCase (rates: predicted rows/s, 2 x n_weights FLOPs each).
+    """
+    training = isinstance(case, Case)
     best = {lib: best_of(results, lib) for lib in LIBRARIES}
-    fast = results[best[NETWORK]]["median"]
-    peers = {best[lib]: results[best[lib]]["median"] for lib in (SKLEARN, TORCH) if best[lib]}
-    peer = max(peers, key=peers.get)
-    achieved = gflops(case.sizes, fast)
-    row = {
+    rate = {lib: results[label]["median"] for lib, label in best.items() if label}
+    peers = {lib: rate[lib] for lib in PEERS if lib in rate}
+    peer = max(peers, key=peers.get) if peers else None
+    gemm_gflops = gemm[case.dtype if training else "float32"]["median"]
+
+    def ratio(lib):
+        return rate[lib] / peers[peer] if lib in rate and peer else None
+
+    def fraction(lib):
+        if lib not in rate:
+            return None
+        return gflops(case.sizes, rate[lib], 6 if training else 2) / gemm_gflops
+
+    metrics = {
+        "ratio": ratio(ESTIMATOR),
+        "network_ratio": ratio(NETWORK),
+        "gemm_fraction": fraction(ESTIMATOR),
+        "network_gemm_fraction": fraction(NETWORK),
+    }
+    if ESTIMATOR in rate and ESTIMATOR_NODIAG in rate:
+        metrics["diag_overhead"] = rate[ESTIMATOR_NODIAG] / rate[ESTIMATOR] - 1
+    if not training and case.rows == 1 and NETWORK in rate:
+        metrics["network_us"] = 1e6 / rate[NETWORK]
+    return {
         "case": asdict(case),
+        "key": case.key,
         "name": case.name,
+        "kind": "train" if training else case.kind,
         "results": results,
         "best": best,
-        "faster_peer": peer,
-        "ratio": fast / peers[peer],
-        "gflops": achieved,
-        "gemm_fraction": achieved / gemm[case.dtype]["median"],
+        "faster_peer": best[peer] if peer else None,
+        "metrics": metrics,
+        # what bench/plot.py draws: the estimator's ratio, or the Network's without it
+        "ratio": metrics["network_ratio"] if metrics["ratio"] is None else metrics["ratio"],
+        "targets": [list(t) for t in case.targets],
+        "met": [target_met(t, metrics) for t in case.targets],
     }
-    row["met"] = target_met(case.target, row["ratio"], row["gemm_fraction"])
-    return row
-
-
-def target_met(target, ratio, gemm_fraction):
-    """True/False against the target, None when the case has none."""
-    if target is None:
-        return None
-    kind, value = target
-    if kind == "ratio":
-        return ratio >= value
-    if kind == "gemm":
-        return gemm_fraction >= value
-    raise ValueError(f"unknown target kind {kind!r}")
-
-
-def describe_target(target):
-    if target is None:
-        return ""
-    kind, value = target
-    return f"≥ {value:g}×" if kind == "ratio" else f"≥ {value:.0%} of GEMM"
 
 
 # ---- report --------------------------------------------------------------------------------
@@ -556,46 +881,118 @@ def fmt_rate(x):
     return f"{x:.0f}"
 
 
-def _cell(row, library):
+def fmt_us(rate):
+    """One call's time in µs from calls/s."""
+    us = 1e6 / rate
+    return f"{us:.1f} µs" if us < 100 else f"{us:.0f} µs"
+
+
+def _cell(row, library, fmt=fmt_rate):
     label = row["best"].get(library)
     if label is None:
         return "n/a"
     res = row["results"][label]
     threads = f" ({res['threads']})" if res["threads"] is not None else ""
-    return fmt_rate(res["median"]) + threads
+    return fmt(res["median"]) + threads
+
+
+def _times(x):
+    return "n/a" if x is None else f"{x:.1f}×"
+
+
+def _percent(x, signed=False):
+    if x is None:
+        return "n/a"
+    return f"{x:+.1%}" if signed else f"{x:.0%}"
+
+
+def _gemm_cell(metrics):
+    estimator, network = metrics["gemm_fraction"], metrics["network_gemm_fraction"]
+    return f"{_percent(estimator)} ({_percent(network)})"
+
+
+def _peer_name(row):
+    if row["faster_peer"] is None:
+        return ""
+    return (
+        " ("
+        + row["results"][row["faster_peer"]]["library"].replace("scikit-learn", "sklearn")
+        + ")"
+    )
+
+
+def _targets_cells(row):
+    targets = [describe_target(tuple(t)) for t in row["targets"]]
+    met = [{None: "n/a", True: "yes", False: "**no**"}[m] for m in row["met"]]
+    return ["; ".join(targets), "; ".join(met)]
+
+
+def _markdown(header, lines):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    return "\n".join(out + ["| " + " | ".join(cells) + " |" for cells in lines])
 
 
 def format_table(rows):
-    """The Markdown table: median samples/s (threads of the best setting in parentheses)."""
-    has_est = any(r["best"].get(ESTIMATOR) for r in rows)
-    header = ["network", "batch", "dtype", "fastmlp Network"]
-    header += ["fastmlp MLP*"] if has_est else []
-    header += [
+    """The training table: median samples/s (threads of the best setting in parentheses)."""
+    header = [
+        "network",
+        "batch",
+        "dtype",
+        "fastmlp MLP*",
+        "MLP* diagnostics=False",
+        "diagnostics cost",
+        "fastmlp Network",
         "scikit-learn",
         "PyTorch",
-        "fastmlp / faster peer",
-        "fastmlp GFLOP/s",
-        "% of GEMM",
+        "MLP* / faster peer",
+        "Network / faster peer",
+        "% of sgemm: MLP* (Network)",
         "target",
         "met?",
     ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines = []
     for r in rows:
-        case = r["case"]
-        cells = [r["name"], str(case["batch"]), case["dtype"], _cell(r, NETWORK)]
-        cells += [_cell(r, ESTIMATOR)] if has_est else []
-        peer = r["results"][r["faster_peer"]]["library"].replace("scikit-learn", "sklearn")
-        cells += [
-            _cell(r, SKLEARN),
-            _cell(r, TORCH),
-            f"{r['ratio']:.1f}× ({peer})",
-            f"{r['gflops']:.1f}",
-            f"{r['gemm_fraction']:.0%}",
-            describe_target(tuple(case["target"]) if case["target"] else None),
-            {None: "", True: "yes", False: "**no**"}[r["met"]],
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        m, case = r["metrics"], r["case"]
+        lines.append(
+            [r["name"], str(case["batch"]), case["dtype"]]
+            + [_cell(r, lib) for lib in (ESTIMATOR, ESTIMATOR_NODIAG)]
+            + [_percent(m.get("diag_overhead"), signed=True)]
+            + [_cell(r, lib) for lib in (NETWORK, SKLEARN, TORCH)]
+            + [_times(m["ratio"]) + _peer_name(r), _times(m["network_ratio"])]
+            + [_gemm_cell(m)]
+            + _targets_cells(r)
+        )
+    return _markdown(header, lines)
+
+
+def format_predict_table(rows):
+    """The prediction table: one row's latency in µs, or bulk rows/s."""
+    header = [
+        "work",
+        "scikit-learn",
+        "PyTorch",
+        "fastmlp MLPClassifier",
+        "fastmlp Network.forward",
+        "MLP* / faster peer",
+        "% of sgemm: MLP* (Network)",
+        "target",
+        "met?",
+    ]
+    lines = []
+    for r in rows:
+        m, rows_ = r["metrics"], r["case"]["rows"]
+        if rows_ == 1:
+            work, fmt = f"`predict_proba` of one row, {r['name']}", fmt_us
+        else:
+            work, fmt = f"`predict_proba` of {rows_:,} rows, {r['name']} (rows/s)", fmt_rate
+        lines.append(
+            [work]
+            + [_cell(r, lib, fmt) for lib in (SKLEARN, TORCH, ESTIMATOR, NETWORK)]
+            + [_times(m["ratio"]) + _peer_name(r)]
+            + [_gemm_cell(m) if rows_ > 1 else ""]
+            + _targets_cells(r)
+        )
+    return _markdown(header, lines)
 
 
 def source_version():
@@ -619,7 +1016,7 @@ def environment():
         "numpy": np.__version__,
         "numba": numba.__version__,
         "scikit-learn": sklearn.__version__,
-        "torch": torch.__version__ if torch is not None else None,
+        "torch": None,  # filled in from the PyTorch children's report
         "fastmlp": f"{fastmlp.__version__} ({source_version()})",
         "machine": f"{platform.machine()}, {cpu_model()}, os.cpu_count()={os.cpu_count()}",
         "numba_num_threads": numba.get_num_threads(),
@@ -649,10 +1046,6 @@ def environment():
             for pool in threadpool_info()
         ],
     }
-    if torch is not None:
-        env["torch_default_threads"] = torch.get_num_threads()
-        env["torch_interop_threads"] = torch.get_num_interop_threads()
-        env["torch_blas"] = "mkl" if torch.backends.mkl.is_available() else "other"
     return env
 
 
@@ -667,7 +1060,7 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def format_environment(env, gemm, fused, threads):
+def format_environment(env, gemm, threads):
     counts = " and ".join(map(str, threads))
     lines = [
         f"Python {env['python']}, NumPy {env['numpy']}, Numba {env['numba']}, "
@@ -685,26 +1078,26 @@ def format_environment(env, gemm, fused, threads):
             f"- threadpoolctl {pool['user_api']}: {pool['internal_api']} {pool['version']} "
             f"num_threads={pool['num_threads']} ({os.path.basename(pool['filepath'] or '')})"
         )
-    if env["torch"]:
+    if env.get("torch_default_threads") is not None:
         lines.append(
             f"- torch: default num_threads={env['torch_default_threads']}, "
             f"interop={env['torch_interop_threads']}, BLAS={env['torch_blas']}, "
-            f"Adam fused={fused}"
+            f"Adam fused={env['torch_adam_fused']} (as a child process sees them)"
         )
     else:
         lines.append(
-            '- torch: not installed, PyTorch column skipped (pip install -e ".[torch]" to add it)'
+            '- torch: not run (not installed: pip install -e ".[torch]" to add the column)'
         )
     lines.append(f"- environment: {env['env_vars'] or 'no thread variables set'}")
     lines.append(
-        f"- fastmlp Network, scikit-learn (BLAS pools via threadpoolctl) and PyTorch "
-        f"(set_num_threads) each measured at {counts} threads, the faster kept: the thread "
-        "count is in parentheses; fastmlp MLP* runs with the default settings"
+        f"- every library measured at {counts} threads (PyTorch: set_num_threads; the others: "
+        "BLAS pools via threadpoolctl), each in its own process, the faster kept: the thread "
+        "count is in parentheses"
     )
     lines.append("")
     lines.append(
-        "GEMM rate (1024^3 numpy product, default threads, measured before and after the "
-        "cases): "
+        "GEMM rate (1024^3 numpy product, default threads, in a process of its own before "
+        "and after the rows): "
         + ", ".join(
             f"{dt} median {g['median']:.0f} GFLOP/s (min {g['min']:.0f}, max {g['max']:.0f})"
             for dt, g in gemm.items()
@@ -713,31 +1106,28 @@ def format_environment(env, gemm, fused, threads):
     return "\n".join(lines)
 
 
-def run_cases(cases, args, label):
-    """Measure every case; returns ``[(case, results)]``."""
+def run_rows(kind, cases, libraries, args, info, label):
+    """Measure every case (its libraries one child after another); ``[(case, results)]``."""
     measured = []
     for case in cases:
-        data = make_data(case)
-        runners = make_runners(case, data, tuple(args.threads), not args.no_estimator)
         started = time.perf_counter()
-        results = measure(runners, case.n_samples, args.repeats, args.min_seconds)
+        results = run_row(kind or case.kind, case, libraries, args, info)
         measured.append((case, results))
-        fast = results[best_of(results, NETWORK)]["median"]
-        peer = max((v["median"], k) for k, v in results.items() if v["library"] in (SKLEARN, TORCH))
         print(
-            f"  [{label}] {case.name} batch {case.batch} {case.dtype}: fastmlp "
-            f"{fmt_rate(fast)} samples/s, {fast / peer[0]:.1f}x {peer[1]} "
-            f"({time.perf_counter() - started:.0f} s)",
+            f"  [{label}] {case.key}: {len(libraries)} processes, "
+            f"{time.perf_counter() - started:.0f} s",
             file=sys.stderr,
             flush=True,
         )
     return measured
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="float32 cases only, 3 repeats of >= 0.2 s"
+        "--quick",
+        action="store_true",
+        help="the performance-target rows only (float32), 3 repeats of >= 0.2 s",
     )
     parser.add_argument(
         "--sweep",
@@ -760,67 +1150,120 @@ def main(argv=None):
     parser.add_argument(
         "--no-estimator",
         action="store_true",
-        help="skip the fastmlp MLPClassifier/MLPRegressor column",
+        help="skip the fastmlp MLPClassifier/MLPRegressor columns of the training rows",
     )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=[],
+        metavar="PATTERN",
+        help="only the rows whose key contains one of these, e.g. 20-64-64-2@1 :float64 "
+        "predict-1row predict-bulk",
+    )
+    # the child-process side (what the parent runs; not for direct use)
+    parser.add_argument(
+        "--worker", choices=["train", "latency", "bulk", "gemm"], help=argparse.SUPPRESS
+    )
+    parser.add_argument("--library", choices=LIBRARIES, help=argparse.SUPPRESS)
+    parser.add_argument("--spec", type=json.loads, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 3 if args.quick else 5
     if args.min_seconds is None:
         args.min_seconds = 0.2 if args.quick else 0.3
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        out = run_worker(
+            args.worker, args.library, args.spec, args.threads, args.repeats, args.min_seconds
+        )
+        print(json.dumps(out, default=_json_default))
+        return out
 
     env = environment()
     env["load_before"] = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
-    dtypes = ("float32", "float64")
-    gemm_runs = {dt: gemm_rate(dt) for dt in dtypes}
-    table = run_cases(table_cases(("float32",) if args.quick else dtypes), args, "table")
-    sweep = run_cases(sweep_cases(), args, "sweep") if args.sweep else []
-    gemm = {dt: summarize_gemm(gemm_runs[dt] + gemm_rate(dt)) for dt in dtypes}
+    dtypes = ("float32",) if args.quick else ("float32", "float64")
+    train = select(table_cases(dtypes, others=not args.quick), args.cases)
+    predict = select(PREDICT_CASES, args.cases)
+    sweep = select(sweep_cases(), args.cases) if args.sweep else []
+    info = {}
+    gemm_before = run_child("gemm")["results"]
+    libraries = train_libraries(not args.no_estimator)
+    table = run_rows("train", train, libraries, args, info, "training")
+    predicted = run_rows(None, predict, predict_libraries(), args, info, "prediction")
+    swept = run_rows("train", sweep, libraries, args, info, "sweep")
+    gemm_after = run_child("gemm")["results"]
+    gemm = {dt: summarize_gemm(gemm_before[dt] + gemm_after[dt]) for dt in gemm_before}
     env["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    env.update(info)
     rows = [evaluate(case, results, gemm) for case, results in table]
-    sweep_rows = [evaluate(case, results, gemm) for case, results in sweep]
-    fused = None
-    if torch is not None:
-        fused = make_torch_adam([torch.nn.Parameter(torch.zeros(1))])[1]
+    predict_rows = [evaluate(case, results, gemm) for case, results in predicted]
+    sweep_rows = [evaluate(case, results, gemm) for case, results in swept]
 
-    print(format_environment(env, gemm, fused, args.threads))
+    print(format_environment(env, gemm, args.threads))
     print()
-    print(
-        f"Median samples/s over {args.repeats} interleaved repeats of >= "
-        f"{args.min_seconds:g} s (whole epochs, adam, lr={ADAM['lr']:g}, no L2); "
-        '"fastmlp / faster peer" uses the Network column; targets are for float32; '
-        "% of GEMM is against the GEMM rate of the row's dtype."
-    )
-    print()
-    print(format_table(rows))
-    if sweep_rows:
-        print()
-        print(f"Batch-size sweep, {'-'.join(map(str, SWEEP_SIZES))}, float32:")
-        print()
-        print(format_table(sweep_rows))
+    print(report(rows, predict_rows, sweep_rows, args))
     print()
     print(f"Total time {time.perf_counter() - started:.0f} s.")
     if args.out:
+        settings = {
+            "repeats": args.repeats,
+            "min_seconds": args.min_seconds,
+            "threads": args.threads,
+            "adam": ADAM,
+        }
         with open(args.out, "w") as f:
             json.dump(
                 {
                     "environment": env,
                     "gemm": gemm,
-                    "torch_adam_fused": fused,
-                    "settings": {
-                        "repeats": args.repeats,
-                        "min_seconds": args.min_seconds,
-                        "threads": args.threads,
-                        "adam": ADAM,
-                    },
+                    "settings": settings,
                     "rows": rows,
+                    "predict": predict_rows,
                     "sweep": sweep_rows,
                 },
                 f,
                 indent=1,
                 default=_json_default,
             )
-    return rows, sweep_rows
+    return rows, predict_rows, sweep_rows
+
+
+def report(rows, predict_rows, sweep_rows, args):
+    """The tables, each under a line saying how it was measured."""
+    parts = []
+    if rows:
+        parts += [
+            f"Training: median samples/s over {args.repeats} repeats of >= "
+            f"{args.min_seconds:g} s (whole epochs, adam, lr={ADAM['lr']:g}, no L2). Targets "
+            "(float32 rows) are read on the MLP* column (the estimator with its defaults); "
+            "% of sgemm is 6 x weights FLOPs a sample over the GEMM rate of the row's dtype; "
+            "diagnostics cost is the MLP* time over the diagnostics=False time, minus 1.",
+            "",
+            format_table(rows),
+        ]
+    if predict_rows:
+        parts += [
+            "" if parts else None,
+            "Prediction (float32, models fitted for a few epochs on random data first): one "
+            "row's latency as the median over blocks of many calls; 100k rows in rows/s over "
+            f"{args.repeats} calls; % of sgemm is 2 x weights FLOPs a row over the float32 "
+            "GEMM rate.",
+            "",
+            format_predict_table(predict_rows),
+        ]
+    if sweep_rows:
+        parts += [
+            "",
+            f"Batch-size sweep, {'-'.join(map(str, SWEEP_SIZES))}, float32:",
+            "",
+            format_table(sweep_rows),
+        ]
+    return "\n".join(p for p in parts if p is not None)
 
 
 def _json_default(obj):

@@ -15,15 +15,19 @@ import fastmlp
 
 from .common import DTYPES, flops_per_sample, make_data, make_network, parse_case
 
-# network@batch for the epoch benchmarks (the cases of bench/compare.py).
+# network@batch for the epoch benchmarks (the training rows of bench/compare.py).
 EPOCH_CASES = [
     "10-32-1@1",
     "20-64-64-2@1",
+    "20-64-64-2@8",
     "20-64-64-2@16",
+    "64-100-10@200",
     "64-128-10@64",
     "784-256-10@128",
     "784-512-10@128",
+    "784-256-128-10@128",
     "784-1024-1024-10@256",
+    "256-1024-1024-10@256",
 ]
 
 
@@ -116,7 +120,16 @@ class Throughput:
     the best of 3, so a busy machine lowers it less than a single run would.
     """
 
-    params = (["64-128-10@64", "784-512-10@128", "784-1024-1024-10@256"], DTYPES)
+    params = (
+        [
+            "64-128-10@64",
+            "784-512-10@128",
+            "784-256-128-10@128",
+            "784-1024-1024-10@256",
+            "256-1024-1024-10@256",
+        ],
+        DTYPES,
+    )
     param_names = ["network@batch", "dtype"]
     unit = "GFLOP/s"
     timeout = 300
