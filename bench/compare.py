@@ -1153,6 +1153,13 @@ def parse_args(argv):
         help="skip the fastmlp MLPClassifier/MLPRegressor columns of the training rows",
     )
     parser.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="cuda: fastmlp's CUDA target beside PyTorch on CUDA instead (bench/compare_cuda.py; "
+        "--quick, --repeats and --min-seconds carry over)",
+    )
+    parser.add_argument(
         "--cases",
         nargs="+",
         default=[],
@@ -1176,6 +1183,12 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.device == "cuda":
+        from bench import compare_cuda  # absolute: the tests load this file on its own
+
+        forwarded = ["--quick"] if args.quick else []
+        forwarded += ["--repeats", str(args.repeats), "--min-seconds", str(args.min_seconds)]
+        return compare_cuda.main(forwarded)
     if args.worker:
         out = run_worker(
             args.worker, args.library, args.spec, args.threads, args.repeats, args.min_seconds
@@ -1273,4 +1286,5 @@ def _json_default(obj):
 
 
 if __name__ == "__main__":
-    main()
+    result = main()
+    sys.exit(result if isinstance(result, int) else 0)  # --device cuda: 1 without a GPU

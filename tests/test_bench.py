@@ -346,3 +346,12 @@ def test_run_row_runs_each_library_once_and_merges(monkeypatch):
     assert all(c[0] == "train" and c[2] == 6 and c[3] == [1] for c in calls)
     assert set(results) == {f"{lib} (1 thread)" for lib in libraries}
     assert info == {"torch": "x"}
+
+
+def test_device_cuda_hands_over_to_compare_cuda(monkeypatch):
+    from bench import compare_cuda
+
+    seen = []
+    monkeypatch.setattr(compare_cuda, "main", lambda argv: seen.append(argv) or 7)
+    assert compare.main(["--device", "cuda", "--quick"]) == 7
+    assert seen == [["--quick", "--repeats", "3", "--min-seconds", "0.2"]]
