@@ -664,6 +664,28 @@ def test_dead_units_reported(activation):
     assert_allclose(history.dead_fraction, [[0.6, 1.0], [0.6, 1.0]], rtol=1e-15)
 
 
+@pytest.mark.parametrize("fires_on", [0, 3, 4, 5, 6])
+def test_a_unit_firing_on_one_row_of_a_batch_is_alive(fires_on):
+    """Peaks are tracked four rows at a time: every row counts, the tail's too."""
+    X = np.zeros((7, 1))
+    X[fires_on] = 1.0
+    Y = np.zeros((7, 1))
+    net = Network([1, 2, 1], output_activation="identity", loss="squared_error", random_state=0)
+    net.coefs[0][:] = [[1.0, 0.0]]
+    net.intercepts[0][:] = [-0.5, -1.0]  # unit 0 fires on the row with x = 1 only; unit 1 never
+    history = net.fit(
+        X,
+        Y,
+        solver="sgd",
+        learning_rate_init=1e-9,
+        batch_size=7,
+        shuffle=False,
+        max_iter=1,
+        **NO_STOP,
+    )
+    assert history.dead_fraction.tolist() == [[0.5]]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_grad_norm_of_a_single_full_batch(dtype):
     X, Y = _data()
