@@ -215,8 +215,10 @@ def norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
 
 
 def forward_if_any(model, state, ws, l, A_prev, Z):
-    """:func:`norm_act_forward`, or nothing when ``state`` is None (compiled code only)."""
-    raise NotImplementedError("called from compiled kernels only")
+    """:func:`norm_act_forward`, or nothing when ``state`` is None. Compiled code gets the
+    overload below, which decides by ``state``'s type; this body says the same in Python."""
+    if state is not None:
+        norm_act_forward(model, state, ws, l, A_prev, Z)
 
 
 @overload(forward_if_any, jit_options=OPTIONS, inline="always")
@@ -227,8 +229,10 @@ def _forward_if_any(model, state, ws, l, A_prev, Z):
 
 
 def backward_if_any(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
-    """:func:`norm_act_backward`, or nothing when ``state`` is None (compiled code only)."""
-    raise NotImplementedError("called from compiled kernels only")
+    """:func:`norm_act_backward`, or nothing when ``state`` is None (see
+    :func:`forward_if_any`)."""
+    if state is not None:
+        norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M)
 
 
 @overload(backward_if_any, jit_options=OPTIONS, inline="always")
