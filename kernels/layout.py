@@ -141,17 +141,33 @@ def lay_out(layer_sizes, activation_codes, kinds=None, prelu=None):
     return Layout(table, n_weights, extra, units, state, has_extras)
 
 
+def layer_run(table, l, r):
+    """The ``r``-th contiguous run of layer ``l``'s entries in params' layout: 0 its
+    weights, 1 its intercepts, 2 its batch-norm scale and shift and PReLU slopes (laid out
+    back to back by :func:`lay_out`; empty when it has none). Returns (start, stop).
+
+    Plain Python that the CPU kernels compile too (kernels/cpu/views.py)."""
+    fan_out = table[l, FAN_OUT]
+    if r == 0:
+        start = table[l, W_START]
+        return start, start + table[l, FAN_IN] * fan_out
+    if r == 1:
+        start = table[l, B_START]
+        return start, start + fan_out
+    gamma, slopes = table[l, GAMMA_START], table[l, SLOPE_START]
+    start = gamma if gamma >= 0 else slopes
+    blocks = (2 if gamma >= 0 else 0) + (1 if slopes >= 0 else 0)
+    return start, start + blocks * fan_out
+
+
 def ratio_runs(table, l):
     """Slices of the flat parameter buffer holding layer ``l``'s weights and its batch-norm
-    scale and shift and PReLU slopes (laid out back to back by :func:`lay_out`)."""
-    fan_out = table[l, FAN_OUT]
-    start = table[l, W_START]
-    runs = [slice(start, start + table[l, FAN_IN] * fan_out)]
-    gamma, slopes = table[l, GAMMA_START], table[l, SLOPE_START]
-    blocks = (2 if gamma != NONE else 0) + (1 if slopes != NONE else 0)
-    if blocks:
-        first = gamma if gamma != NONE else slopes
-        runs.append(slice(first, first + blocks * fan_out))
+    scale and shift and PReLU slopes (runs 0 and 2 of :func:`layer_run`, when not empty)."""
+    runs = []
+    for r in (0, 2):
+        start, stop = layer_run(table, l, r)
+        if stop > start:
+            runs.append(slice(start, stop))
     return runs
 
 

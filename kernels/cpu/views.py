@@ -20,7 +20,8 @@ from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
-from ..layout import B_START, FAN_IN, FAN_OUT, GAMMA_START, SLOPE_START, UNIT_START, W_START
+from .. import layout
+from ..layout import B_START, FAN_IN, FAN_OUT, UNIT_START, W_START
 from .jit import inline
 
 
@@ -154,22 +155,8 @@ def segment(typingctx, flat, layers, l, column, skip):
     return types.Array(flat.dtype, 1, "C")(flat, layers, l, column, skip), codegen
 
 
-@inline
-def layer_run(layers, l, r):
-    """The ``r``-th contiguous run of layer ``l``'s entries in params' layout: 0 its
-    weights, 1 its intercepts, 2 its batch-norm scale and shift and PReLU slopes (laid out
-    back to back by layout.lay_out; empty when it has none). Returns (start, stop)."""
-    fan_out = layers[l, FAN_OUT]
-    if r == 0:
-        start = layers[l, W_START]
-        return start, start + layers[l, FAN_IN] * fan_out
-    if r == 1:
-        start = layers[l, B_START]
-        return start, start + fan_out
-    gamma, slopes = layers[l, GAMMA_START], layers[l, SLOPE_START]
-    start = gamma if gamma >= 0 else slopes
-    blocks = (2 if gamma >= 0 else 0) + (1 if slopes >= 0 else 0)
-    return start, start + blocks * fan_out
+# The runs of a layer in params' layout, written once in layout.py and inlined here.
+layer_run = inline(layout.layer_run)
 
 
 @inline
