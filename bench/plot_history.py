@@ -39,6 +39,7 @@ def fitted_classifier():
         early_stopping=True,
         n_iter_no_change=1000,
         random_state=0,
+        diagnostics=True,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

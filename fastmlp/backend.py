@@ -386,7 +386,7 @@ def optimizer_state_on(state, device):
 class EpochBuffers:
     """Everything one compiled epoch writes into, allocated once per fit for the largest batch."""
 
-    def __init__(self, net, rows, dropout, diagnostics):
+    def __init__(self, net, rows, dropout, diagnostics, clipping=False):
         t = target(net.device)
         self.kernels = t.kernels
         if net.layout.n_state:
@@ -398,17 +398,18 @@ class EpochBuffers:
             t.empty(rows, net.dtype),
         )
         self.workspace = workspace(net, rows, dropout)
+        # None for what the epoch need not compute (the kernels then compile none of it).
         self.diag = t.kernels.Diagnostics(
             diagnostics,
-            np.zeros(sum(net.layer_sizes[1:-1]), dtype=net.dtype),
-            np.zeros(net.n_layers),
+            np.zeros(sum(net.layer_sizes[1:-1]), dtype=net.dtype) if diagnostics else None,
+            np.zeros(net.n_layers) if diagnostics or clipping else None,
             np.zeros(layout.N_STATS),
         )
 
     def reset(self):
-        self.diag.peak[:] = 0.0
-        self.diag.layer_grad_norms[:] = 0.0
-        self.diag.stats[:] = 0.0
+        for accumulator in (self.diag.peak, self.diag.layer_grad_norms, self.diag.stats):
+            if accumulator is not None:
+                accumulator[:] = 0.0
 
 
 def train_epoch(session, buffers, opt_state, hp, X, Y, sw, order, batch_size, seed):

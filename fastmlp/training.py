@@ -129,7 +129,7 @@ class TrainConfig:
     tol: float = 1e-4
     n_iter_no_change: int | float = 10
     loss_scale: float = 1.0
-    diagnostics: bool = True
+    diagnostics: bool = False
 
     def validate(self, n_hidden):
         """Raise ValueError on any out-of-range setting; return the per-layer dropout rates.
@@ -413,7 +413,9 @@ class _EpochRunner:
         self.optimizer, self.rng = optimizer, rng
         self.batch_size = min(config.batch_size, X.shape[0])
         self.hp = config.hyperparameters(optimizer.learning_rate, net.dtype)
-        self.buffers = backend.EpochBuffers(net, self.batch_size, dropout, config.diagnostics)
+        self.buffers = backend.EpochBuffers(
+            net, self.batch_size, dropout, config.diagnostics, config.max_grad_norm is not None
+        )
         self.dropout_on = bool(np.any(dropout > 0))
         # The data cross to the network's device once per fit (no copy on the CPU).
         self.X, self.Y = backend.to_target(net, X), backend.to_target(net, Y)

@@ -433,14 +433,14 @@ def test_diagnostics_cover_the_new_parameters():
     net = Network(
         [4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False], random_state=0
     )
-    history = net.fit(X, Y, max_iter=2, batch_size=16)
+    history = net.fit(X, Y, max_iter=2, batch_size=16, diagnostics=True)
     assert history.dead_fraction[:, 0].tolist() == [0.0, 0.0]  # PReLU never dead
     assert np.all(np.isfinite(history.layer_grad_norms))
     # The first layer's norm includes gamma, beta and slopes: one batch's gradient, by hand.
     net2 = Network(
         [4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False], random_state=0
     )
-    h1 = net2.fit(X, Y, max_iter=1, batch_size=64, shuffle=False)
+    h1 = net2.fit(X, Y, max_iter=1, batch_size=64, shuffle=False, diagnostics=True)
     fresh = Network(
         [4, 6, 6, 2], activation=["prelu", "relu"], batch_norm=[True, False], random_state=0
     )

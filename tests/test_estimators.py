@@ -396,8 +396,8 @@ def test_diagnostics_off_trains_the_same_and_records_loss_only(iris):
     X, y = iris
     kwargs = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
     with pytest.warns(ConvergenceWarning):
-        on = fastmlp.MLPClassifier(**kwargs).fit(X, y)
-        off = fastmlp.MLPClassifier(**kwargs, diagnostics=False).fit(X, y)
+        on = fastmlp.MLPClassifier(**kwargs, diagnostics=True).fit(X, y)
+        off = fastmlp.MLPClassifier(**kwargs).fit(X, y)  # off is the default
     for a, b in zip(on.coefs_ + on.intercepts_, off.coefs_ + off.intercepts_):
         assert_array_equal(a, b)
     assert_array_equal(on.loss_curve_, off.loss_curve_)
@@ -416,6 +416,7 @@ def test_per_layer_activations_l1_dropout_clipping_init(iris):
         l1=1e-3,
         init="he_uniform",
         max_iter=40,
+        diagnostics=True,
     ).fit(X, y)
     assert est._net.activation == ["leaky_relu", "elu"]
     assert est.score(X, y) > 0.8

@@ -56,6 +56,7 @@ def fitted(iris):
         early_stopping=True,
         n_iter_no_change=50,
         random_state=0,
+        diagnostics=True,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -119,7 +120,7 @@ def test_a_history_from_network_fit_and_a_history_object(iris):
     net = Network(
         [4, 5, 3], activation="tanh", output_activation="softmax", loss="log_loss", random_state=0
     )
-    hist = net.fit(X, Y, max_iter=5, learning_rate_init=0.01, early_stopping=True)
+    hist = net.fit(X, Y, max_iter=5, learning_rate_init=0.01, early_stopping=True, diagnostics=True)
     fig = fastmlp.plot.history(hist)
     # tanh units are never "dead": that panel is left out; no estimator, no title
     assert [ax.get_title() for ax in fig.axes] == [t for t in ALL_TITLES if "Dead" not in t]
@@ -186,6 +187,7 @@ def test_a_diverged_fit_plots_its_nan_epoch(iris):
         max_iter=20,
         early_stopping=True,
         random_state=0,
+        diagnostics=True,  # the gradient norm overflows: stops at the fifth epoch
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -40,6 +40,7 @@ N_SAMPLES = 30
 BATCH = 8  # 30 samples: batches of 8, 8, 8 and a last partial one of 6
 EPOCHS = 4
 NO_STOP = dict(tol=0.0, n_iter_no_change=1000)  # nothing stops early
+FULL_RUN = dict(NO_STOP, diagnostics=True)  # ... and every diagnostic is recorded
 
 # Optimizer settings: non-default hyperparameters, so that a mixed-up slot shows.
 OPTIMIZERS = {
@@ -123,7 +124,7 @@ def test_trajectory_matches_reference(optimizer, schedule, dtype):
     net = _net(dtype)
     options = dict(OPTIMIZERS[optimizer], **SCHEDULES[schedule])
     params0 = net.params.astype(np.float64)
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=EPOCHS, shuffle=False, **NO_STOP, **options)
+    history = net.fit(X, Y, batch_size=BATCH, max_iter=EPOCHS, shuffle=False, **FULL_RUN, **options)
     assert net.params.dtype == np.dtype(dtype)
     replayed = _replay(
         params0, X.astype(dtype), Y, _spec(net), epochs=EPOCHS, batch_size=BATCH, **options
@@ -153,7 +154,7 @@ def test_trajectory_other_losses(optimizer, activation, output, loss):
     options = OPTIMIZERS[optimizer]
     params0 = net.params.copy()
     history = net.fit(
-        X, Y, batch_size=7, max_iter=3, shuffle=False, alpha=0.01, **NO_STOP, **options
+        X, Y, batch_size=7, max_iter=3, shuffle=False, alpha=0.01, **FULL_RUN, **options
     )
     replayed = _replay(params0, X, Y, _spec(net), epochs=3, batch_size=7, alpha=0.01, **options)
     _check_against(net, history, replayed, "float64")
@@ -178,7 +179,7 @@ def test_sample_weights_match_reference(optimizer, dtype):
         max_iter=3,
         shuffle=True,
         random_state=1,
-        **NO_STOP,
+        **FULL_RUN,
         **options,
     )
     replayed = _replay(
@@ -201,7 +202,7 @@ def test_batch_sizes_including_partial_and_oversized(batch_size):
     net = _net()
     params0 = net.params.copy()
     options = OPTIMIZERS["adam"]
-    history = net.fit(X, Y, batch_size=batch_size, max_iter=2, shuffle=False, **NO_STOP, **options)
+    history = net.fit(X, Y, batch_size=batch_size, max_iter=2, shuffle=False, **FULL_RUN, **options)
     replayed = _replay(params0, X, Y, _spec(net), epochs=2, batch_size=batch_size, **options)
     _check_against(net, history, replayed, "float64")
 
@@ -214,7 +215,14 @@ def test_shuffle_follows_sklearn_order(optimizer, dtype):
     params0 = net.params.astype(np.float64)
     options = OPTIMIZERS[optimizer]
     history = net.fit(
-        X, Y, batch_size=BATCH, max_iter=EPOCHS, shuffle=True, random_state=11, **NO_STOP, **options
+        X,
+        Y,
+        batch_size=BATCH,
+        max_iter=EPOCHS,
+        shuffle=True,
+        random_state=11,
+        **FULL_RUN,
+        **options,
     )
     replayed = _replay(
         params0,
@@ -232,8 +240,8 @@ def test_shuffle_follows_sklearn_order(optimizer, dtype):
 def test_shuffle_takes_a_randomstate_instance():
     X, Y = _data()
     a, b = _net(), _net()
-    a.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=5, **NO_STOP)
-    b.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=np.random.RandomState(5), **NO_STOP)
+    a.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=5, **FULL_RUN)
+    b.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=np.random.RandomState(5), **FULL_RUN)
     assert_array_equal(a.params, b.params)
 
 
@@ -246,7 +254,15 @@ def test_adaptive_rate_used_after_trigger_matches_reference():
     options = dict(OPTIMIZERS["sgd_momentum"], learning_rate="adaptive")
     lr = options["learning_rate_init"]
     history = net.fit(
-        X, Y, batch_size=BATCH, max_iter=7, shuffle=False, tol=1e6, n_iter_no_change=1, **options
+        X,
+        Y,
+        batch_size=BATCH,
+        max_iter=7,
+        shuffle=False,
+        tol=1e6,
+        n_iter_no_change=1,
+        diagnostics=True,
+        **options,
     )
     rates = [lr, lr, lr, lr / 5, lr / 5, lr / 25, lr / 25]
     assert_allclose(history.learning_rate, rates, rtol=1e-15)
@@ -272,7 +288,7 @@ def test_l1_l2_match_reference(optimizer, penalty, dtype):
     net = _net(dtype)
     params0 = net.params.astype(np.float64)
     options = dict(OPTIMIZERS[optimizer], **penalty)
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **NO_STOP, **options)
+    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **FULL_RUN, **options)
     replayed = _replay(
         params0, X.astype(dtype), Y, _spec(net), epochs=3, batch_size=BATCH, **options
     )
@@ -303,7 +319,7 @@ def test_clipping_matches_reference(optimizer, dtype):
     net = _net(dtype)
     params0 = net.params.astype(np.float64)
     options = dict(OPTIMIZERS[optimizer], max_grad_norm=0.1, alpha=0.1, l1=0.01)
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **NO_STOP, **options)
+    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, shuffle=False, **FULL_RUN, **options)
     replayed = _replay(
         params0, X.astype(dtype), Y, _spec(net), epochs=3, batch_size=BATCH, **options
     )
@@ -321,13 +337,27 @@ def test_huge_clipping_norm_changes_nothing(dtype):
     assert_array_equal(ha.loss, hb.loss)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clipping_without_diagnostics_trains_the_same(dtype):
+    # Clipping alone computes the gradient norm without the other diagnostics (a separately
+    # compiled epoch): it must clip exactly as the fully recorded run does.
+    X, Y = _data()
+    a, b = _net(dtype), _net(dtype)
+    clip = dict(batch_size=BATCH, max_iter=3, random_state=0, max_grad_norm=0.05)
+    ha = a.fit(X, Y, **clip, **NO_STOP)
+    hb = b.fit(X, Y, **clip, **FULL_RUN)
+    assert_array_equal(a.params, b.params)
+    assert_array_equal(ha.loss, hb.loss)
+    assert ha.grad_norm.size == 0 and np.all(hb.grad_norm > 0.05)  # clipping was active
+
+
 @pytest.mark.parametrize("rate", [0.0, [0.0], (0.0,)])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_zero_dropout_changes_nothing(rate, dtype):
     X, Y = _data()
     a, b = _net(dtype), _net(dtype)
-    ha = a.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=4, **NO_STOP)
-    hb = b.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=4, dropout=rate, **NO_STOP)
+    ha = a.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=4, **FULL_RUN)
+    hb = b.fit(X, Y, batch_size=BATCH, max_iter=3, random_state=4, dropout=rate, **FULL_RUN)
     assert_array_equal(a.params, b.params)
     assert_array_equal(ha.loss, hb.loss)
 
@@ -357,7 +387,7 @@ def test_dropout_matches_masked_replay(sizes, dropout):
         shuffle=True,
         random_state=8,
         dropout=dropout,
-        **NO_STOP,
+        **FULL_RUN,
         **options,
     )
     replayed = _replay(
@@ -388,7 +418,7 @@ def test_dropout_is_deterministic_per_seed_and_off_at_predict(dtype):
             shuffle=False,
             random_state=seed,
             dropout=0.5,
-            **NO_STOP,
+            **FULL_RUN,
         )
         runs[name] = net
     assert_array_equal(runs["a"].params, runs["b"].params)
@@ -419,7 +449,7 @@ def test_dropout_half_still_learns():
         max_iter=40,
         random_state=0,
         dropout=0.5,
-        **NO_STOP,
+        **FULL_RUN,
     )
     assert net.loss_and_grad(X[200:], Y[200:])[0] < 0.5 * initial
     accuracy = np.mean(net.forward(X[200:]).argmax(1) == labels[200:])
@@ -448,7 +478,7 @@ def test_same_random_state_same_weights(options):
         for _ in range(2)
     ]
     histories = [
-        net.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=3, **NO_STOP, **options)
+        net.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=3, **FULL_RUN, **options)
         for net in nets
     ]
     assert_array_equal(nets[0].params, nets[1].params)
@@ -460,7 +490,7 @@ def test_same_random_state_same_weights(options):
         loss="log_loss",
         random_state=12,
     )
-    other.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=4, **NO_STOP, **options)
+    other.fit(X, Y, batch_size=7, max_iter=4, shuffle=True, random_state=4, **FULL_RUN, **options)
     assert not np.array_equal(other.params, nets[0].params)
 
 
@@ -519,7 +549,7 @@ def test_improving_loss_runs_to_max_iter():
 @pytest.mark.parametrize("max_iter", [1, 3])
 def test_max_iter_respected(max_iter):
     X, Y = _data()
-    history = _net().fit(X, Y, batch_size=BATCH, max_iter=max_iter, **NO_STOP)
+    history = _net().fit(X, Y, batch_size=BATCH, max_iter=max_iter, **FULL_RUN)
     assert len(history) == max_iter
     for name in (
         "loss",
@@ -573,7 +603,7 @@ def _overfit(net, X, Y, max_iter):
         random_state=2,
         early_stopping=True,
         validation_fraction=0.25,
-        **NO_STOP,
+        **FULL_RUN,
     )
 
 
@@ -628,7 +658,7 @@ def test_tiny_validation_fraction_keeps_one_sample():
         early_stopping=True,
         validation_fraction=0.1,
         random_state=0,
-        **NO_STOP,
+        **FULL_RUN,
     )
     assert len(history.validation_score) == 2
     assert np.all(np.isfinite(history.validation_score))
@@ -638,7 +668,7 @@ def test_tiny_validation_fraction_keeps_one_sample():
 def test_history_shapes_and_dead_fraction_nan_for_non_relu():
     X, Y = _data()
     net = _net(sizes=[4, 5, 6, 3], activation=["relu", "tanh"])
-    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, **NO_STOP)
+    history = net.fit(X, Y, batch_size=BATCH, max_iter=3, **FULL_RUN)
     assert history.loss.shape == (3,)
     assert history.learning_rate.shape == (3,)
     assert history.grad_norm.shape == (3,)
@@ -659,7 +689,7 @@ def test_dead_units_reported(activation):
     net.intercepts[0][3:] = 1e3  # always fire
     net.intercepts[1][:] = -1e3  # the whole second layer is dead
     history = net.fit(
-        X, Y, solver="sgd", learning_rate_init=0.01, batch_size=BATCH, max_iter=2, **NO_STOP
+        X, Y, solver="sgd", learning_rate_init=0.01, batch_size=BATCH, max_iter=2, **FULL_RUN
     )
     assert_allclose(history.dead_fraction, [[0.6, 1.0], [0.6, 1.0]], rtol=1e-15)
 
@@ -681,7 +711,7 @@ def test_a_unit_firing_on_one_row_of_a_batch_is_alive(fires_on):
         batch_size=7,
         shuffle=False,
         max_iter=1,
-        **NO_STOP,
+        **FULL_RUN,
     )
     assert history.dead_fraction.tolist() == [[0.5]]
 
@@ -694,7 +724,7 @@ def test_grad_norm_of_a_single_full_batch(dtype):
     _, gW, gb = reference.loss_and_grad(
         coefs, intercepts, X.astype(dtype), Y, ["tanh"] * 2, "softmax", "log_loss", alpha=0.3
     )
-    history = net.fit(X, Y, batch_size=1000, max_iter=1, alpha=0.3, **NO_STOP)
+    history = net.fit(X, Y, batch_size=1000, max_iter=1, alpha=0.3, **FULL_RUN)
     rtol = _tolerances(dtype)[0]
     assert_allclose(history.grad_norm, [np.linalg.norm(_pack(gW, gb))], rtol=rtol)
     layer = [np.sqrt(np.sum(w**2) + np.sum(b**2)) for w, b in zip(gW, gb)]
@@ -706,7 +736,7 @@ def test_update_ratio_of_one_epoch():
     net = _net(sizes=[4, 5, 6, 3])
     before = [W.copy() for W in net.coefs]
     history = net.fit(
-        X, Y, solver="adam", learning_rate_init=0.05, batch_size=BATCH, max_iter=1, **NO_STOP
+        X, Y, solver="adam", learning_rate_init=0.05, batch_size=BATCH, max_iter=1, **FULL_RUN
     )
     expected = [np.linalg.norm(W - W0) / np.linalg.norm(W) for W, W0 in zip(net.coefs, before)]
     assert_allclose(history.update_ratio, [expected], rtol=1e-12)
@@ -714,7 +744,7 @@ def test_update_ratio_of_one_epoch():
 
 def test_verbose_prints_iterations(capsys):
     X, Y = _data()
-    history = _net().fit(X, Y, batch_size=BATCH, max_iter=3, verbose=True, **NO_STOP)
+    history = _net().fit(X, Y, batch_size=BATCH, max_iter=3, verbose=True, **FULL_RUN)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Iter")]
     assert lines == [f"Iteration {i + 1}, loss = {loss:.8f}" for i, loss in enumerate(history.loss)]
     assert re.fullmatch(r"Iteration 1, loss = \d+\.\d{8}", lines[0])
@@ -736,7 +766,7 @@ def test_divergence_keeps_last_finite_epoch(learning_rate_init, batch_size):
         batch_size=batch_size,
         shuffle=False,
         momentum=0.0,
-        **NO_STOP,
+        **FULL_RUN,
     )
     net = Network([4, 8, 2], activation="relu", random_state=0)
     with pytest.raises(DivergenceError) as info:
@@ -781,7 +811,7 @@ def test_confident_wrong_prediction_is_clipped_not_divergent(dtype):
         max_iter=1,
         shuffle=False,
         momentum=0.0,
-        **NO_STOP,
+        **FULL_RUN,
     )
     assert_allclose(history.loss, [expected_first], rtol=_tolerances(dtype)[0])
     # The fused softmax/log-loss delta (a - y) stays finite where the probability
@@ -905,7 +935,7 @@ def test_two_hidden_layers_learn_digits(digits):
         max_iter=40,
         random_state=0,
         alpha=1e-4,
-        **NO_STOP,
+        **FULL_RUN,
     )
     accuracy = np.mean(net.forward(X_test).argmax(axis=1) == y_test)
     assert accuracy >= 0.97
@@ -930,7 +960,7 @@ def test_other_optimizers_reduce_the_digits_loss(digits, options):
     )
     initial = net.loss_and_grad(X_train, Y_train)[0]
     history = net.fit(
-        X_train, Y_train, batch_size=64, max_iter=4, random_state=0, **NO_STOP, **options
+        X_train, Y_train, batch_size=64, max_iter=4, random_state=0, **FULL_RUN, **options
     )
     final = net.loss_and_grad(X_train, Y_train)[0]
     assert final < 0.25 * initial
@@ -956,7 +986,7 @@ def test_sgd_momentum_solves_xor():
         nesterovs_momentum=True,
         batch_size=4,
         max_iter=300,
-        **NO_STOP,
+        **FULL_RUN,
     )
     assert_array_equal((net.forward(X)[:, 0] > 0.5).astype(float), y)
 
@@ -964,7 +994,7 @@ def test_sgd_momentum_solves_xor():
 def test_progress_bar_draws_one_line_on_stderr(capsys):
     X, Y = _data()
     net = _net("float64")
-    net.fit(X, Y, max_iter=4, progress_bar=True, **NO_STOP)
+    net.fit(X, Y, max_iter=4, progress_bar=True, **FULL_RUN)
     captured = capsys.readouterr()
     assert captured.out == ""
     frames = captured.err.split("\r")[1:]

@@ -51,12 +51,16 @@ _Diagnostics = namedtuple("Diagnostics", ["enabled", "peak", "layer_grad_norms",
 class Diagnostics(_Diagnostics):
     """Per-epoch diagnostics as on the CPU: ``peak``, ``layer_grad_norms`` and ``stats`` are
     host arrays (the training loop reads them); ``device`` holds their device twins, which
-    the epoch zeroes, accumulates into and copies back when it ends."""
+    the epoch zeroes, accumulates into and copies back when it ends. ``peak`` and
+    ``layer_grad_norms`` are None when not wanted (as on the CPU); their twins then hold one
+    unused element, so every kernel still gets an array."""
 
     __slots__ = ()
 
     def __new__(cls, enabled, peak, layer_grad_norms, stats):
-        twins = tuple(cuda.to_device(a) for a in (peak, layer_grad_norms, stats))
+        twins = tuple(
+            cuda.to_device(np.zeros(1) if a is None else a) for a in (peak, layer_grad_norms, stats)
+        )
         return super().__new__(cls, enabled, peak, layer_grad_norms, stats, twins)
 
 
@@ -278,5 +282,6 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
         )
     flag_non_finite[blocks(model.params.size), THREADS](model.params, stats)
     for host, twin in zip((diag.peak, diag.layer_grad_norms, diag.stats), diag.device):
-        twin.copy_to_host(host)
+        if host is not None:
+            twin.copy_to_host(host)
     scratch.step.copy_to_host(opt.step)

@@ -40,8 +40,9 @@ def data(seed=0, rows=ROWS):
 
 
 def fit_both(gpu, cpu_net, X, Y, epochs, **fit):
-    """Fit one epoch at a time on both targets; compare after every epoch."""
-    fit = dict(batch_size=BATCH, max_iter=1, learning_rate_init=0.05, **fit)
+    """Fit one epoch at a time on both targets, every diagnostic recorded; compare after
+    every epoch."""
+    fit = dict(batch_size=BATCH, max_iter=1, learning_rate_init=0.05, diagnostics=True, **fit)
     history = []
     for epoch in range(epochs):
         h_gpu = gpu.fit(X, Y, random_state=epoch, **fit)
@@ -89,6 +90,17 @@ def test_fit_with_regularisers_clipping_weights_and_schedule():
         learning_rate="invscaling",
     )
     assert history[0].grad_norm[0] > 0.05  # the clipping was active
+
+
+def test_clipping_without_diagnostics_matches_cpu():
+    # Clipping alone: the gradient norm is computed, the other diagnostics are not.
+    gpu, cpu_net = networks(activation="tanh")
+    X, Y, _ = data(1)
+    fit = dict(batch_size=BATCH, max_iter=2, random_state=0, max_grad_norm=0.05)
+    h_gpu, h_cpu = gpu.fit(X, Y, **fit), cpu_net.fit(X, Y, **fit)
+    np.testing.assert_allclose(gpu.params, cpu_net.params, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(h_gpu.loss, h_cpu.loss, rtol=1e-10)
+    assert h_gpu.grad_norm.size == h_gpu.dead_fraction.size == 0
 
 
 def test_fit_float32_within_round_off():
