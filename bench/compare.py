@@ -21,9 +21,8 @@ same synthetic data (fixed seed), with the same optimizer (adam, same learning r
 and epsilon, no weight penalty), batch size and per-epoch reshuffling:
 
 - fastmlp: the ``MLPClassifier`` / ``MLPRegressor`` estimators with their defaults
-  (diagnostics on, as users get them; the column the targets use), the same with
-  ``diagnostics=False`` (the difference is the diagnostics' cost), and ``Network.fit``
-  with diagnostics off;
+  (diagnostics off; the column the targets use), the same with ``diagnostics=True`` (the
+  difference is the opt-in diagnostics' cost), and ``Network.fit`` (diagnostics off);
 - scikit-learn: ``MLPClassifier`` / ``MLPRegressor``;
 - PyTorch: ``torch.nn.Sequential`` of ``Linear`` + ``ReLU`` and ``torch.optim.Adam`` (fused
   where the installed version allows it), in a DataLoader-free loop over a per-epoch
@@ -103,16 +102,16 @@ def _torch():
 # - "ratio": the fastmlp estimator (defaults) over the faster peer (rate over rate; for
 #   latency rows the same as the peer's time over fastmlp's);
 # - "gemm_fraction": the fastmlp estimator's FLOP rate over the GEMM rate;
-# - "diag_overhead": training time with diagnostics over without, minus 1;
+# - "diag_cost": training time with ``diagnostics=True`` over the defaults' (off), minus 1:
+#   reported, not a target (the issue's "defaults within 5 % of diagnostics off" holds by
+#   construction since diagnostics became opt-in);
 # - "network_us": ``Network.forward`` of one row in microseconds.
 METRIC_LABELS = {
     "ratio": "{op} {value:g}×",
     "gemm_fraction": "{op} {value:.0%} of sgemm",
-    "diag_overhead": "diagnostics {op} {value:.0%}",
     "network_us": "forward {op} {value:g} µs",
 }
 OPS = {">=": (operator.ge, "≥"), "<=": (operator.le, "≤"), "<": (operator.lt, "<")}
-DIAGNOSTICS_TARGET = ("diag_overhead", "<=", 0.05)
 
 
 def target_met(target, metrics):
@@ -176,11 +175,11 @@ class PredictCase:
 
 
 def _ratio(x):
-    return (("ratio", ">=", x), DIAGNOSTICS_TARGET)
+    return (("ratio", ">=", x),)
 
 
 def _gemm(f):
-    return (("gemm_fraction", ">=", f), DIAGNOSTICS_TARGET)
+    return (("gemm_fraction", ">=", f),)
 
 
 # (sizes, batch, float32 targets, samples per epoch). The epoch lengths keep one epoch of
@@ -198,7 +197,7 @@ TARGET_SPECS = [
 OTHER_SPECS = [
     ((10, 32, 1), 1, _ratio(30.0), 1024),
     ((64, 128, 10), 64, _ratio(4.0), 4096),
-    ((784, 256, 10), 128, (DIAGNOSTICS_TARGET,), 2048),
+    ((784, 256, 10), 128, (), 2048),
     ((784, 512, 10), 128, _ratio(2.5), 2048),
     ((784, 1024, 1024, 10), 256, _gemm(0.75), 1024),
 ]
@@ -283,8 +282,8 @@ def make_data(case, seed=SEED):
 
 # ---- runners: each trains whole epochs of one library on one case -------------------------
 NETWORK, ESTIMATOR, SKLEARN, TORCH = "fastmlp Network", "fastmlp MLP*", "scikit-learn", "torch"
-ESTIMATOR_NODIAG = "fastmlp MLP* diagnostics=False"
-LIBRARIES = (ESTIMATOR, ESTIMATOR_NODIAG, NETWORK, SKLEARN, TORCH)
+ESTIMATOR_DIAG = "fastmlp MLP* diagnostics=True"
+LIBRARIES = (ESTIMATOR, ESTIMATOR_DIAG, NETWORK, SKLEARN, TORCH)
 PEERS = (SKLEARN, TORCH)
 
 
@@ -356,8 +355,8 @@ def limit_threads(library, threads):
 class FastmlpNetwork(Runner):
     """``fastmlp.Network.fit`` with ``max_iter=epochs`` (stopping rule disabled).
 
-    Diagnostics are off here, so this column does the peers' work and no more; the
-    estimator column keeps the defaults (diagnostics on) and shows what they cost.
+    Diagnostics are off here (as in the estimators' defaults), so this column does the
+    peers' work and no more.
     """
 
     library = NETWORK
@@ -463,17 +462,17 @@ class _EstimatorRunner(Runner):
 
 class FastmlpEstimator(_EstimatorRunner):
     """fastmlp's drop-in ``MLPClassifier`` / ``MLPRegressor`` with its defaults
-    (diagnostics on)."""
+    (diagnostics off)."""
 
     library = ESTIMATOR
     classifier, regressor = fastmlp.MLPClassifier, fastmlp.MLPRegressor
 
 
-class FastmlpEstimatorNoDiagnostics(FastmlpEstimator):
-    """The same estimator with ``diagnostics=False`` (its time apart is their cost)."""
+class FastmlpEstimatorDiagnostics(FastmlpEstimator):
+    """The same estimator with ``diagnostics=True`` (its time apart is their cost)."""
 
-    library = ESTIMATOR_NODIAG
-    extra = {"diagnostics": False}
+    library = ESTIMATOR_DIAG
+    extra = {"diagnostics": True}
 
 
 class Sklearn(_EstimatorRunner):
@@ -559,7 +558,7 @@ def make_torch_adam(parameters):
 
 TRAINERS = {
     ESTIMATOR: FastmlpEstimator,
-    ESTIMATOR_NODIAG: FastmlpEstimatorNoDiagnostics,
+    ESTIMATOR_DIAG: FastmlpEstimatorDiagnostics,
     NETWORK: FastmlpNetwork,
     SKLEARN: Sklearn,
     TORCH: Torch,
@@ -568,7 +567,7 @@ TRAINERS = {
 # and without diagnostics share a process so that their difference (a few percent) is
 # measured under the same conditions, not across two processes' load.
 TRAIN_CHILDREN = {
-    ESTIMATOR: (FastmlpEstimator, FastmlpEstimatorNoDiagnostics),
+    ESTIMATOR: (FastmlpEstimator, FastmlpEstimatorDiagnostics),
     NETWORK: (FastmlpNetwork,),
     SKLEARN: (Sklearn,),
     TORCH: (Torch,),
@@ -850,8 +849,8 @@ def evaluate(case, results, gemm):
         "gemm_fraction": fraction(ESTIMATOR),
         "network_gemm_fraction": fraction(NETWORK),
     }
-    if ESTIMATOR in rate and ESTIMATOR_NODIAG in rate:
-        metrics["diag_overhead"] = rate[ESTIMATOR_NODIAG] / rate[ESTIMATOR] - 1
+    if ESTIMATOR in rate and ESTIMATOR_DIAG in rate:
+        metrics["diag_cost"] = rate[ESTIMATOR] / rate[ESTIMATOR_DIAG] - 1
     if not training and case.rows == 1 and NETWORK in rate:
         metrics["network_us"] = 1e6 / rate[NETWORK]
     return {
@@ -939,7 +938,7 @@ def format_table(rows):
         "batch",
         "dtype",
         "fastmlp MLP*",
-        "MLP* diagnostics=False",
+        "MLP* diagnostics=True",
         "diagnostics cost",
         "fastmlp Network",
         "scikit-learn",
@@ -955,8 +954,8 @@ def format_table(rows):
         m, case = r["metrics"], r["case"]
         lines.append(
             [r["name"], str(case["batch"]), case["dtype"]]
-            + [_cell(r, lib) for lib in (ESTIMATOR, ESTIMATOR_NODIAG)]
-            + [_percent(m.get("diag_overhead"), signed=True)]
+            + [_cell(r, lib) for lib in (ESTIMATOR, ESTIMATOR_DIAG)]
+            + [_percent(m.get("diag_cost"), signed=True)]
             + [_cell(r, lib) for lib in (NETWORK, SKLEARN, TORCH)]
             + [_times(m["ratio"]) + _peer_name(r), _times(m["network_ratio"])]
             + [_gemm_cell(m)]
@@ -1255,7 +1254,7 @@ def report(rows, predict_rows, sweep_rows, args):
             f"{args.min_seconds:g} s (whole epochs, adam, lr={ADAM['lr']:g}, no L2). Targets "
             "(float32 rows) are read on the MLP* column (the estimator with its defaults); "
             "% of sgemm is 6 x weights FLOPs a sample over the GEMM rate of the row's dtype; "
-            "diagnostics cost is the MLP* time over the diagnostics=False time, minus 1.",
+            "diagnostics cost is the diagnostics=True time over the MLP* time, minus 1.",
             "",
             format_table(rows),
         ]
