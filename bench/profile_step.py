@@ -10,7 +10,8 @@ options) called in a compiled loop, so a phase's time carries no Python overhead
 median of several timed loops is reported. "step" is a whole minibatch of a compiled
 epoch (gather, forward, loss, backward, update; diagnostics off, then on) for comparison
 with the sum of the phases. The BLAS column gives each product's ``?gemm`` call in
-BLAS's column-major terms (transa, transb, m, n, k), as dense.matmul makes it; "MB" is
+BLAS's column-major terms (transa, transb, m, n, k), as products.matmul makes it, or
+"micro" where products.py chooses a micro-kernel instead; "MB" is
 what the phase reads and writes once.
 """
 
@@ -24,16 +25,28 @@ from threadpoolctl import threadpool_limits
 import fastmlp
 from fastmlp import backend, training
 from fastmlp.kernels import codes
-from fastmlp.kernels.cpu import dense, losses, optimizers, train
+from fastmlp.kernels.cpu import dense, losses, optimizers, products, train
 from fastmlp.kernels.cpu.jit import OPTIONS
 
 _jit = njit(**OPTIONS)
 
 
 @_jit
-def _product(A, B, out, trans_a, trans_b, n):
+def _product(A, B, out, n):
     for _ in range(n):
-        dense.matmul(A, B, out, trans_a, trans_b)
+        products.product(A, B, out)
+
+
+@_jit
+def _product_tn(A, B, out, n):
+    for _ in range(n):
+        products.product_tn(A, B, out)
+
+
+@_jit
+def _product_nt(A, B, out, n):
+    for _ in range(n):
+        products.product_nt(A, B, out)
 
 
 @_jit
@@ -99,8 +112,18 @@ def _seconds(fn, *args, min_seconds=0.02, repeats=5):
     return float(np.median(runs))
 
 
-def _form(trans_a, trans_b, rows, cols, inner):
-    """dense.matmul's gemm call for ``out (rows x cols) <- op(A) @ op(B)``."""
+def _form(trans_a, trans_b, rows, cols, inner, dtype):
+    """How the step computes ``out (rows x cols) <- op(A) @ op(B)``: "micro" where
+    products.py picks a micro-kernel, else the gemm call in BLAS's column-major terms."""
+    if dtype == np.float32:
+        if trans_a:  # A.T @ D: the batch is the inner dimension
+            micro = products.micro_tn_wins(inner, cols)
+        elif trans_b:  # D @ W.T: dot products as long as the inner dimension
+            micro = products.micro_nt_wins(rows, inner)
+        else:
+            micro = products.micro_nn_wins(rows, cols)
+        if micro:
+            return "micro"
     return f"{'T' if trans_b else 'N'}{'T' if trans_a else 'N'} {cols}x{rows}x{inner}"
 
 
@@ -122,26 +145,32 @@ def profile(sizes, batch, dtype="float32"):
         D = rng.standard_normal((batch, fan_out)).astype(dt)
         flops = 2 * batch * fan_in * fan_out
         mb = (A.size + W.size + Z.size) * item
-        t = _seconds(_product, A, W, Z, False, False)
+        t = _seconds(_product, A, W, Z)
         rows.append(
-            (f"L{l + 1} forward A@W", _form(False, False, batch, fan_out, fan_in), t, flops, mb)
+            (f"L{l + 1} forward A@W", _form(False, False, batch, fan_out, fan_in, dt), t, flops, mb)
         )
         code = out_code if l == len(sizes) - 2 else codes.RELU
         t = _seconds(_bias_activation, Z, b, code)
         what = "softmax" if code == codes.SOFTMAX else "activation"
         rows.append((f"L{l + 1} bias+{what}", "", t, 0, 2 * Z.size * item))
         G = np.empty_like(W)
-        t = _seconds(_product, A, D, G, True, False)
+        t = _seconds(_product_tn, A, D, G)
         rows.append(
-            (f"L{l + 1} grad A.T@D", _form(True, False, fan_in, fan_out, batch), t, flops, mb)
+            (f"L{l + 1} grad A.T@D", _form(True, False, fan_in, fan_out, batch, dt), t, flops, mb)
         )
         t = _seconds(_bias_grad, D, np.empty(fan_out, dt))
         rows.append((f"L{l + 1} bias grad", "", t, 0, D.size * item))
         if l > 0:
             P = np.empty((batch, fan_in), dt)
-            t = _seconds(_product, D, W, P, False, True)
+            t = _seconds(_product_nt, D, W, P)
             rows.append(
-                (f"L{l + 1} delta D@W.T", _form(False, True, batch, fan_in, fan_out), t, flops, mb)
+                (
+                    f"L{l + 1} delta D@W.T",
+                    _form(False, True, batch, fan_in, fan_out, dt),
+                    t,
+                    flops,
+                    mb,
+                )
             )
             t = _seconds(_activation_backward, P, A, codes.RELU, np.empty((0, 0), dt))
             rows.append((f"L{l} relu'", "", t, 0, 3 * P.size * item))

@@ -6,14 +6,14 @@ import pytest
 from numba import njit
 from numpy.testing import assert_allclose
 
-from fastmlp.kernels.cpu import dense
+from fastmlp.kernels.cpu import products
 
 
 @njit
 def _products(A, B, C, D, E, F, out_nn, out_nt, out_tn):
-    dense.matmul(A, B, out_nn, False, False)
-    dense.matmul(C, D, out_nt, False, True)
-    dense.matmul(E, F, out_tn, True, False)
+    products.matmul(A, B, out_nn, False, False)
+    products.matmul(C, D, out_nt, False, True)
+    products.matmul(E, F, out_tn, True, False)
 
 
 # (n, k, m): tiny to wide, square and lopsided, single rows and columns.

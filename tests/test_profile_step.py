@@ -1,5 +1,5 @@
 """The per-phase step profile (bench/profile_step.py): every phase is there, with the BLAS
-call dense.matmul makes."""
+call products.py makes or "micro"."""
 
 from bench import profile_step
 
@@ -22,3 +22,12 @@ def test_table_sums_the_phases_without_diagnostics():
     table = profile_step.format_profile(rows, {False: 4e-6, True: 9e-6})
     assert "| sum of the phases (no diagnostics) | | 3.00 |" in table
     assert "| a |  | 1.00 |  | 0.000 | 33% |" in table
+
+
+def test_profile_names_the_micro_kernels_a_one_row_step_uses():
+    rows, _ = profile_step.profile((3, 40, 2), batch=1)
+    phases = {name: form for name, form, *_ in rows}
+    assert phases["L1 forward A@W"] == phases["L1 grad A.T@D"] == "micro"
+    assert phases["L2 delta D@W.T"] == "micro"
+    rows, _ = profile_step.profile((3, 40, 2), batch=1, dtype="float64")
+    assert {"NN 40x1x3", "NT 40x3x1", "TN 40x1x2"} <= {form for _, form, *_ in rows}

@@ -1,9 +1,7 @@
 """One dense layer on the CPU: fused bias + activation forward, delta backpropagation, grads.
 
-Matrix products go to SciPy's BLAS (blas.py), whatever their size: called directly, a gemm
-costs ~25-50 ns even on a 1 x 10 x 32 product, no more than hand loops, which cost more
-compilation (0.4 s of a cold first fit). Everything element-wise is fused into a single
-pass over the product's output.
+Matrix products go through products.py (BLAS, or a micro-kernel for a few rows).
+Everything element-wise is fused into a single pass over the product's output.
 """
 
 import math
@@ -14,8 +12,8 @@ from numba.extending import overload
 
 from ..codes import IDENTITY, RELU, SOFTMAX
 from ..scalar import activate, derivative
-from .blas import gemm
 from .jit import OPTIONS, inline, kernel
+from .products import product, product_nt, product_tn
 
 # exp_nonpositive's constants: log2(e), and ln(2) split so that n * LN2_HI is exact.
 LOG2E = 1.4426950408889634
@@ -152,22 +150,10 @@ def bias_activation(Z, b, code, param):
                 Z[i, j] = activate(code, Z[i, j] + b[j], param)
 
 
-@inline
-def matmul(A, B, out, trans_a, trans_b):
-    """``out <- op(A) @ op(B)``, ``op`` a transpose where asked.
-
-    For row-major arrays this is BLAS's column-major ``out^T = op(B)^T @ op(A)^T``: each
-    row-major matrix already is its transpose in column-major terms, so nothing is copied.
-    """
-    rows, cols = out.shape
-    inner = A.shape[0] if trans_a else A.shape[1]
-    gemm(trans_b, trans_a, cols, rows, inner, B, B.shape[1], A, A.shape[1], out, cols)
-
-
 @kernel
 def dense_forward(A_prev, W, b, out, code, param):
     """``out <- g(A_prev @ W + b)``."""
-    matmul(A_prev, W, out, False, False)
+    product(A_prev, W, out)
     bias_activation(out, b, code, param)
 
 
@@ -205,7 +191,7 @@ def activation_backward(D_prev, A_prev, code, param, M):
 def delta_backward(D, W, A_prev, D_prev, code, param, M):
     """``D_prev <- (D @ W.T) * g'(A_prev)``, the derivative taken from the layer's output
     (see :func:`activation_backward`)."""
-    matmul(D, W, D_prev, False, True)
+    product_nt(D, W, D_prev)
     activation_backward(D_prev, A_prev, code, param, M)
 
 
@@ -227,7 +213,7 @@ def draw_dropout(A, M, rate):
 @kernel
 def dense_grads(A_prev, D, W, gW, gb, l2):
     """``gW <- A_prev.T @ D + l2 * W`` and ``gb <- column sums of D``."""
-    matmul(A_prev, D, gW, True, False)
+    product_tn(A_prev, D, gW)
     if l2 != 0.0:
         fan_in, fan_out = W.shape
         for k in range(fan_in):

@@ -35,8 +35,9 @@ from ..layout import (
     STATE_START,
     UNIT_START,
 )
-from .dense import activation_backward, bias_activation, matmul
+from .dense import activation_backward, bias_activation
 from .jit import OPTIONS, inline, kernel
+from .products import product, product_nt
 from .views import block, intercepts, segment, weights
 
 
@@ -87,7 +88,7 @@ def norm_act_forward(model, state, ws, l, A_prev, Z):
     """
     layers, params = model.layers, model.params
     n = A_prev.shape[0]
-    matmul(A_prev, weights(params, layers, l), Z, False, False)
+    product(A_prev, weights(params, layers, l), Z)
     b = intercepts(params, layers, l)
     pre = block(ws.pre, ws.capacity, layers, l, n)
     gamma = segment(params, layers, l, GAMMA_START, 0)
@@ -193,7 +194,7 @@ def norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
     gamma = segment(params, layers, k, GAMMA_START, 0)
     beta = segment(params, layers, k, BETA_START, 0)
     slopes = segment(params, layers, k, SLOPE_START, 0)
-    matmul(D, W, D_prev, False, True)
+    product_nt(D, W, D_prev)
     if slopes.size > 0:
         if M.size > 0:  # dropout scaled the output by the mask: the gradient too
             m = D_prev.shape[1]

@@ -1,0 +1,238 @@
+"""The layers' three matrix products, by BLAS or by a micro-kernel, chosen per shape.
+
+A layer multiplies ``A @ W`` (forward), ``A.T @ D`` (weight gradient) and ``D @ W.T``
+(delta). Large products go to SciPy's BLAS (blas.py), called directly. A few-row product
+costs BLAS far more than its arithmetic: OpenBLAS's sgemm spends ~1.8 us on a 1 x 64 x 64
+product that a loop over the contiguous output row, which LLVM vectorises, does in 0.2 us.
+The micro-kernels below take over where measurement says they win (float32, one BLAS
+thread; ``python -m bench.micro_products`` prints the table it is read from):
+
+=========  ===============================  ============================================
+product    micro-kernel                     measured here (1 BLAS thread), BLAS -> micro
+=========  ===============================  ============================================
+A @ W      <= 2 rows; <= 32 rows >= 32      1x64x64 1.6 -> 0.1 us, 16x64x64 2.6 -> 1.1,
+           wide                             32x784x256 197 -> 78; 4x64x10 0.45 -> 0.99
+A.T @ D    1 row; <= 32 rows >= 32 wide     8x64x64 1.2 -> 1.0, 16x20x64 1.2 -> 0.5
+D @ W.T    <= 2 rows; <= 8 rows >= 32       1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
+           wide                             (dot products: a horizontal sum each)
+=========  ===============================  ============================================
+
+float64 always calls BLAS: its sums in BLAS's order are what keeps exact parity with
+scikit-learn, which multiplies through the same OpenBLAS kernels.
+"""
+
+import numpy as np
+from numba import types
+from numba.extending import overload
+
+from .blas import gemm
+from .jit import OPTIONS, inline
+
+SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
+WIDE = 32  # rows at least this wide: a micro-kernel up to...
+NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D
+NT_ROWS = 8  # ... and this many for D @ W.T
+
+
+@inline
+def matmul(A, B, out, trans_a, trans_b):
+    """``out <- op(A) @ op(B)`` by BLAS, ``op`` a transpose where asked.
+
+    For row-major arrays this is BLAS's column-major ``out^T = op(B)^T @ op(A)^T``: each
+    row-major matrix already is its transpose in column-major terms, so nothing is copied.
+    """
+    rows, cols = out.shape
+    inner = A.shape[0] if trans_a else A.shape[1]
+    gemm(trans_b, trans_a, cols, rows, inner, B, B.shape[1], A, A.shape[1], out, cols)
+
+
+@inline
+def micro_nn_wins(rows, width):
+    """Whether :func:`small_nn` beats BLAS on ``A @ W``: ``rows`` rows of out, each
+    ``width`` wide (the table above)."""
+    return rows <= SMALL_ROWS or (rows <= NN_ROWS and width >= WIDE)
+
+
+@inline
+def micro_nt_wins(rows, width):
+    """Whether :func:`small_nt` beats BLAS on ``D @ W.T``: ``rows`` rows of D, each
+    ``width`` wide (the length of every dot product)."""
+    return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
+
+
+@inline
+def micro_tn_wins(batch, width):
+    """Whether :func:`small_tn` beats BLAS on ``A.T @ D`` over ``batch`` rows of D, each
+    ``width`` wide."""
+    return batch == 1 or (batch <= NN_ROWS and width >= WIDE)
+
+
+@inline
+def small_nn(A, B, out):
+    """``out <- A @ B``, register-blocked: four rows of out at a time, each pass over them
+    adding four rows of B (16 multiply-adds per load of a B element, and a row of out
+    loaded and stored once per four). A row narrower than 16 (no full SIMD vector to fill)
+    is computed as dot products down B's columns instead."""
+    n = A.shape[0]
+    if B.shape[1] < 16:
+        nn_dots(A, B, out)
+        return
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        nn_four_rows(A, B, out, i)
+    for i in range(n4, n):
+        nn_one_row(A, B, out, i)
+
+
+@inline
+def nn_dots(A, B, out):
+    n, inner = A.shape
+    for i in range(n):
+        for j in range(B.shape[1]):
+            total = 0.0
+            for k in range(inner):
+                total += A[i, k] * B[k, j]
+            out[i, j] = total
+
+
+@inline
+def nn_four_rows(A, B, out, i):
+    inner, m = B.shape
+    inner4 = inner - inner % 4
+    for j in range(m):
+        out[i, j] = out[i + 1, j] = out[i + 2, j] = out[i + 3, j] = 0.0
+    for k in range(0, inner4, 4):
+        a0, a1, a2, a3 = A[i, k], A[i, k + 1], A[i, k + 2], A[i, k + 3]
+        c0, c1, c2, c3 = A[i + 1, k], A[i + 1, k + 1], A[i + 1, k + 2], A[i + 1, k + 3]
+        e0, e1, e2, e3 = A[i + 2, k], A[i + 2, k + 1], A[i + 2, k + 2], A[i + 2, k + 3]
+        g0, g1, g2, g3 = A[i + 3, k], A[i + 3, k + 1], A[i + 3, k + 2], A[i + 3, k + 3]
+        for j in range(m):
+            b0, b1, b2, b3 = B[k, j], B[k + 1, j], B[k + 2, j], B[k + 3, j]
+            out[i, j] += a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3
+            out[i + 1, j] += c0 * b0 + c1 * b1 + c2 * b2 + c3 * b3
+            out[i + 2, j] += e0 * b0 + e1 * b1 + e2 * b2 + e3 * b3
+            out[i + 3, j] += g0 * b0 + g1 * b1 + g2 * b2 + g3 * b3
+    for k in range(inner4, inner):
+        for r in range(i, i + 4):
+            a = A[r, k]
+            for j in range(m):
+                out[r, j] += a * B[k, j]
+
+
+@inline
+def nn_one_row(A, B, out, i):
+    inner, m = B.shape
+    inner4 = inner - inner % 4
+    for j in range(m):
+        out[i, j] = 0.0
+    for k in range(0, inner4, 4):
+        a0, a1, a2, a3 = A[i, k], A[i, k + 1], A[i, k + 2], A[i, k + 3]
+        for j in range(m):
+            out[i, j] += a0 * B[k, j] + a1 * B[k + 1, j] + a2 * B[k + 2, j] + a3 * B[k + 3, j]
+    for k in range(inner4, inner):
+        a = A[i, k]
+        for j in range(m):
+            out[i, j] += a * B[k, j]
+
+
+@inline
+def small_tn(A, D, out):
+    """``out <- A.T @ D``, the sum over the batch's rows of outer products. Over four rows
+    and more, :func:`small_nn` on the transposed view: it reads A one element at a time
+    (the view's layout does not matter) and keeps D and out contiguous; over fewer (too
+    few to unroll), the rows are added one by one, the first stored rather than added."""
+    n, inner = A.shape
+    if n >= 4:
+        small_nn(A.T, D, out)
+        return
+    m = D.shape[1]
+    for k in range(inner):
+        a = A[0, k]
+        for j in range(m):
+            out[k, j] = a * D[0, j]
+        for i in range(1, n):
+            a = A[i, k]
+            for j in range(m):
+                out[k, j] += a * D[i, j]
+
+
+@inline
+def small_nt(D, W, out):
+    """``out <- D @ W.T``: dot products of contiguous rows, four rows of W per pass over
+    a row of D (four vector accumulators, one load of D for four multiply-adds)."""
+    n, m = D.shape
+    k_rows = W.shape[0]
+    k4 = k_rows - k_rows % 4
+    for i in range(n):
+        for k in range(0, k4, 4):
+            s0 = s1 = s2 = s3 = 0.0
+            for j in range(m):
+                d = D[i, j]
+                s0 += d * W[k, j]
+                s1 += d * W[k + 1, j]
+                s2 += d * W[k + 2, j]
+                s3 += d * W[k + 3, j]
+            out[i, k], out[i, k + 1], out[i, k + 2], out[i, k + 3] = s0, s1, s2, s3
+        for k in range(k4, k_rows):
+            total = 0.0
+            for j in range(m):
+                total += D[i, j] * W[k, j]
+            out[i, k] = total
+
+
+def product(A, W, out):
+    """``out <- A @ W``. Compiled code gets the overload below: BLAS or a micro-kernel by
+    shape for float32, BLAS for float64."""
+    np.matmul(A, W, out=out)
+
+
+def product_tn(A, D, out):
+    """``out <- A.T @ D``, chosen as :func:`product` is."""
+    np.matmul(A.T, D, out=out)
+
+
+def product_nt(D, W, out):
+    """``out <- D @ W.T``, chosen as :func:`product` is."""
+    np.matmul(D, W.T, out=out)
+
+
+@overload(product, jit_options=OPTIONS, inline="always")
+def _product(A, W, out):
+    if A.dtype != types.float32:
+        return lambda A, W, out: matmul(A, W, out, False, False)
+
+    def chosen(A, W, out):
+        if micro_nn_wins(A.shape[0], W.shape[1]):
+            small_nn(A, W, out)
+        else:
+            matmul(A, W, out, False, False)
+
+    return chosen
+
+
+@overload(product_tn, jit_options=OPTIONS, inline="always")
+def _product_tn(A, D, out):
+    if A.dtype != types.float32:
+        return lambda A, D, out: matmul(A, D, out, True, False)
+
+    def chosen(A, D, out):
+        if micro_tn_wins(A.shape[0], D.shape[1]):
+            small_tn(A, D, out)
+        else:
+            matmul(A, D, out, True, False)
+
+    return chosen
+
+
+@overload(product_nt, jit_options=OPTIONS, inline="always")
+def _product_nt(D, W, out):
+    if D.dtype != types.float32:
+        return lambda D, W, out: matmul(D, W, out, False, True)
+
+    def chosen(D, W, out):
+        if micro_nt_wins(D.shape[0], D.shape[1]):
+            small_nt(D, W, out)
+        else:
+            matmul(D, W, out, False, True)
+
+    return chosen

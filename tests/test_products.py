@@ -1,0 +1,112 @@
+"""The layers' products (kernels/cpu/products.py): the micro-kernels against BLAS and a
+float64 NumPy reference on odd shapes in both dtypes, and the per-shape choice between
+them."""
+
+import numpy as np
+import pytest
+from numba import njit
+from numpy.testing import assert_allclose, assert_array_equal
+
+from fastmlp.kernels.cpu import products
+
+ODD = [1, 3, 17, 63, 65, 129]
+
+
+@njit
+def _micro(A, B, C, D, E, F, out_nn, out_nt, out_tn):
+    products.small_nn(A, B, out_nn)
+    products.small_nt(C, D, out_nt)
+    products.small_tn(E, F, out_tn)
+
+
+@njit
+def _blas(A, B, C, D, E, F, out_nn, out_nt, out_tn):
+    products.matmul(A, B, out_nn, False, False)
+    products.matmul(C, D, out_nt, False, True)
+    products.matmul(E, F, out_tn, True, False)
+
+
+@njit
+def _chosen(A, B, C, D, E, F, out_nn, out_nt, out_tn):
+    products.product(A, B, out_nn)
+    products.product_nt(C, D, out_nt)
+    products.product_tn(E, F, out_tn)
+
+
+def _operands(n, k, m, dtype):
+    """A @ B (n x k @ k x m), C @ D.T (n x m @ (k x m).T) and E.T @ F ((n x k).T @ n x m),
+    and outputs that start as NaN so that an unwritten entry fails."""
+    rng = np.random.RandomState(n * 10_000 + k * 100 + m)
+    shapes = [(n, k), (k, m), (n, m), (k, m), (n, k), (n, m)]
+    arrays = [rng.randn(*s).astype(dtype) for s in shapes]
+    outs = [np.full(s, np.nan, dtype) for s in [(n, m), (n, k), (k, m)]]
+    return arrays, outs
+
+
+def _expected(A, B, C, D, E, F):
+    f64 = [x.astype(np.float64) for x in (A, B, C, D, E, F)]
+    return f64[0] @ f64[1], f64[2] @ f64[3].T, f64[4].T @ f64[5]
+
+
+def _tolerance(dtype, inner):
+    # Sums of `inner` products of unit normals, in another order than the reference's.
+    eps = np.finfo(dtype).eps
+    return dict(rtol=4 * eps * np.sqrt(inner), atol=4 * eps * inner)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", ODD)
+@pytest.mark.parametrize("k", ODD)
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 8, 17])
+def test_micro_kernels_match_blas_and_reference(n, k, m, dtype):
+    arrays, micro = _operands(n, k, m, dtype)
+    _, blas = _operands(n, k, m, dtype)
+    _micro(*arrays, *micro)
+    _blas(*arrays, *blas)
+    for got, by_blas, expected, inner in zip(micro, blas, _expected(*arrays), (k, m, n)):
+        assert_allclose(got, expected, **_tolerance(dtype, inner))
+        assert_allclose(got, by_blas, **_tolerance(dtype, inner))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "n,k,m",
+    [(1, 20, 64), (2, 65, 3), (2, 17, 33), (8, 63, 33), (9, 17, 64), (40, 64, 10), (200, 64, 100)],
+)
+def test_chosen_products_are_right_on_both_sides_of_the_threshold(n, k, m, dtype):
+    arrays, outs = _operands(n, k, m, dtype)
+    _chosen(*arrays, *outs)
+    for got, expected, inner in zip(outs, _expected(*arrays), (k, m, n)):
+        assert_allclose(got, expected, **_tolerance(dtype, inner))
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 16])
+def test_float64_always_goes_to_blas(n):
+    # BLAS's summation order is what keeps float64 fits bit for bit equal to scikit-learn's.
+    arrays, chosen = _operands(n, 64, 64, np.float64)
+    _, blas = _operands(n, 64, 64, np.float64)
+    _chosen(*arrays, *chosen)
+    _blas(*arrays, *blas)
+    for got, by_blas in zip(chosen, blas):
+        assert_array_equal(got, by_blas)
+
+
+def test_the_choice_follows_the_measured_table():
+    nn, nt, tn = products.micro_nn_wins, products.micro_nt_wins, products.micro_tn_wins
+    assert nn(1, 2) and nn(2, 10) and nn(2, 4096) and nt(2, 3)  # a row or two: always
+    assert nn(32, 32) and nn(3, 256) and not nn(33, 64) and not nn(16, 31)
+    assert nt(8, 32) and not nt(9, 64) and not nt(3, 10)
+    assert tn(1, 2) and tn(2, 32) and tn(32, 256) and not tn(2, 31) and not tn(33, 256)
+    assert not nn(128, 784) and not nt(128, 784) and not tn(128, 784)
+
+
+def test_non_finite_values_propagate():
+    # A NaN or infinity in an operand must reach the output (the overflow checks rely on it).
+    arrays, outs = _operands(1, 17, 33, np.float32)
+    arrays[1][5, 7] = np.nan  # B: column 7 of A @ B
+    arrays[3][4, 2] = np.inf  # D: column 4 of C @ D.T
+    arrays[5][0, 9] = np.nan  # F: column 9 of E.T @ F
+    _micro(*arrays, *outs)
+    assert np.isnan(outs[0][0, 7]) and np.isfinite(np.delete(outs[0], 7, axis=1)).all()
+    assert not np.isfinite(outs[1][0, 4]) and np.isfinite(np.delete(outs[1], 4, axis=1)).all()
+    assert np.isnan(outs[2][:, 9]).all() and np.isfinite(np.delete(outs[2], 9, axis=1)).all()
