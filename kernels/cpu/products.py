@@ -7,15 +7,22 @@ product that a loop over the contiguous output row, which LLVM vectorises, does 
 The micro-kernels below take over where measurement says they win (float32, one BLAS
 thread; ``python -m bench.micro_products`` prints the table it is read from):
 
-=========  ===============================  ============================================
-product    micro-kernel                     measured here (1 BLAS thread), BLAS -> micro
-=========  ===============================  ============================================
-A @ W      <= 2 rows; <= 32 rows >= 32      1x64x64 1.6 -> 0.1 us, 16x64x64 2.6 -> 1.1,
-           wide                             32x784x256 197 -> 78; 4x64x10 0.45 -> 0.99
-A.T @ D    1 row; <= 32 rows >= 32 wide     8x64x64 1.2 -> 1.0, 16x20x64 1.2 -> 0.5
-D @ W.T    <= 2 rows; <= 8 rows >= 32       1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
-           wide                             (dot products: a horizontal sum each)
-=========  ===============================  ============================================
+=========  =================================  =========================================
+product    micro-kernel                       measured here, BLAS -> micro (us)
+=========  =================================  =========================================
+A @ W      <= 2 rows; >= 32 wide and <= 32    1x64x64 1.6 -> 0.1, 16x64x64 2.6 -> 1.1,
+           rows or <= 2 M multiply-adds       200x64x100 31 -> 21 (2 threads: 20 -> 25);
+                                              4x64x10 0.45 -> 0.99 (too narrow)
+A.T @ D    1 row; >= 32 wide as for A @ W     8x64x64 1.2 -> 1.0, 200x64x100 37 -> 26
+D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
+                                              (dot products: a horizontal sum each)
+=========  =================================  =========================================
+
+The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
+to win (A.T @ D at 128x256x128: 54 us in 2-thread BLAS against 69; 128x784x256: 272
+against 378), though against one BLAS thread the micro-kernels stay ahead there too
+(95 -> 83 and 525 -> 390): this machine's OpenBLAS runs its Haswell (AVX2) kernels on an
+AVX-512 CPU, while Numba compiles for the host.
 
 float64 always calls BLAS: its sums in BLAS's order are what keeps exact parity with
 scikit-learn, which multiplies through the same OpenBLAS kernels.
@@ -30,8 +37,9 @@ from .jit import OPTIONS, inline
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
-NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D
-NT_ROWS = 8  # ... and this many for D @ W.T
+NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
+ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds
+NT_ROWS = 8  # ... and this many rows for D @ W.T
 
 
 @inline
@@ -47,10 +55,17 @@ def matmul(A, B, out, trans_a, trans_b):
 
 
 @inline
-def micro_nn_wins(rows, width):
+def micro_nn_wins(rows, inner, width):
     """Whether :func:`small_nn` beats BLAS on ``A @ W``: ``rows`` rows of out, each
-    ``width`` wide (the table above)."""
-    return rows <= SMALL_ROWS or (rows <= NN_ROWS and width >= WIDE)
+    ``width`` wide, sums of ``inner`` products (the table above)."""
+    return rows <= SMALL_ROWS or (width >= WIDE and fits_one_core(rows, inner, width))
+
+
+@inline
+def micro_tn_wins(batch, inner, width):
+    """Whether :func:`small_tn` beats BLAS on ``A.T @ D``: sums over ``batch`` rows of D,
+    each ``width`` wide, into ``inner`` rows of out."""
+    return batch == 1 or (width >= WIDE and fits_one_core(batch, inner, width))
 
 
 @inline
@@ -61,10 +76,9 @@ def micro_nt_wins(rows, width):
 
 
 @inline
-def micro_tn_wins(batch, width):
-    """Whether :func:`small_tn` beats BLAS on ``A.T @ D`` over ``batch`` rows of D, each
-    ``width`` wide."""
-    return batch == 1 or (batch <= NN_ROWS and width >= WIDE)
+def fits_one_core(rows, inner, width):
+    """Few rows, or little enough work that BLAS's second thread does not pay."""
+    return rows <= NN_ROWS or rows * inner * width <= ONE_CORE_WORK
 
 
 @inline
@@ -202,7 +216,7 @@ def _product(A, W, out):
         return lambda A, W, out: matmul(A, W, out, False, False)
 
     def chosen(A, W, out):
-        if micro_nn_wins(A.shape[0], W.shape[1]):
+        if micro_nn_wins(A.shape[0], A.shape[1], W.shape[1]):
             small_nn(A, W, out)
         else:
             matmul(A, W, out, False, False)
@@ -216,7 +230,7 @@ def _product_tn(A, D, out):
         return lambda A, D, out: matmul(A, D, out, True, False)
 
     def chosen(A, D, out):
-        if micro_tn_wins(A.shape[0], D.shape[1]):
+        if micro_tn_wins(A.shape[0], A.shape[1], D.shape[1]):
             small_tn(A, D, out)
         else:
             matmul(A, D, out, True, False)
