@@ -13,16 +13,19 @@ product    micro-kernel                       measured here, BLAS -> micro (us)
 A @ W      <= 2 rows; >= 32 wide and <= 32    1x64x64 1.6 -> 0.1, 16x64x64 2.6 -> 1.1,
            rows or <= 2 M multiply-adds       200x64x100 31 -> 21 (2 threads: 20 -> 25);
                                               4x64x10 0.45 -> 0.99 (too narrow)
-A.T @ D    1 row; >= 32 wide as for A @ W     8x64x64 1.2 -> 1.0, 200x64x100 37 -> 26
+A.T @ D    1 row; 2 rows >= 32 wide           1x64x64 0.5 -> 0.2, 2x20x64 0.24 -> 0.11
 D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
                                               (dot products: a horizontal sum each)
 =========  =================================  =========================================
 
 The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
-to win (A.T @ D at 128x256x128: 54 us in 2-thread BLAS against 69; 128x784x256: 272
-against 378), though against one BLAS thread the micro-kernels stay ahead there too
-(95 -> 83 and 525 -> 390): this machine's OpenBLAS runs its Haswell (AVX2) kernels on an
-AVX-512 CPU, while Numba compiles for the host.
+to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
+BLAS thread the micro-kernel stays ahead there too (589 -> 444): this machine's OpenBLAS
+runs its Haswell (AVX2) kernels on an AVX-512 CPU, while Numba compiles for the host.
+
+The micro-kernels are separately compiled functions, not inlined into their callers:
+inlined at Numba's IR level they tripled a cold first fit (7.3 -> 27-33 s); compiled on
+their own they add ~3 s to it (7.6-8.8 -> 11.0-11.4 s, 20-64-64-3 float32, fresh cache).
 
 float64 always calls BLAS: its sums in BLAS's order are what keeps exact parity with
 scikit-learn, which multiplies through the same OpenBLAS kernels.
@@ -33,7 +36,7 @@ from numba import types
 from numba.extending import overload
 
 from .blas import gemm
-from .jit import OPTIONS, inline
+from .jit import OPTIONS, inline, kernel
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
@@ -62,10 +65,10 @@ def micro_nn_wins(rows, inner, width):
 
 
 @inline
-def micro_tn_wins(batch, inner, width):
+def micro_tn_wins(batch, width):
     """Whether :func:`small_tn` beats BLAS on ``A.T @ D``: sums over ``batch`` rows of D,
-    each ``width`` wide, into ``inner`` rows of out."""
-    return batch == 1 or (width >= WIDE and fits_one_core(batch, inner, width))
+    each ``width`` wide."""
+    return batch == 1 or (batch <= SMALL_ROWS and width >= WIDE)
 
 
 @inline
@@ -81,7 +84,7 @@ def fits_one_core(rows, inner, width):
     return rows <= NN_ROWS or rows * inner * width <= ONE_CORE_WORK
 
 
-@inline
+@kernel
 def small_nn(A, B, out):
     """``out <- A @ B``, register-blocked: four rows of out at a time, each pass over them
     adding four rows of B (16 multiply-adds per load of a B element, and a row of out
@@ -98,7 +101,7 @@ def small_nn(A, B, out):
         nn_one_row(A, B, out, i)
 
 
-@inline
+@kernel
 def nn_dots(A, B, out):
     n, inner = A.shape
     for i in range(n):
@@ -109,7 +112,7 @@ def nn_dots(A, B, out):
             out[i, j] = total
 
 
-@inline
+@kernel
 def nn_four_rows(A, B, out, i):
     inner, m = B.shape
     inner4 = inner - inner % 4
@@ -133,7 +136,7 @@ def nn_four_rows(A, B, out, i):
                 out[r, j] += a * B[k, j]
 
 
-@inline
+@kernel
 def nn_one_row(A, B, out, i):
     inner, m = B.shape
     inner4 = inner - inner % 4
@@ -149,16 +152,13 @@ def nn_one_row(A, B, out, i):
             out[i, j] += a * B[k, j]
 
 
-@inline
+@kernel
 def small_tn(A, D, out):
-    """``out <- A.T @ D``, the sum over the batch's rows of outer products. Over four rows
-    and more, :func:`small_nn` on the transposed view: it reads A one element at a time
-    (the view's layout does not matter) and keeps D and out contiguous; over fewer (too
-    few to unroll), the rows are added one by one, the first stored rather than added."""
+    """``out <- A.T @ D``, the sum over the batch's rows of outer products, the first
+    stored rather than added to zeros. (``small_nn(A.T, D, out)`` beats BLAS up to 32
+    rows too, 200x64x100 37 -> 26 us, but compiling it a second time for the transposed
+    view's layout cost ~1.5 s of every cold first fit.)"""
     n, inner = A.shape
-    if n >= 4:
-        small_nn(A.T, D, out)
-        return
     m = D.shape[1]
     for k in range(inner):
         a = A[0, k]
@@ -170,7 +170,7 @@ def small_tn(A, D, out):
                 out[k, j] += a * D[i, j]
 
 
-@inline
+@kernel
 def small_nt(D, W, out):
     """``out <- D @ W.T``: dot products of contiguous rows, four rows of W per pass over
     a row of D (four vector accumulators, one load of D for four multiply-adds)."""
@@ -210,7 +210,7 @@ def product_nt(D, W, out):
     np.matmul(D, W.T, out=out)
 
 
-@overload(product, jit_options=OPTIONS, inline="always")
+@overload(product, jit_options=OPTIONS)
 def _product(A, W, out):
     if A.dtype != types.float32:
         return lambda A, W, out: matmul(A, W, out, False, False)
@@ -224,13 +224,13 @@ def _product(A, W, out):
     return chosen
 
 
-@overload(product_tn, jit_options=OPTIONS, inline="always")
+@overload(product_tn, jit_options=OPTIONS)
 def _product_tn(A, D, out):
     if A.dtype != types.float32:
         return lambda A, D, out: matmul(A, D, out, True, False)
 
     def chosen(A, D, out):
-        if micro_tn_wins(A.shape[0], A.shape[1], D.shape[1]):
+        if micro_tn_wins(A.shape[0], D.shape[1]):
             small_tn(A, D, out)
         else:
             matmul(A, D, out, True, False)
@@ -238,7 +238,7 @@ def _product_tn(A, D, out):
     return chosen
 
 
-@overload(product_nt, jit_options=OPTIONS, inline="always")
+@overload(product_nt, jit_options=OPTIONS)
 def _product_nt(D, W, out):
     if D.dtype != types.float32:
         return lambda D, W, out: matmul(D, W, out, False, True)
