@@ -40,41 +40,15 @@ def exp_nonpositive(x):
     return p * np.int64((np.int64(n) + 1023) << 52).view(np.float64)
 
 
+@inline
 def softmax_rows(Z, b):
     """In place: ``Z <- softmax(Z + b)`` row by row, shifted by the row max.
 
-    Compiled code gets the overload below, by dtype: float64 calls libm's exp (the
-    exact parity with scikit-learn); float32 subtracts the row maxima first and then
-    runs :func:`exp_nonpositive` over the whole block in one vectorised loop. Its
-    shifted arguments are rounded to float32, a relative error of at most
+    The exponentials go through :func:`exp_block`: libm's exp for float64 (the exact
+    parity with scikit-learn), :func:`exp_nonpositive` in one vectorised loop for float32.
+    Its shifted arguments are rounded to float32, a relative error of at most
     ``|x| * 6e-8`` in a probability ``e**x`` (absolute: below 2.2e-8).
     """
-    Z += b
-    Z -= Z.max(axis=1, keepdims=True)
-    np.exp(Z, out=Z)
-    Z /= Z.sum(axis=1, keepdims=True)
-
-
-@inline
-def softmax_rows_exact(Z, b):
-    n, m = Z.shape
-    for i in range(n):
-        row_max = -np.inf
-        for j in range(m):
-            Z[i, j] += b[j]
-            row_max = max(row_max, Z[i, j])
-        total = 0.0
-        for j in range(m):
-            e = math.exp(Z[i, j] - row_max)
-            Z[i, j] = e
-            total += e
-        inv = 1.0 / total
-        for j in range(m):
-            Z[i, j] *= inv
-
-
-@inline
-def softmax_rows_vectorised(Z, b):
     n, m = Z.shape
     for i in range(n):
         row_max = -np.inf
@@ -94,13 +68,25 @@ def softmax_rows_vectorised(Z, b):
 
 
 def exp_block(Z):
-    """In place: ``Z <- e**Z`` for ``Z <= 0``; one flat loop when Z is C-contiguous (a
-    row of 10 is too short for SIMD to pay), row by row otherwise (a column slice)."""
+    """In place: ``Z <- e**Z`` for ``Z <= 0``. Compiled code gets the overload below:
+    libm's exp for float64; for float32 :func:`exp_nonpositive` in one flat loop when Z
+    is C-contiguous (a row of 10 is too short for SIMD to pay), row by row otherwise (a
+    column slice)."""
     np.exp(Z, out=Z)
 
 
 @overload(exp_block, jit_options=OPTIONS, inline="always")
 def _exp_block(Z):
+    if Z.dtype != types.float32:
+
+        def libm_loops(Z):
+            n, m = Z.shape
+            for i in range(n):
+                for j in range(m):
+                    Z[i, j] = math.exp(Z[i, j])
+
+        return libm_loops
+
     if Z.layout == "C":
 
         def flat_loop(Z):
@@ -117,13 +103,6 @@ def _exp_block(Z):
                 Z[i, j] = exp_nonpositive(np.float64(Z[i, j]))
 
     return row_loops
-
-
-@overload(softmax_rows, jit_options=OPTIONS, inline="always")
-def _softmax_rows(Z, b):
-    if Z.dtype == types.float32:
-        return lambda Z, b: softmax_rows_vectorised(Z, b)
-    return lambda Z, b: softmax_rows_exact(Z, b)
 
 
 @inline

@@ -40,9 +40,10 @@ from .jit import OPTIONS, inline, kernel
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
-NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
-ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds
-NT_ROWS = 8  # ... and this many rows for D @ W.T
+NN_ROWS = 32  # ... this many rows for A @ W,
+ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds (the
+# micro-kernels run on one core; below this BLAS's second thread does not pay);
+NT_ROWS = 8  # ... this many rows for D @ W.T, and SMALL_ROWS for A.T @ D
 
 
 @inline
@@ -61,7 +62,8 @@ def matmul(A, B, out, trans_a, trans_b):
 def micro_nn_wins(rows, inner, width):
     """Whether :func:`small_nn` beats BLAS on ``A @ W``: ``rows`` rows of out, each
     ``width`` wide, sums of ``inner`` products (the table above)."""
-    return rows <= SMALL_ROWS or (width >= WIDE and fits_one_core(rows, inner, width))
+    few_rows = rows <= NN_ROWS or rows * inner * width <= ONE_CORE_WORK
+    return rows <= SMALL_ROWS or (width >= WIDE and few_rows)
 
 
 @inline
@@ -76,12 +78,6 @@ def micro_nt_wins(rows, width):
     """Whether :func:`small_nt` beats BLAS on ``D @ W.T``: ``rows`` rows of D, each
     ``width`` wide (the length of every dot product)."""
     return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
-
-
-@inline
-def fits_one_core(rows, inner, width):
-    """Few rows, or little enough work that BLAS's second thread does not pay."""
-    return rows <= NN_ROWS or rows * inner * width <= ONE_CORE_WORK
 
 
 @kernel
