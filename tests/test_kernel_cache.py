@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 
 import fastmlp.kernels
+from fastmlp.kernels.cpu import products
 
 KERNELS = Path(fastmlp.kernels.__file__).resolve().parent
 
-# Runs the copy's fused dense forward with a tanh activation on a fixed input and prints the
-# output, how often the dispatcher loaded from the on-disk cache and where it caches.
+# Runs the copy's fused dense forward with a tanh activation on a fixed input (float64, or
+# KCOPY_DTYPE) and prints the output, how often the dispatcher loaded from the on-disk
+# cache, where it caches and which micro-kernel C functions the process registered.
 PROGRAM = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     from pathlib import Path
     sys.path.insert(0, sys.argv[1])
     import kcopy.cache
@@ -32,16 +34,18 @@ PROGRAM = textwrap.dedent(
         kcopy.cache._cache_roots = lambda: iter(Path(p) for p in sys.argv[2:])
     import numpy as np
     from kcopy import codes
-    from kcopy.cpu import dense
-    A = np.full((2, 3), 0.5)
-    W = np.full((3, 2), 0.25)
-    out = np.empty((2, 2))
-    dense.dense_forward(A, W, np.zeros(2), out, codes.TANH, 0.0)
+    from kcopy.cpu import dense, products
+    dtype = os.environ.get("KCOPY_DTYPE", "float64")
+    A = np.full((2, 3), 0.5, dtype)
+    W = np.full((3, 2), 0.25, dtype)
+    out = np.empty((2, 2), dtype)
+    dense.dense_forward(A, W, np.zeros(2, dtype), out, codes.TANH, 0.0)
     cache = dense.dense_forward._cache
     print(json.dumps({
-        "out": out[0, 0],
+        "out": float(out[0, 0]),
         "hits": int(dense.dense_forward.stats.cache_hits.total()),
         "path": getattr(cache, "_cache_path", None),
+        "c_functions": sorted(products._c_functions),
     }))
     """
 )
@@ -80,6 +84,20 @@ def test_an_edited_helper_invalidates_every_cached_kernel(copy):
     assert edited["hits"] == 0
     assert edited["out"] == pytest.approx(2.0 * first["out"], rel=1e-12)
     assert edited["path"] != first["path"]
+
+
+def test_micro_kernels_are_compiled_for_float32_only_and_found_by_cached_callers(copy):
+    # A 2-row float32 product runs products.py's micro-kernel, which the cached dense
+    # forward calls by name: loading it in a fresh process must register the C function
+    # first. float64 never calls one, so it compiles none.
+    as_float64, _ = run(copy)
+    assert as_float64["c_functions"] == []
+    float32 = {"KCOPY_DTYPE": "float32"}
+    first, _ = run(copy, env=float32)
+    again, _ = run(copy, env=float32)
+    assert again["hits"] > 0 and again["out"] == first["out"]
+    assert again["c_functions"] == sorted(products.C_BODIES)
+    assert first["out"] == pytest.approx(math.tanh(3 * 0.5 * 0.25), rel=1e-6)
 
 
 def test_a_changed_setting_compiles_anew(copy):

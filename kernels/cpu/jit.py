@@ -15,11 +15,17 @@ forward: 530 ns -> 220 ns) and nothing is compiled twice. The layer functions (d
 losses.py, optimizers.py) stay separately compiled kernels: inlining them costs more
 compilation than it saves (the fused forward alone: cold first fit 5.95 -> 6.62 s), with no
 measurable gain at run time.
+
+``c_function``: a C function under a fixed name, for hot loops that several kernels call
+(products.py's micro-kernels).
 """
 
+from llvmlite import binding
 from numba import njit
+from numba.core import sigutils
+from numba.core.ccallback import CFunc
 
-from ..cache import enable_cache
+from ..cache import enable_c_cache, enable_cache
 from ..config import FASTMATH
 
 OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True}
@@ -31,3 +37,15 @@ def kernel(fn):
 
 def inline(fn):
     return njit(**OPTIONS, inline="always")(fn)
+
+
+def c_function(fn, signature, symbol):
+    """``fn`` compiled as a C function (or loaded from the disk cache) and registered with
+    LLVM as ``symbol``: kernels that call it by that name link to it, as to BLAS (blas.py),
+    instead of linking in its code and optimising it again, as each does with a kernel it
+    calls (~3 s of a cold first fit when the micro-kernels of products.py were kernels)."""
+    options = {key: OPTIONS[key] for key in ("fastmath", "error_model")}
+    compiled = CFunc(fn, sigutils.normalize_signature(signature), locals={}, options=options)
+    enable_c_cache(compiled).compile()
+    binding.add_symbol(symbol, compiled.address)
+    return compiled

@@ -23,20 +23,28 @@ to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though again
 BLAS thread the micro-kernel stays ahead there too (589 -> 444): this machine's OpenBLAS
 runs its Haswell (AVX2) kernels on an AVX-512 CPU, while Numba compiles for the host.
 
-The micro-kernels are separately compiled functions, not inlined into their callers:
-inlined at Numba's IR level they tripled a cold first fit (7.3 -> 27-33 s); compiled on
-their own they add ~3 s to it (7.6-8.8 -> 11.0-11.4 s, 20-64-64-3 float32, fresh cache).
+The micro-kernels are C functions that kernels call by a fixed name (``call_c``), compiled
+once per process and only for float32. As ordinary kernels, every caller linked in their
+code and LLVM optimised it again there: a cold first fit (20-64-64-3 float32, fresh cache)
+took 11.5-12.6 s, against 8.7-9.9 s as C functions (alternating processes, same hour).
+Inlined at Numba's IR level they had tripled it.
 
 float64 always calls BLAS: its sums in BLAS's order are what keeps exact parity with
 scikit-learn, which multiplies through the same OpenBLAS kernels.
 """
 
-import numpy as np
-from numba import types
-from numba.extending import overload
+import threading
 
+import numpy as np
+from llvmlite import ir
+from numba import carray, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import make_array
+
+from ..cache import before_loading
 from .blas import gemm
-from .jit import OPTIONS, inline, kernel
+from .jit import OPTIONS, c_function, inline
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
@@ -80,7 +88,7 @@ def micro_nt_wins(rows, width):
     return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
 
 
-@kernel
+@inline
 def small_nn(A, B, out):
     """``out <- A @ B``, register-blocked: four rows of out at a time, each pass over them
     adding four rows of B (16 multiply-adds per load of a B element, and a row of out
@@ -97,7 +105,7 @@ def small_nn(A, B, out):
         nn_one_row(A, B, out, i)
 
 
-@kernel
+@inline
 def nn_dots(A, B, out):
     n, inner = A.shape
     for i in range(n):
@@ -108,7 +116,7 @@ def nn_dots(A, B, out):
             out[i, j] = total
 
 
-@kernel
+@inline
 def nn_four_rows(A, B, out, i):
     inner, m = B.shape
     inner4 = inner - inner % 4
@@ -132,7 +140,7 @@ def nn_four_rows(A, B, out, i):
                 out[r, j] += a * B[k, j]
 
 
-@kernel
+@inline
 def nn_one_row(A, B, out, i):
     inner, m = B.shape
     inner4 = inner - inner % 4
@@ -148,7 +156,7 @@ def nn_one_row(A, B, out, i):
             out[i, j] += a * B[k, j]
 
 
-@kernel
+@inline
 def small_tn(A, D, out):
     """``out <- A.T @ D``, the sum over the batch's rows of outer products, the first
     stored rather than added to zeros. (``small_nn(A.T, D, out)`` beats BLAS up to 32
@@ -166,7 +174,7 @@ def small_tn(A, D, out):
                 out[k, j] += a * D[i, j]
 
 
-@kernel
+@inline
 def small_nt(D, W, out):
     """``out <- D @ W.T``: dot products of contiguous rows, four rows of W per pass over
     a row of D (four vector accumulators, one load of D for four multiply-adds)."""
@@ -213,7 +221,7 @@ def _product(A, W, out):
 
     def chosen(A, W, out):
         if micro_nn_wins(A.shape[0], A.shape[1], W.shape[1]):
-            small_nn(A, W, out)
+            call_c("small_nn", A, W, out)
         else:
             matmul(A, W, out, False, False)
 
@@ -227,7 +235,7 @@ def _product_tn(A, D, out):
 
     def chosen(A, D, out):
         if micro_tn_wins(A.shape[0], D.shape[1]):
-            small_tn(A, D, out)
+            call_c("small_tn", A, D, out)
         else:
             matmul(A, D, out, True, False)
 
@@ -241,8 +249,77 @@ def _product_nt(D, W, out):
 
     def chosen(D, W, out):
         if micro_nt_wins(D.shape[0], D.shape[1]):
-            small_nt(D, W, out)
+            call_c("small_nt", D, W, out)
         else:
             matmul(D, W, out, False, True)
 
     return chosen
+
+
+# The float32 micro-kernels run as C functions (jit.c_function), compiled on first need:
+# when a kernel that calls them is compiled (call_c's typing) or loaded from the disk cache
+# (its machine code names them). float64 never needs them.
+C_SIGNATURE = types.void(*[types.CPointer(types.float32)] * 3, *[types.int64] * 4)
+
+
+def _c_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
+    small_nn(A, B, carray(out, (a_rows, b_cols)))
+
+
+def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
+    small_tn(A, B, carray(out, (a_cols, b_cols)))
+
+
+def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
+    small_nt(A, B, carray(out, (a_rows, b_rows)))
+
+
+C_BODIES = {"small_nn": _c_nn, "small_tn": _c_tn, "small_nt": _c_nt}
+_c_functions = {}
+_c_lock = threading.Lock()
+
+
+def c_symbol(name):
+    return f"fastmlp_{name}_f32"
+
+
+def ensure_c_functions():
+    """Compile (or load) and register every micro-kernel's C function, once per process.
+    (Their bodies inline everything they call, so no kernel cache lookup, and so no second
+    call to this, happens inside.)"""
+    with _c_lock:
+        if not _c_functions:
+            for name, body in C_BODIES.items():
+                _c_functions[name] = c_function(body, C_SIGNATURE, c_symbol(name))
+
+
+@before_loading
+def _ensure_for_float32(signature):
+    if "float32" in str(signature):
+        ensure_c_functions()
+
+
+@intrinsic(prefer_literal=True)
+def call_c(typingctx, name, A, B, out):
+    """The micro-kernel ``name`` (a key of C_BODIES) on float32 C-contiguous 2-d arrays,
+    through its C function."""
+    if not isinstance(name, types.StringLiteral):
+        return None
+    ensure_c_functions()
+
+    def codegen(context, builder, signature, args):
+        pointer, size = ir.FloatType().as_pointer(), ir.IntType(64)
+        fn = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [pointer] * 3 + [size] * 4),
+            c_symbol(name.literal_value),
+        )
+        arrays = [make_array(t)(context, builder, v) for t, v in zip(signature.args[1:], args[1:])]
+        shapes = [cgutils.unpack_tuple(builder, x.shape, 2) for x in arrays[:2]]
+        builder.call(fn, [x.data for x in arrays] + [*shapes[0], *shapes[1]])
+        return context.get_dummy_value()
+
+    return types.none(name, A, B, out), codegen
