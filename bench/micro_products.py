@@ -74,7 +74,7 @@ def measure(rows=ROWS, layers=LAYERS, dtype=np.float32):
             D = rng.standard_normal((n, fan_out)).astype(dtype)
             cases = (
                 ("A @ W", 0, A, W, (n, fan_out), products.micro_nn_wins(n, fan_in, fan_out)),
-                ("A.T @ D", 1, A, D, (fan_in, fan_out), products.micro_tn_wins(n, fan_out)),
+                ("A.T @ D", 1, A, D, (fan_in, fan_out), products.micro_tn_wins(n, fan_in, fan_out)),
                 ("D @ W.T", 2, D, W, (n, fan_in), products.micro_nt_wins(n, fan_out)),
             )
             for name, form, X, Y, shape, chosen in cases:

@@ -117,7 +117,7 @@ def _form(trans_a, trans_b, rows, cols, inner, dtype):
     products.py picks a micro-kernel, else the gemm call in BLAS's column-major terms."""
     if dtype == np.float32:
         if trans_a:  # A.T @ D: the batch is the inner dimension
-            micro = products.micro_tn_wins(inner, cols)
+            micro = products.micro_tn_wins(inner, rows, cols)
         elif trans_b:  # D @ W.T: dot products as long as the inner dimension
             micro = products.micro_nt_wins(rows, inner)
         else:

@@ -20,6 +20,15 @@ def _micro(A, B, C, D, E, F, out_nn, out_nt, out_tn):
 
 
 @njit
+def _micro_c(A, B, C, D, E, F, out_nn, out_nt, out_tn):
+    # float32's micro-kernels as the layers call them: through their C functions (A.T @ D
+    # over more than two rows multiplies a transposed copy there).
+    products.call_c("small_nn", A, B, out_nn)
+    products.call_c("small_nt", C, D, out_nt)
+    products.call_c("small_tn", E, F, out_tn)
+
+
+@njit
 def _blas(A, B, C, D, E, F, out_nn, out_nt, out_tn):
     products.matmul(A, B, out_nn, False, False)
     products.matmul(C, D, out_nt, False, True)
@@ -61,7 +70,7 @@ def _tolerance(dtype, inner):
 def test_micro_kernels_match_blas_and_reference(n, k, m, dtype):
     arrays, micro = _operands(n, k, m, dtype)
     _, blas = _operands(n, k, m, dtype)
-    _micro(*arrays, *micro)
+    (_micro_c if dtype == np.float32 else _micro)(*arrays, *micro)
     _blas(*arrays, *blas)
     for got, by_blas, expected, inner in zip(micro, blas, _expected(*arrays), (k, m, n)):
         assert_allclose(got, expected, **_tolerance(dtype, inner))
@@ -98,7 +107,8 @@ def test_the_choice_follows_the_measured_table():
     assert nn(200, 64, 100)  # 1.3 M multiply-adds: one core's work
     assert not nn(128, 256, 128)  # BLAS's two threads pay
     assert nt(8, 32) and not nt(9, 64) and not nt(200, 100)
-    assert tn(1, 2) and tn(2, 32) and not tn(2, 31) and not tn(3, 256)
+    assert tn(1, 20, 2) and tn(2, 20, 32) and tn(32, 64, 64) and tn(200, 64, 100)
+    assert not tn(2, 20, 31) and not tn(16, 64, 2) and not tn(256, 1024, 1024)
 
 
 def test_non_finite_values_propagate():

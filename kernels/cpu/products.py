@@ -70,15 +70,22 @@ def matmul(A, B, out, trans_a, trans_b):
 def micro_nn_wins(rows, inner, width):
     """Whether :func:`small_nn` beats BLAS on ``A @ W``: ``rows`` rows of out, each
     ``width`` wide, sums of ``inner`` products (the table above)."""
-    few_rows = rows <= NN_ROWS or rows * inner * width <= ONE_CORE_WORK
-    return rows <= SMALL_ROWS or (width >= WIDE and few_rows)
+    return rows <= SMALL_ROWS or blocked_wins(rows, inner, width)
 
 
 @inline
-def micro_tn_wins(batch, width):
-    """Whether :func:`small_tn` beats BLAS on ``A.T @ D``: sums over ``batch`` rows of D,
-    each ``width`` wide."""
-    return batch == 1 or (batch <= SMALL_ROWS and width >= WIDE)
+def blocked_wins(rows, inner, width):
+    """Whether the register-blocked loops beat BLAS on ``rows`` rows of out, each
+    ``width`` wide, sums of ``inner`` products, in either product they serve."""
+    few_rows = rows <= NN_ROWS or rows * inner * width <= ONE_CORE_WORK
+    return width >= WIDE and few_rows
+
+
+@inline
+def micro_tn_wins(batch, fan_in, width):
+    """Whether :func:`small_tn` beats BLAS on ``A.T @ D``: ``fan_in`` rows of out, each
+    ``width`` wide, sums over the ``batch`` rows of A and D."""
+    return batch == 1 or blocked_wins(batch, fan_in, width)
 
 
 @inline
@@ -158,10 +165,9 @@ def nn_one_row(A, B, out, i):
 
 @inline
 def small_tn(A, D, out):
-    """``out <- A.T @ D``, the sum over the batch's rows of outer products, the first
-    stored rather than added to zeros. (``small_nn(A.T, D, out)`` beats BLAS up to 32
-    rows too, 200x64x100 37 -> 26 us, but compiling it a second time for the transposed
-    view's layout cost ~1.5 s of every cold first fit.)"""
+    """``out <- A.T @ D`` as sums of the rows of D scaled by a column of A, the first
+    stored rather than added to zeros (over more than two rows, ``_c_tn`` multiplies a
+    transposed copy of A instead)."""
     n, inner = A.shape
     m = D.shape[1]
     for k in range(inner):
@@ -234,7 +240,7 @@ def _product_tn(A, D, out):
         return lambda A, D, out: matmul(A, D, out, True, False)
 
     def chosen(A, D, out):
-        if micro_tn_wins(A.shape[0], D.shape[1]):
+        if micro_tn_wins(A.shape[0], A.shape[1], D.shape[1]):
             call_c("small_tn", A, D, out)
         else:
             matmul(A, D, out, True, False)
@@ -268,8 +274,22 @@ def _c_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
 
 
 def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
-    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
-    small_tn(A, B, carray(out, (a_cols, b_cols)))
+    A, B, C = (
+        carray(a, (a_rows, a_cols)),
+        carray(b, (b_rows, b_cols)),
+        carray(out, (a_cols, b_cols)),
+    )
+    if a_rows <= SMALL_ROWS:
+        small_tn(A, B, C)
+        return
+    # Over more rows, small_nn's blocks on a transposed copy of A (a copy of a_rows x
+    # a_cols against a_rows x a_cols x b_cols multiply-adds) through its C function: its
+    # loops compiled once (a second compilation for A's transposed view cost ~0.6 s).
+    transposed = np.empty((a_cols, a_rows), np.float32)
+    for i in range(a_rows):
+        for k in range(a_cols):
+            transposed[k, i] = A[i, k]
+    call_c("small_nn", transposed, B, C)
 
 
 def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
@@ -279,21 +299,24 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
 
 C_BODIES = {"small_nn": _c_nn, "small_tn": _c_tn, "small_nt": _c_nt}
 _c_functions = {}
-_c_lock = threading.Lock()
+_c_lock = threading.RLock()
 
 
 def c_symbol(name):
     return f"fastmlp_{name}_f32"
 
 
-def ensure_c_functions():
-    """Compile (or load) and register every micro-kernel's C function, once per process.
-    (Their bodies inline everything they call, so no kernel cache lookup, and so no second
-    call to this, happens inside.)"""
+def ensure_c_function(name):
+    """Compile (or load) and register the micro-kernel ``name``'s C function, once per
+    process. (A body calls another's C function, compiled first, and no kernel.)"""
     with _c_lock:
-        if not _c_functions:
-            for name, body in C_BODIES.items():
-                _c_functions[name] = c_function(body, C_SIGNATURE, c_symbol(name))
+        if name not in _c_functions:
+            _c_functions[name] = c_function(C_BODIES[name], C_SIGNATURE, c_symbol(name))
+
+
+def ensure_c_functions():
+    for name in C_BODIES:
+        ensure_c_function(name)
 
 
 @before_loading
@@ -308,7 +331,7 @@ def call_c(typingctx, name, A, B, out):
     through its C function."""
     if not isinstance(name, types.StringLiteral):
         return None
-    ensure_c_functions()
+    ensure_c_function(name.literal_value)
 
     def codegen(context, builder, signature, args):
         pointer, size = ir.FloatType().as_pointer(), ir.IntType(64)
