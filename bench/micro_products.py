@@ -32,16 +32,16 @@ def _loop(form, micro, A, B, out, n):
     for _ in range(n):
         if form == 0:
             if micro:
-                products.small_nn(A, B, out)
+                products.call_c("small_nn", A, B, out)
             else:
                 products.matmul(A, B, out, False, False)
         elif form == 1:
             if micro:
-                products.small_tn(A, B, out)
+                products.call_c("small_tn", A, B, out)
             else:
                 products.matmul(A, B, out, True, False)
         elif micro:
-            products.small_nt(A, B, out)
+            products.call_c("small_nt", A, B, out)
         else:
             products.matmul(A, B, out, False, True)
 

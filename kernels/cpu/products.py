@@ -13,7 +13,7 @@ product    micro-kernel                       measured here, BLAS -> micro (us)
 A @ W      <= 2 rows; >= 32 wide and <= 32    1x64x64 1.6 -> 0.1, 16x64x64 2.6 -> 1.1,
            rows or <= 2 M multiply-adds       200x64x100 31 -> 21 (2 threads: 20 -> 25);
                                               4x64x10 0.45 -> 0.99 (too narrow)
-A.T @ D    1 row; 2 rows >= 32 wide           1x64x64 0.5 -> 0.2, 2x20x64 0.24 -> 0.11
+A.T @ D    1 row; >= 32 wide as for A @ W     1x64x64 0.5 -> 0.2, 16x64x64 2.3 -> 1.7
 D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
                                               (dot products: a horizontal sum each)
 =========  =================================  =========================================
@@ -48,10 +48,10 @@ from .jit import OPTIONS, c_function, inline
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
-NN_ROWS = 32  # ... this many rows for A @ W,
+NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
 ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds (the
 # micro-kernels run on one core; below this BLAS's second thread does not pay);
-NT_ROWS = 8  # ... this many rows for D @ W.T, and SMALL_ROWS for A.T @ D
+NT_ROWS = 8  # ... and this many rows for D @ W.T
 
 
 @inline
