@@ -87,17 +87,20 @@ def test_an_edited_helper_invalidates_every_cached_kernel(copy):
 
 
 def test_micro_kernels_are_compiled_for_float32_only_and_found_by_cached_callers(copy):
-    # A 2-row float32 product runs products.py's micro-kernel, which the cached dense
-    # forward calls by name: loading it in a fresh process must register the C function
-    # first. float64 never calls one, so it compiles none.
-    as_float64, _ = run(copy)
+    # Under the "many" profile a 2-row float32 product runs products.py's micro-kernel,
+    # which the cached dense forward calls by name: loading it in a fresh process must
+    # register the C function first. float64 never calls one, so it compiles none.
+    as_float64, _ = run(copy, env={"FASTMLP_MICRO_KERNELS": "many"})
     assert as_float64["c_functions"] == []
-    float32 = {"KCOPY_DTYPE": "float32"}
+    float32 = {"KCOPY_DTYPE": "float32", "FASTMLP_MICRO_KERNELS": "many"}
     first, _ = run(copy, env=float32)
     again, _ = run(copy, env=float32)
     assert again["hits"] > 0 and again["out"] == first["out"]
     assert again["c_functions"] == sorted(products.C_BODIES)
     assert first["out"] == pytest.approx(math.tanh(3 * 0.5 * 0.25), rel=1e-6)
+    # "few" never multiplies A @ W by a micro-kernel: small_nn is never compiled.
+    few, _ = run(copy, env={**float32, "FASTMLP_MICRO_KERNELS": "few"})
+    assert few["c_functions"] == ["small_nt", "small_tn"] and few["out"] == first["out"]
 
 
 def test_a_changed_setting_compiles_anew(copy):

@@ -2,14 +2,19 @@
 float64 NumPy reference on odd shapes in both dtypes, and the per-shape choice between
 them."""
 
+from functools import partial
+
 import numpy as np
 import pytest
+import threadpoolctl
 from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 
+from fastmlp.kernels import config
 from fastmlp.kernels.cpu import products
 
 ODD = [1, 3, 17, 63, 65, 129]
+MICRO_RULES = (products.micro_nn_wins, products.micro_nt_wins, products.micro_tn_wins)
 
 
 @njit
@@ -101,7 +106,8 @@ def test_float64_always_goes_to_blas(n):
 
 
 def test_the_choice_follows_the_measured_table():
-    nn, nt, tn = products.micro_nn_wins, products.micro_nt_wins, products.micro_tn_wins
+    # "many": the profile for BLAS with slow few-row products (OpenBLAS's AVX2 kernels).
+    nn, nt, tn = (partial(f, many=True) for f in MICRO_RULES)
     assert nn(1, 64, 2) and nn(2, 64, 10) and nn(2, 784, 4096) and nt(2, 3)  # 1-2 rows
     assert nn(32, 784, 32) and nn(3, 64, 256) and not nn(16, 64, 31) and not nt(3, 10)
     assert nn(200, 64, 100)  # 1.3 M multiply-adds: one core's work
@@ -109,6 +115,46 @@ def test_the_choice_follows_the_measured_table():
     assert nt(8, 32) and not nt(9, 64) and not nt(200, 100)
     assert tn(1, 20, 2) and tn(2, 20, 32) and tn(32, 64, 64) and tn(200, 64, 100)
     assert not tn(2, 20, 31) and not tn(16, 64, 2) and not tn(256, 1024, 1024)
+
+
+def test_with_fast_blas_only_one_row_products_leave_it():
+    # "few": BLAS's AVX-512 kernels (the micro-kernels win only one-row A.T @ D, and one-row
+    # D @ W.T too narrow to fill a SIMD vector).
+    nn, nt, tn = (partial(f, many=False) for f in MICRO_RULES)
+    assert not any(nn(n, 64, 64) or nn(n, 784, 256) for n in (1, 2, 16))
+    assert tn(1, 20, 64) and tn(1, 784, 256) and not tn(2, 20, 64) and not tn(16, 64, 64)
+    assert nt(1, 2) and nt(1, 10) and not nt(1, 64) and not nt(2, 10)
+
+
+def test_the_profile_is_the_configured_one():
+    assert products.MANY == (config.MICRO_KERNELS == "many")
+    assert f"micro={config.MICRO_KERNELS}" in config.SETTINGS_KEY  # cached kernels differ
+
+
+@pytest.mark.parametrize(
+    "cores,profile",
+    [
+        ({"Haswell"}, "many"),
+        ({"Zen"}, "many"),
+        ({"SkylakeX"}, "few"),
+        ({"Haswell", "Cooperlake"}, "few"),
+        (set(), "few"),  # not OpenBLAS (MKL, Accelerate): fast small products
+    ],
+)
+def test_auto_profile_follows_openblas_kernels(monkeypatch, cores, profile):
+    libs = [{"internal_api": "openblas", "architecture": core} for core in cores]
+    libs.append({"internal_api": "openmp"})
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: libs)
+    monkeypatch.delenv("FASTMLP_MICRO_KERNELS", raising=False)
+    assert config._micro_kernels() == profile
+
+
+def test_the_profile_can_be_forced_and_a_bad_one_is_named(monkeypatch):
+    monkeypatch.setenv("FASTMLP_MICRO_KERNELS", "many")
+    assert config._micro_kernels() == "many"
+    monkeypatch.setenv("FASTMLP_MICRO_KERNELS", "most")
+    with pytest.raises(ValueError, match="FASTMLP_MICRO_KERNELS must be auto, many or few"):
+        config._micro_kernels()
 
 
 def test_non_finite_values_propagate():

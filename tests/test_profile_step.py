@@ -2,6 +2,7 @@
 call products.py makes or "micro"."""
 
 from bench import profile_step
+from fastmlp.kernels.cpu import products
 
 
 def test_profile_has_every_phase_with_its_blas_form():
@@ -27,7 +28,7 @@ def test_table_sums_the_phases_without_diagnostics():
 def test_profile_names_the_micro_kernels_a_one_row_step_uses():
     rows, _ = profile_step.profile((3, 40, 2), batch=1)
     phases = {name: form for name, form, *_ in rows}
-    assert phases["L1 forward A@W"] == phases["L1 grad A.T@D"] == "micro"
-    assert phases["L2 delta D@W.T"] == "micro"
+    assert phases["L1 grad A.T@D"] == phases["L2 delta D@W.T"] == "micro"  # either profile
+    assert phases["L1 forward A@W"] == ("micro" if products.MANY else "NN 40x1x3")
     rows, _ = profile_step.profile((3, 40, 2), batch=1, dtype="float64")
     assert {"NN 40x1x3", "NT 40x3x1", "TN 40x1x2"} <= {form for _, form, *_ in rows}

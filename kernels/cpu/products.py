@@ -2,13 +2,16 @@
 
 A layer multiplies ``A @ W`` (forward), ``A.T @ D`` (weight gradient) and ``D @ W.T``
 (delta). Large products go to SciPy's BLAS (blas.py), called directly. A few-row product
-costs BLAS far more than its arithmetic: OpenBLAS's sgemm spends ~1.8 us on a 1 x 64 x 64
-product that a loop over the contiguous output row, which LLVM vectorises, does in 0.2 us.
-The micro-kernels below take over where measurement says they win (float32, one BLAS
-thread; ``python -m bench.micro_products`` prints the table it is read from):
+can cost BLAS far more than its arithmetic, and then a register-blocked loop over the
+contiguous output row, which LLVM vectorises, wins. Whether it does depends on the BLAS
+build's kernels, so the choice follows one of two profiles (``FASTMLP_MICRO_KERNELS``,
+config.py), each read from ``python -m bench.micro_products`` (float32, one BLAS thread):
+
+``many``: OpenBLAS with its AVX2 (Haswell) kernels, here on an AVX-512 Xeon it did not
+know, where its sgemm spent ~1.6 us on a 1 x 64 x 64 product:
 
 =========  =================================  =========================================
-product    micro-kernel                       measured here, BLAS -> micro (us)
+product    micro-kernel                       measured, BLAS -> micro (us)
 =========  =================================  =========================================
 A @ W      <= 2 rows; >= 32 wide and <= 32    1x64x64 1.6 -> 0.1, 16x64x64 2.6 -> 1.1,
            rows or <= 2 M multiply-adds       200x64x100 31 -> 21 (2 threads: 20 -> 25);
@@ -18,10 +21,17 @@ D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -
                                               (dot products: a horizontal sum each)
 =========  =================================  =========================================
 
+``few``: OpenBLAS with AVX-512 kernels (here SkylakeX's on a Zen 4), or another BLAS.
+Its few-row products run near the core's peak, and the micro-kernels, compiled for a Zen 4,
+at half that: 16x64x64 A @ W 1.2 us against 2.3, D @ W.T 2.0 against 7.8, 8x64x64
+D @ W.T 0.9 against 3.8. They keep one-row ``A.T @ D`` (1x64x64 0.43 -> 0.33,
+1x100x10 0.56 -> 0.20) and one-row ``D @ W.T`` narrower than 16 (1x64x10 0.30 -> 0.14),
+where BLAS's call costs more than the sums. 20-64-64-2 steps (profile_step medians):
+batch 8 11.7 -> 6.7 us, batch 16 13.3 -> 9.9 us for the sum of the phases.
+
 The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
 to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
-BLAS thread the micro-kernel stays ahead there too (589 -> 444): this machine's OpenBLAS
-runs its Haswell (AVX2) kernels on an AVX-512 CPU, while Numba compiles for the host.
+BLAS thread the micro-kernel stayed ahead there too (589 -> 444) with AVX2 BLAS.
 
 The micro-kernels are C functions that kernels call by a fixed name (``call_c``), compiled
 once per process and only for float32. As ordinary kernels, every caller linked in their
@@ -43,6 +53,7 @@ from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array
 
 from ..cache import before_loading
+from ..config import MICRO_KERNELS
 from .blas import gemm
 from .jit import OPTIONS, c_function, inline
 
@@ -52,6 +63,9 @@ NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
 ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds (the
 # micro-kernels run on one core; below this BLAS's second thread does not pay);
 NT_ROWS = 8  # ... and this many rows for D @ W.T
+# BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
+NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill).
+MANY = MICRO_KERNELS == "many"
 
 
 @inline
@@ -67,10 +81,11 @@ def matmul(A, B, out, trans_a, trans_b):
 
 
 @inline
-def micro_nn_wins(rows, inner, width):
+def micro_nn_wins(rows, inner, width, many=MANY):
     """Whether :func:`small_nn` beats BLAS on ``A @ W``: ``rows`` rows of out, each
-    ``width`` wide, sums of ``inner`` products (the table above)."""
-    return rows <= SMALL_ROWS or blocked_wins(rows, inner, width)
+    ``width`` wide, sums of ``inner`` products (the table above). ``many``: the profile
+    for BLAS with slow few-row products (config.MICRO_KERNELS); otherwise BLAS always."""
+    return many and (rows <= SMALL_ROWS or blocked_wins(rows, inner, width))
 
 
 @inline
@@ -82,16 +97,18 @@ def blocked_wins(rows, inner, width):
 
 
 @inline
-def micro_tn_wins(batch, fan_in, width):
+def micro_tn_wins(batch, fan_in, width, many=MANY):
     """Whether :func:`small_tn` beats BLAS on ``A.T @ D``: ``fan_in`` rows of out, each
     ``width`` wide, sums over the ``batch`` rows of A and D."""
-    return batch == 1 or blocked_wins(batch, fan_in, width)
+    return batch == 1 or (many and blocked_wins(batch, fan_in, width))
 
 
 @inline
-def micro_nt_wins(rows, width):
+def micro_nt_wins(rows, width, many=MANY):
     """Whether :func:`small_nt` beats BLAS on ``D @ W.T``: ``rows`` rows of D, each
     ``width`` wide (the length of every dot product)."""
+    if not many:
+        return rows == 1 and width < NARROW
     return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
 
 
@@ -222,7 +239,7 @@ def product_nt(D, W, out):
 
 @overload(product, jit_options=OPTIONS)
 def _product(A, W, out):
-    if A.dtype != types.float32:
+    if A.dtype != types.float32 or not MANY:
         return lambda A, W, out: matmul(A, W, out, False, False)
 
     def chosen(A, W, out):
@@ -297,7 +314,14 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
     small_nt(A, B, carray(out, (a_rows, b_rows)))
 
 
-C_BODIES = {"small_nn": _c_nn, "small_tn": _c_tn, "small_nt": _c_nt}
+def _c_tn_outer(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    """_c_tn for the "few" profile, which calls it for one row only: small_tn at every row
+    count, so that small_nn is never compiled."""
+    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
+    small_tn(A, B, carray(out, (a_cols, b_cols)))
+
+
+C_BODIES = {"small_nn": _c_nn, "small_tn": _c_tn if MANY else _c_tn_outer, "small_nt": _c_nt}
 _c_functions = {}
 _c_lock = threading.RLock()
 
@@ -314,8 +338,13 @@ def ensure_c_function(name):
             _c_functions[name] = c_function(C_BODIES[name], C_SIGNATURE, c_symbol(name))
 
 
+# The C functions the layers call under this process's profile: "few" never multiplies
+# A @ W by a micro-kernel, and compiling small_nn costs ~1 s of a cold first fit.
+LAYER_C_FUNCTIONS = tuple(C_BODIES) if MANY else ("small_tn", "small_nt")
+
+
 def ensure_c_functions():
-    for name in C_BODIES:
+    for name in LAYER_C_FUNCTIONS:
         ensure_c_function(name)
 
 
