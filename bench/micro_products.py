@@ -7,8 +7,10 @@ Run from the repository root::
     python -m bench.micro_products --threads 2
 
 Each cell is the median of 7 timed compiled loops (us a product); "chosen" is what
-products.py picks for that shape, marked with ``!`` where the other was faster by more
-than 10%.
+products.py picks for that shape under this process's profile (``FASTMLP_MICRO_KERNELS``:
+run it under both to see which suits a machine), marked with ``!`` where the other was
+faster by more than 10%. Under "few", the A.T @ D micro-kernel is small_tn's outer-product
+loop at every row count.
 """
 
 import argparse
@@ -18,6 +20,7 @@ import numpy as np
 from numba import njit
 from threadpoolctl import threadpool_limits
 
+from fastmlp.kernels import config
 from fastmlp.kernels.cpu import products
 from fastmlp.kernels.cpu.jit import OPTIONS
 
@@ -75,7 +78,7 @@ def measure(rows=ROWS, layers=LAYERS, dtype=np.float32):
             cases = (
                 ("A @ W", 0, A, W, (n, fan_out), products.micro_nn_wins(n, fan_in, fan_out)),
                 ("A.T @ D", 1, A, D, (fan_in, fan_out), products.micro_tn_wins(n, fan_in, fan_out)),
-                ("D @ W.T", 2, D, W, (n, fan_in), products.micro_nt_wins(n, fan_out)),
+                ("D @ W.T", 2, D, W, (n, fan_in), products.micro_nt_wins(n, fan_in, fan_out)),
             )
             for name, form, X, Y, shape, chosen in cases:
                 out = np.empty(shape, dtype)
@@ -103,7 +106,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with threadpool_limits(args.threads):
         results = measure()
-    print(f"float32, {args.threads} BLAS thread(s):")
+    print(
+        f"float32, {args.threads} BLAS thread(s), micro-kernel profile "
+        f"{config.MICRO_KERNELS!r} (FASTMLP_MICRO_KERNELS):"
+    )
     print(format_results(results))
 
 

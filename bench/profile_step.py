@@ -119,7 +119,7 @@ def _form(trans_a, trans_b, rows, cols, inner, dtype):
         if trans_a:  # A.T @ D: the batch is the inner dimension
             micro = products.micro_tn_wins(inner, rows, cols)
         elif trans_b:  # D @ W.T: dot products as long as the inner dimension
-            micro = products.micro_nt_wins(rows, inner)
+            micro = products.micro_nt_wins(rows, cols, inner)
         else:
             micro = products.micro_nn_wins(rows, inner, cols)
         if micro:

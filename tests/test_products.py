@@ -2,6 +2,7 @@
 float64 NumPy reference on odd shapes in both dtypes, and the per-shape choice between
 them."""
 
+import ctypes
 from functools import partial
 
 import numpy as np
@@ -11,7 +12,7 @@ from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastmlp.kernels import config
-from fastmlp.kernels.cpu import products
+from fastmlp.kernels.cpu import jit, products
 
 ODD = [1, 3, 17, 63, 65, 129]
 MICRO_RULES = (products.micro_nn_wins, products.micro_nt_wins, products.micro_tn_wins)
@@ -108,22 +109,24 @@ def test_float64_always_goes_to_blas(n):
 def test_the_choice_follows_the_measured_table():
     # "many": the profile for BLAS with slow few-row products (OpenBLAS's AVX2 kernels).
     nn, nt, tn = (partial(f, many=True) for f in MICRO_RULES)
-    assert nn(1, 64, 2) and nn(2, 64, 10) and nn(2, 784, 4096) and nt(2, 3)  # 1-2 rows
-    assert nn(32, 784, 32) and nn(3, 64, 256) and not nn(16, 64, 31) and not nt(3, 10)
+    assert nn(1, 64, 2) and nn(2, 64, 10) and nn(2, 784, 4096) and nt(2, 64, 3)  # 1-2 rows
+    assert nn(32, 784, 32) and nn(3, 64, 256) and not nn(16, 64, 31) and not nt(3, 64, 10)
     assert nn(200, 64, 100)  # 1.3 M multiply-adds: one core's work
     assert not nn(128, 256, 128)  # BLAS's two threads pay
-    assert nt(8, 32) and not nt(9, 64) and not nt(200, 100)
+    assert nt(8, 64, 32) and not nt(9, 64, 64) and not nt(200, 64, 100)
     assert tn(1, 20, 2) and tn(2, 20, 32) and tn(32, 64, 64) and tn(200, 64, 100)
     assert not tn(2, 20, 31) and not tn(16, 64, 2) and not tn(256, 1024, 1024)
 
 
 def test_with_fast_blas_only_one_row_products_leave_it():
-    # "few": BLAS's AVX-512 kernels (the micro-kernels win only one-row A.T @ D, and one-row
-    # D @ W.T too narrow to fill a SIMD vector).
+    # "few": BLAS's AVX-512 kernels (the micro-kernels win one-row A.T @ D, one-row D @ W.T
+    # too narrow to fill a SIMD vector, and few-row products of big layers).
     nn, nt, tn = (partial(f, many=False) for f in MICRO_RULES)
     assert not any(nn(n, 64, 64) or nn(n, 784, 256) for n in (1, 2, 16))
+    assert nn(1, 1024, 1024) and nn(2, 1024, 1024) and not nn(3, 1024, 1024)
     assert tn(1, 20, 64) and tn(1, 784, 256) and not tn(2, 20, 64) and not tn(16, 64, 64)
-    assert nt(1, 2) and nt(1, 10) and not nt(1, 64) and not nt(2, 10)
+    assert nt(1, 64, 2) and nt(1, 64, 10) and not nt(1, 20, 64) and not nt(2, 64, 10)
+    assert nt(4, 1024, 1024) and not nt(5, 1024, 1024) and not nt(2, 784, 256)
 
 
 def test_the_profile_is_the_configured_one():
@@ -167,3 +170,38 @@ def test_non_finite_values_propagate():
     assert np.isnan(outs[0][0, 7]) and np.isfinite(np.delete(outs[0], 7, axis=1)).all()
     assert not np.isfinite(outs[1][0, 4]) and np.isfinite(np.delete(outs[1], 4, axis=1)).all()
     assert np.isnan(outs[2][:, 9]).all() and np.isfinite(np.delete(outs[2], 9, axis=1)).all()
+
+
+# Every C function body, whichever profile this process runs (it compiles only its own's),
+# by the product it computes.
+C_BODY_FORMS = {
+    "_c_nn": "nn",
+    "_c_rows_nn": "nn",
+    "_c_tn": "tn",
+    "_c_tn_outer": "tn",
+    "_c_nt": "nt",
+}
+
+
+@pytest.fixture(scope="module")
+def c_bodies():
+    return {
+        name: jit.c_function(getattr(products, name), products.C_SIGNATURE, f"fastmlp_test{name}")
+        for name in C_BODY_FORMS
+    }
+
+
+@pytest.mark.parametrize("name", sorted(C_BODY_FORMS))
+@pytest.mark.parametrize("n,k,m", [(1, 17, 65), (2, 63, 3), (3, 65, 17), (17, 129, 63)])
+def test_each_c_body_matches_the_reference(c_bodies, name, n, k, m):
+    A, B, C, D, E, F = _operands(n, k, m, np.float32)[0]
+    out_nn, out_nt, out_tn = _expected(A, B, C, D, E, F)
+    a, b, expected, inner = {
+        "nn": (A, B, out_nn, k),
+        "nt": (C, D, out_nt, m),
+        "tn": (E, F, out_tn, n),
+    }[C_BODY_FORMS[name]]
+    out = np.full(expected.shape, np.nan, np.float32)
+    pointer = ctypes.POINTER(ctypes.c_float)
+    c_bodies[name].ctypes(*(x.ctypes.data_as(pointer) for x in (a, b, out)), *a.shape, *b.shape)
+    assert_allclose(out, expected, **_tolerance(np.float32, inner))

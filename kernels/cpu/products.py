@@ -26,8 +26,12 @@ Its few-row products run near the core's peak, and the micro-kernels, compiled f
 at half that: 16x64x64 A @ W 1.2 us against 2.3, D @ W.T 2.0 against 7.8, 8x64x64
 D @ W.T 0.9 against 3.8. They keep one-row ``A.T @ D`` (1x64x64 0.43 -> 0.33,
 1x100x10 0.56 -> 0.20) and one-row ``D @ W.T`` narrower than 16 (1x64x10 0.30 -> 0.14),
-where BLAS's call costs more than the sums. 20-64-64-2 steps (profile_step medians):
-batch 8 11.7 -> 6.7 us, batch 16 13.3 -> 9.9 us for the sum of the phases.
+where BLAS's call costs more than the sums; and few-row products of big layers, where
+this OpenBLAS turns slow (1x1024x1024 A @ W 374 -> 53 us, D @ W.T 835 -> 83 us; 4 rows
+D @ W.T 856 -> 335 us): A @ W over 1-2 rows row by row (``rows_nn``, without small_nn's
+blocks and their ~1 s of compilation), D @ W.T over up to 4. 20-64-64-2 steps
+(profile_step medians): batch 8 11.7 -> 6.7 us, batch 16 13.3 -> 9.9 us for the sum of
+the phases; one-row ``Network.forward`` of 256-1024-1024-10 252 -> ~100 us.
 
 The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
 to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
@@ -64,8 +68,13 @@ ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds (t
 # micro-kernels run on one core; below this BLAS's second thread does not pay);
 NT_ROWS = 8  # ... and this many rows for D @ W.T
 # BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
-NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill).
+NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
+BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
+BIG_NT_ROWS = 4  # up to this many, where BLAS's few-row products turn slow.
 MANY = MICRO_KERNELS == "many"
+# A @ W's micro-kernel: "few" multiplies only 1-2 rows, where small_nn's blocks would cost
+# ~1 s more of a cold first fit.
+NN_MICRO_KERNEL = "small_nn" if MANY else "rows_nn"
 
 
 @inline
@@ -82,10 +91,12 @@ def matmul(A, B, out, trans_a, trans_b):
 
 @inline
 def micro_nn_wins(rows, inner, width, many=MANY):
-    """Whether :func:`small_nn` beats BLAS on ``A @ W``: ``rows`` rows of out, each
-    ``width`` wide, sums of ``inner`` products (the table above). ``many``: the profile
-    for BLAS with slow few-row products (config.MICRO_KERNELS); otherwise BLAS always."""
-    return many and (rows <= SMALL_ROWS or blocked_wins(rows, inner, width))
+    """Whether a micro-kernel beats BLAS on ``A @ W``: ``rows`` rows of out, each ``width``
+    wide, sums of ``inner`` products (the table above). ``many``: the profile for BLAS with
+    slow few-row products (config.MICRO_KERNELS)."""
+    if not many:
+        return rows <= SMALL_ROWS and inner * width >= BIG
+    return rows <= SMALL_ROWS or blocked_wins(rows, inner, width)
 
 
 @inline
@@ -104,11 +115,11 @@ def micro_tn_wins(batch, fan_in, width, many=MANY):
 
 
 @inline
-def micro_nt_wins(rows, width, many=MANY):
+def micro_nt_wins(rows, fan_in, width, many=MANY):
     """Whether :func:`small_nt` beats BLAS on ``D @ W.T``: ``rows`` rows of D, each
-    ``width`` wide (the length of every dot product)."""
+    ``width`` wide (the length of every dot product), ``fan_in`` of them a row."""
     if not many:
-        return rows == 1 and width < NARROW
+        return (rows == 1 and width < NARROW) or (rows <= BIG_NT_ROWS and fan_in * width >= BIG)
     return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
 
 
@@ -239,12 +250,13 @@ def product_nt(D, W, out):
 
 @overload(product, jit_options=OPTIONS)
 def _product(A, W, out):
-    if A.dtype != types.float32 or not MANY:
+    if A.dtype != types.float32:
         return lambda A, W, out: matmul(A, W, out, False, False)
+    micro = NN_MICRO_KERNEL
 
     def chosen(A, W, out):
         if micro_nn_wins(A.shape[0], A.shape[1], W.shape[1]):
-            call_c("small_nn", A, W, out)
+            call_c(micro, A, W, out)
         else:
             matmul(A, W, out, False, False)
 
@@ -271,7 +283,7 @@ def _product_nt(D, W, out):
         return lambda D, W, out: matmul(D, W, out, False, True)
 
     def chosen(D, W, out):
-        if micro_nt_wins(D.shape[0], D.shape[1]):
+        if micro_nt_wins(D.shape[0], W.shape[0], D.shape[1]):
             call_c("small_nt", D, W, out)
         else:
             matmul(D, W, out, False, True)
@@ -309,6 +321,19 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
     call_c("small_nn", transposed, B, C)
 
 
+def _c_rows_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    """``A @ B`` a row at a time: the "few" profile's one- and two-row products of big
+    layers (1x1024x1024: BLAS 374 -> 53 us), without small_nn's blocks and their ~1 s of
+    compilation."""
+    A, B, C = (
+        carray(a, (a_rows, a_cols)),
+        carray(b, (b_rows, b_cols)),
+        carray(out, (a_rows, b_cols)),
+    )
+    for i in range(a_rows):
+        nn_one_row(A, B, C, i)
+
+
 def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
     A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
     small_nt(A, B, carray(out, (a_rows, b_rows)))
@@ -321,7 +346,12 @@ def _c_tn_outer(a, b, out, a_rows, a_cols, b_rows, b_cols):
     small_tn(A, B, carray(out, (a_cols, b_cols)))
 
 
-C_BODIES = {"small_nn": _c_nn, "small_tn": _c_tn if MANY else _c_tn_outer, "small_nt": _c_nt}
+C_BODIES = {
+    "small_nn": _c_nn,
+    "rows_nn": _c_rows_nn,
+    "small_tn": _c_tn if MANY else _c_tn_outer,
+    "small_nt": _c_nt,
+}
 _c_functions = {}
 _c_lock = threading.RLock()
 
@@ -338,9 +368,8 @@ def ensure_c_function(name):
             _c_functions[name] = c_function(C_BODIES[name], C_SIGNATURE, c_symbol(name))
 
 
-# The C functions the layers call under this process's profile: "few" never multiplies
-# A @ W by a micro-kernel, and compiling small_nn costs ~1 s of a cold first fit.
-LAYER_C_FUNCTIONS = tuple(C_BODIES) if MANY else ("small_tn", "small_nt")
+# The C functions the layers call under this process's profile.
+LAYER_C_FUNCTIONS = (NN_MICRO_KERNEL, "small_tn", "small_nt")
 
 
 def ensure_c_functions():
