@@ -86,7 +86,10 @@ def test_micro_kernels_match_blas_and_reference(n, k, m, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "n,k,m",
-    [(1, 20, 64), (2, 65, 3), (2, 17, 33), (8, 63, 33), (9, 17, 64), (40, 64, 10), (200, 64, 100)],
+    [
+        *[(1, 20, 64), (2, 65, 3), (2, 17, 33), (8, 63, 33), (9, 17, 64), (40, 64, 10)],
+        *[(200, 64, 100), (2, 1024, 1024), (4, 1024, 1024), (5, 1024, 1024)],  # big layers
+    ],
 )
 def test_chosen_products_are_right_on_both_sides_of_the_threshold(n, k, m, dtype):
     arrays, outs = _operands(n, k, m, dtype)
