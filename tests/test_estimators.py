@@ -23,12 +23,12 @@ from sklearn.datasets import load_iris, make_multilabel_classification, make_reg
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import LabelBinarizer, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_info
 
 import fastmlp
-from fastmlp import MLPClassifier, MLPRegressor, training
+from fastmlp import MLPClassifier, MLPRegressor, estimators, training
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
@@ -310,6 +310,44 @@ def test_partial_fit_label_errors(iris):
     warm = small(warm_start=True).fit(X, y)
     with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
         warm.fit(X[y < 2], y[y < 2])
+
+
+@pytest.mark.parametrize(
+    "y", [[0, 1, 1, 0], [3, -2, 3, 3], [0, 2, 1, 2, 5], [7, 9, 8, 9, 7]], ids=str
+)
+def test_fast_label_binarizing_is_the_binarizers(y):
+    # Integer labels skip LabelBinarizer's checks (~2 ms, the whole of a small partial_fit).
+    y = np.asarray(y)
+    binarizer = LabelBinarizer().fit(y)
+    expected = binarizer.transform(y).astype(bool)
+    got = estimators._binarized(binarizer, y)
+    assert got.dtype == bool and got.shape == expected.shape
+    assert_array_equal(got, expected)
+    assert_array_equal(estimators._binarized(binarizer, y[::-1]), expected[::-1])
+
+
+def test_fast_label_binarizing_leaves_the_rest_to_the_binarizer():
+    binarizer = LabelBinarizer().fit([0, 1, 2])
+    assert estimators._binarized(binarizer, np.array([0, 3])) is None  # unseen label
+    assert estimators._binarized(binarizer, np.array([0, 1]), every_class=True) is None
+    assert estimators._binarized(binarizer, np.array([0.0, 1.0])) is None  # floats
+    strings = LabelBinarizer().fit(["a", "b"])
+    assert estimators._binarized(strings, np.array(["a", "b"])) is None
+    multilabel = LabelBinarizer().fit(np.array([[0, 1], [1, 1]]))
+    assert estimators._binarized(multilabel, np.array([[0, 1], [1, 0]])) is None
+
+
+def test_partial_fit_with_fast_labels_trains_as_before(iris):
+    # The same updates whether the labels take the fast path (ints) or the binarizer's
+    # (the same labels as strings, which it maps to the same columns).
+    X, y = iris
+    as_ints = small(random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    as_strings = small(random_state=0).partial_fit(X, y.astype(str), classes=["0", "1", "2"])
+    for _ in range(3):
+        as_ints.partial_fit(X[::2], y[::2])
+        as_strings.partial_fit(X[::2], y[::2].astype(str))
+    for a, b in zip(as_ints.coefs_, as_strings.coefs_):
+        assert_array_equal(a, b)
 
 
 def test_warm_start_with_other_architecture_is_refused(iris):
