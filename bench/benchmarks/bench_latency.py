@@ -1,5 +1,5 @@
-"""Where users feel speed: one-row prediction latency, bulk prediction against the GEMM
-rate, and two fits in two threads (the kernels release the GIL).
+"""Where users feel speed: one-row prediction latency, a minibatch's partial_fit, bulk
+prediction against the GEMM rate, and two fits in two threads (the kernels release the GIL).
 
 float32 throughout, as in the performance targets; every class compiles (or loads from
 Numba's cache) in ``setup``.
@@ -48,6 +48,24 @@ class OneRow:
 
     def time_network_forward(self, network):
         self.net.forward(self.row)
+
+
+class PartialFit:
+    """One ``partial_fit`` call on a minibatch: mostly the fixed cost of a call (input
+    and label checks, the per-call set-up), which streaming training pays per batch."""
+
+    params = [["20-64-64-2@16"]]
+    param_names = ["network@batch"]
+
+    def setup(self, case):
+        sizes, batch = parse_case(case)
+        X, _, y = make_data(sizes, batch, "float32")
+        self.X, self.y = X, y
+        self.clf = fastmlp.MLPClassifier(hidden_layer_sizes=sizes[1:-1], random_state=0)
+        self.clf.partial_fit(X, y, classes=np.unique(y))
+
+    def time_partial_fit(self, case):
+        self.clf.partial_fit(self.X, self.y)
 
 
 class BulkPredict:
