@@ -246,6 +246,7 @@ def run_epochs(
     *,
     validation_score=None,
     incremental=False,
+    dropout=None,
     verbose=False,
     warn=True,
     progress_bar=False,
@@ -258,8 +259,11 @@ def run_epochs(
     ``rng`` is a ``RandomState``: it draws the shuffles (scikit-learn's order) and, only
     when dropout is on, the seed of each epoch's masks. Ctrl-C stops training between
     epochs with a warning, as in scikit-learn. ``progress_bar`` draws a one-line bar on stderr.
+    ``dropout``: the per-layer rates from ``config.validate``, where the caller has run it
+    already; None validates ``config`` here.
     """
-    dropout = config.validate(len(net.layer_sizes) - 2)
+    if dropout is None:
+        dropout = config.validate(len(net.layer_sizes) - 2)
     _check_batch_norm_rows(net, config.batch_size, X.shape[0])
     epoch = _EpochRunner(net, X, Y, sample_weight, config, optimizer, dropout, rng)
     bar = _ProgressBar(config.max_iter) if progress_bar else None
