@@ -15,8 +15,9 @@ instead of loading ones compiled with these.
 ``FASTMLP_MICRO_KERNELS`` (default auto)
     Where float32 products run fastmlp's micro-kernels instead of BLAS (cpu/products.py):
     ``many`` (up to 32 rows, where BLAS's small products are slow), ``few`` (one-row
-    products only), or ``auto``: ``many`` when SciPy's OpenBLAS runs AVX2-or-older
-    kernels, ``few`` when it runs AVX-512 kernels or BLAS is not OpenBLAS.
+    products, and few-row products of big layers), or ``auto``: ``many`` when SciPy's
+    OpenBLAS runs AVX2-or-older kernels, ``few`` when it runs AVX-512 kernels or BLAS is
+    not OpenBLAS.
 """
 
 import os
