@@ -121,7 +121,7 @@ def test_the_choice_follows_the_measured_table():
     assert not tn(2, 20, 31) and not tn(16, 64, 2) and not tn(256, 1024, 1024)
 
 
-def test_with_fast_blas_only_one_row_products_leave_it():
+def test_with_fast_blas_only_one_row_and_big_layer_products_leave_it():
     # "few": BLAS's AVX-512 kernels (the micro-kernels win one-row A.T @ D, one-row D @ W.T
     # too narrow to fill a SIMD vector, and few-row products of big layers).
     nn, nt, tn = (partial(f, many=False) for f in MICRO_RULES)
@@ -175,7 +175,7 @@ def test_non_finite_values_propagate():
     assert np.isnan(outs[2][:, 9]).all() and np.isfinite(np.delete(outs[2], 9, axis=1)).all()
 
 
-# Every C function body, whichever profile this process runs (it compiles only its own's),
+# Every C function body, whichever profile this process runs (the layers compile only theirs),
 # by the product it computes.
 C_BODY_FORMS = {
     "_c_nn": "nn",
