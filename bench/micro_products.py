@@ -68,6 +68,8 @@ def _seconds(form, micro, A, B, out, min_seconds=0.01):
 def measure(rows=ROWS, layers=LAYERS, dtype=np.float32):
     """Rows ``(product, shape, blas_s, micro_s, chosen_micro)`` for every batch size and
     layer ``(fan_in, fan_out)``: forward ``A @ W``, gradient ``A.T @ D``, delta ``D @ W.T``."""
+    for name in ("small_nn", "small_tn", "small_nt"):  # whichever the layers would load
+        products.ensure_c_function(name)
     rng = np.random.default_rng(0)
     results = []
     for fan_in, fan_out in layers:

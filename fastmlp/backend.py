@@ -185,6 +185,17 @@ def run_kernel(kernel, *args, dtype=None):
                 gc.enable()
 
 
+def prepare_products(net, rows):
+    """Before a kernel call of ``net`` whose batches have at least ``rows`` rows: load the
+    matrix-product micro-kernels it may pick (float32 on the CPU; compiled on first need)."""
+    target(net.device).kernels.prepare_products(net.dtype, rows, net.layer_sizes)
+
+
+def fewest_rows(n, batch_size):
+    """The fewest rows of any batch when ``n`` rows go ``batch_size`` at a time."""
+    return n % batch_size or min(n, batch_size)
+
+
 def kernel_weights(sample_weight, dtype):
     """Sample weights as the kernels take them: an empty array stands for unit weights
     (one compiled signature serves both cases)."""
@@ -255,6 +266,7 @@ def forward_training(net, X):
     statistics of all of ``X`` (one kernel call), the running statistics left alone."""
     t = target(net.device)
     ws = workspace(net, X.shape[0])
+    prepare_products(net, X.shape[0])
     out = run_kernel(t.kernels.forward, model(net, training=True), X, ws)
     return np.array(t.to_host(out))
 
@@ -283,6 +295,7 @@ def predict(net, X, chunk_size):
     else:  # the latency path: the kernel allocates its workspace, no buffers to build
         kernel = t.kernels.predict_plain
         args = (net.params, lay.table, net._act_params, X, out, chunk_size)
+    prepare_products(net, fewest_rows(X.shape[0], chunk_size))
     if (id(kernel), dtype.char) in _first_calls_done:
         return out, kernel(*args)
     return out, run_kernel(kernel, *args, dtype=dtype)  # may compile
@@ -318,6 +331,7 @@ def calibrate_batch_norm(net, X):
     t = target(net.device)
     m = model(net, training=True, update=True)
     m.bn[layout.BN_MOMENTUM] = 1.0
+    prepare_products(net, X.shape[0])
     run_kernel(t.kernels.forward, m, X, workspace(net, X.shape[0]))
 
 
@@ -334,6 +348,7 @@ def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
     on_target = grad if grad is not None and t.name == "cpu" else None
     if on_target is None:
         on_target = t.empty(m.params.shape, net.dtype)
+    prepare_products(net, X.shape[0])
     loss = run_kernel(
         t.kernels.loss_and_grad,
         m,
@@ -416,6 +431,7 @@ def train_epoch(session, buffers, opt_state, hp, X, Y, sw, order, batch_size, se
     """One compiled pass over ``X[order]`` on the parameters of ``session`` (a
     :func:`fit_session`); the statistics land in ``buffers.diag.stats``."""
     buffers.reset()
+    prepare_products(session.net, fewest_rows(len(order), batch_size))
     run_kernel(
         buffers.kernels.train_epoch,
         session.model(),

@@ -82,24 +82,6 @@ class _SourceKeyedCache(FunctionCache):
     _impl_class = _SourceKeyedImpl
 
 
-_BEFORE_LOADING = []
-
-
-def before_loading(hook):
-    """Have ``hook(signature)`` run before a kernel of that signature is looked up in the
-    cache. A kernel's machine code may call C functions by fixed name (products.py), and
-    loading it fails unless they exist in the process first."""
-    _BEFORE_LOADING.append(hook)
-    return hook
-
-
-class _KernelCache(_SourceKeyedCache):
-    def load_overload(self, sig, target_context):
-        for hook in _BEFORE_LOADING:
-            hook(sig)
-        return super().load_overload(sig, target_context)
-
-
 def _cache_or(cache_class, py_func, fallback):
     # ``fallback`` (Numba's own, disabled) where nothing is writable: compiled in every
     # process, silently.
@@ -109,14 +91,9 @@ def _cache_or(cache_class, py_func, fallback):
         return fallback
 
 
-def enable_cache(dispatcher):
-    """Give a Numba dispatcher the source-keyed cache."""
-    dispatcher._cache = _cache_or(_KernelCache, dispatcher.py_func, dispatcher._cache)
-    return dispatcher
-
-
-def enable_c_cache(c_function):
-    """Give a C function (``numba.core.ccallback.CFunc``) the source-keyed cache, without
-    the hooks: C functions call no others by name."""
-    c_function._cache = _cache_or(_SourceKeyedCache, c_function._pyfunc, c_function._cache)
-    return c_function
+def enable_cache(compiled):
+    """Give a Numba dispatcher, or a C function (``numba.core.ccallback.CFunc``), the
+    source-keyed cache."""
+    py_func = getattr(compiled, "py_func", None) or compiled._pyfunc
+    compiled._cache = _cache_or(_SourceKeyedCache, py_func, compiled._cache)
+    return compiled

@@ -38,6 +38,7 @@ PROGRAM = textwrap.dedent(
     A = np.full((2, 3), 0.5, dtype)
     W = np.full((3, 2), 0.25, dtype)
     out = np.empty((2, 2), dtype)
+    products.prepare_products(np.dtype(dtype), int(os.environ.get("KCOPY_ROWS", "2")), [3, 2])
     dense.dense_forward(A, W, np.zeros(2, dtype), out, codes.TANH, 0.0)
     cache = dense.dense_forward._cache
     print(json.dumps({
@@ -87,8 +88,9 @@ def test_an_edited_helper_invalidates_every_cached_kernel(copy):
 
 def test_micro_kernels_are_compiled_for_float32_only_and_found_by_cached_callers(copy):
     # Under the "many" profile a 2-row float32 product runs products.py's micro-kernel,
-    # which the cached dense forward calls by name: loading it in a fresh process must
-    # register the C function first. float64 never calls one, so it compiles none.
+    # which the cached dense forward calls through the C function table: loading the
+    # kernel in a fresh process links without it, the backend's prepare_products loads it.
+    # float64 never calls one, so it compiles none.
     as_float64, _ = run(copy, env={"FASTMLP_MICRO_KERNELS": "many"})
     assert as_float64["c_functions"] == []
     float32 = {"KCOPY_DTYPE": "float32", "FASTMLP_MICRO_KERNELS": "many"}
@@ -97,11 +99,14 @@ def test_micro_kernels_are_compiled_for_float32_only_and_found_by_cached_callers
     assert again["hits"] > 0 and again["out"] == first["out"]
     assert again["c_functions"] == ["small_nn", "small_nt", "small_tn"]
     assert first["out"] == pytest.approx(math.tanh(3 * 0.5 * 0.25), rel=1e-6)
-    # "few" multiplies only 1-2 rows of big layers by a micro-kernel: row by row, so that
-    # small_nn is never compiled.
-    few, _ = run(copy, env={**float32, "FASTMLP_MICRO_KERNELS": "few"})
-    assert few["c_functions"] == ["rows_nn", "small_nt", "small_tn"]
-    assert few["out"] == first["out"]
+    # "few" picks no micro-kernel for two rows of a small layer: nothing to compile. For
+    # one row it loads its own set, A @ W row by row so that small_nn is never compiled.
+    few = {**float32, "FASTMLP_MICRO_KERNELS": "few"}
+    two_rows, _ = run(copy, env=few)
+    assert two_rows["c_functions"] == [] and two_rows["out"] == first["out"]
+    one_row, _ = run(copy, env={**few, "KCOPY_ROWS": "1"})
+    assert one_row["c_functions"] == ["rows_nn", "small_nt", "small_tn"]
+    assert one_row["out"] == first["out"]
 
 
 def test_a_changed_setting_compiles_anew(copy):

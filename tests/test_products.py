@@ -69,11 +69,18 @@ def _tolerance(dtype, inner):
     return dict(rtol=4 * eps * np.sqrt(inner), atol=4 * eps * inner)
 
 
+@pytest.fixture(scope="module")
+def c_functions():
+    """The C functions _micro_c calls, loaded whichever profile this process runs."""
+    for name in ("small_nn", "small_nt", "small_tn"):
+        products.ensure_c_function(name)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m", ODD)
 @pytest.mark.parametrize("k", ODD)
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 8, 17])
-def test_micro_kernels_match_blas_and_reference(n, k, m, dtype):
+def test_micro_kernels_match_blas_and_reference(c_functions, n, k, m, dtype):
     arrays, micro = _operands(n, k, m, dtype)
     _, blas = _operands(n, k, m, dtype)
     (_micro_c if dtype == np.float32 else _micro)(*arrays, *micro)
@@ -130,6 +137,45 @@ def test_with_fast_blas_only_one_row_and_big_layer_products_leave_it():
     assert tn(1, 20, 64) and tn(1, 784, 256) and not tn(2, 20, 64) and not tn(16, 64, 64)
     assert nt(1, 64, 2) and nt(1, 64, 10) and not nt(1, 20, 64) and not nt(2, 64, 10)
     assert nt(4, 1024, 1024) and not nt(5, 1024, 1024) and not nt(2, 784, 256)
+
+
+@pytest.mark.parametrize("many", [True, False])
+def test_micro_kernels_are_loaded_for_every_call_that_may_pick_one(many):
+    # The backend loads the C functions only where may_pick_micro_kernels says a call may
+    # need them: it must hold wherever a rule picks a micro-kernel, at the call's fewest
+    # rows or more.
+    sizes = [1, 2, 3, 10, 16, 20, 64, 100, 256, 784, 1024, 4096]
+    rows = [1, 2, 3, 4, 5, 8, 16, 17, 32, 33, 64, 200]
+    for fan_in in sizes:
+        for width in sizes:
+            for fewest in rows:
+                picked = any(
+                    rule(n, fan_in, width, many=many)
+                    for n in rows
+                    if n >= fewest
+                    for rule in MICRO_RULES
+                )
+                if picked:
+                    assert products.may_pick_micro_kernels(fewest, [fan_in, width], many)
+    assert not products.may_pick_micro_kernels(2, [20, 64, 64, 2], many=False)
+    assert not products.may_pick_micro_kernels(5, [784, 2048, 10], many=False)
+
+
+def test_a_product_runs_on_blas_while_its_micro_kernel_is_not_loaded(c_functions):
+    # One-row A.T @ D and D @ W.T picks a micro-kernel under either profile.
+    arrays, outs = _operands(1, 64, 2, np.float32)
+    _, blas = _operands(1, 64, 2, np.float32)
+    _blas(*arrays, *blas)
+    loaded = list(products.C_TABLE)
+    try:
+        for i in range(len(loaded)):
+            products.C_TABLE[i] = None
+        _chosen(*arrays, *outs)
+    finally:
+        for i, address in enumerate(loaded):
+            products.C_TABLE[i] = address
+    for got, by_blas in zip(outs, blas):
+        assert_array_equal(got, by_blas)
 
 
 def test_the_profile_is_the_configured_one():
@@ -189,8 +235,7 @@ C_BODY_FORMS = {
 @pytest.fixture(scope="module")
 def c_bodies():
     return {
-        name: jit.c_function(getattr(products, name), products.C_SIGNATURE, f"fastmlp_test{name}")
-        for name in C_BODY_FORMS
+        name: jit.c_function(getattr(products, name), products.C_SIGNATURE) for name in C_BODY_FORMS
     }
 
 

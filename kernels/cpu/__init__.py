@@ -2,12 +2,13 @@
 
 Entry points called from Python: ``predict``, ``predict_plain``, ``forward``, ``loss_and_grad``,
 ``optimizer_update`` and ``train_epoch``; everything else is inlined into them or called
-from them.
+from them. ``prepare_products`` loads the micro-kernels a call may pick before it runs.
 """
 
 from .network import Model, Workspace, forward, loss_and_grad
 from .optimizers import optimizer_update
 from .predict import predict, predict_plain
+from .products import prepare_products
 from .train import Batch, Diagnostics, OptState, train_epoch
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "optimizer_update",
     "predict",
     "predict_plain",
+    "prepare_products",
     "train_epoch",
 ]

@@ -16,16 +16,15 @@ losses.py, optimizers.py) stay separately compiled kernels: inlining them costs 
 compilation than it saves (the fused forward alone: cold first fit 5.95 -> 6.62 s), with no
 measurable gain at run time.
 
-``c_function``: a C function under a fixed name, for hot loops that several kernels call
-(products.py's micro-kernels).
+``c_function``: a C function, for hot loops that several kernels call (products.py's
+micro-kernels).
 """
 
-from llvmlite import binding
 from numba import njit
 from numba.core import sigutils
 from numba.core.ccallback import CFunc
 
-from ..cache import enable_c_cache, enable_cache
+from ..cache import enable_cache
 from ..config import FASTMATH
 
 OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True}
@@ -39,13 +38,12 @@ def inline(fn):
     return njit(**OPTIONS, inline="always")(fn)
 
 
-def c_function(fn, signature, symbol):
-    """``fn`` compiled as a C function (or loaded from the disk cache) and registered with
-    LLVM as ``symbol``: kernels that call it by that name link to it, as to BLAS (blas.py),
-    instead of linking in its code and optimising it again, as each does with a kernel it
-    calls (~3 s of a cold first fit when the micro-kernels of products.py were kernels)."""
+def c_function(fn, signature):
+    """``fn`` compiled as a C function (or loaded from the disk cache). Kernels call it by
+    its address (products.py's table), as they call BLAS (blas.py), instead of linking in
+    its code and optimising it again, as each does with a kernel it calls (~3 s of a cold
+    first fit when the micro-kernels of products.py were kernels)."""
     options = {key: OPTIONS[key] for key in ("fastmath", "error_model")}
     compiled = CFunc(fn, sigutils.normalize_signature(signature), locals={}, options=options)
-    enable_c_cache(compiled).compile()
-    binding.add_symbol(symbol, compiled.address)
+    enable_cache(compiled).compile()
     return compiled

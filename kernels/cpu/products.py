@@ -37,26 +37,28 @@ The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second threa
 to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
 BLAS thread the micro-kernel stayed ahead there too (589 -> 444) with AVX2 BLAS.
 
-The micro-kernels are C functions that kernels call by a fixed name (``call_c``), compiled
-once per process and only for float32. As ordinary kernels, every caller linked in their
+The micro-kernels are C functions that kernels call through a table of their addresses
+(``call_c``), compiled once per process, only for float32, and only once a kernel call
+may pick one (``prepare_products``). As ordinary kernels, every caller linked in their
 code and LLVM optimised it again there: a cold first fit (20-64-64-3 float32, fresh cache)
 took 11.5-12.6 s, against 8.7-9.9 s as C functions (alternating processes, same hour).
-Inlined at Numba's IR level they had tripled it.
+Inlined at Numba's IR level they had tripled it. Compiled only on need, they cost a cold
+first fit at batch 200 nothing (6.07-6.22 -> 5.41-5.52 s under "few").
 
 float64 always calls BLAS: its sums in BLAS's order are what keeps exact parity with
 scikit-learn, which multiplies through the same OpenBLAS kernels.
 """
 
+import ctypes
 import threading
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba import carray, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array
 
-from ..cache import before_loading
 from ..config import MICRO_KERNELS
 from .blas import gemm
 from .jit import OPTIONS, c_function, inline
@@ -255,9 +257,7 @@ def _product(A, W, out):
     micro = NN_MICRO_KERNEL
 
     def chosen(A, W, out):
-        if micro_nn_wins(A.shape[0], A.shape[1], W.shape[1]):
-            call_c(micro, A, W, out)
-        else:
+        if not (micro_nn_wins(A.shape[0], A.shape[1], W.shape[1]) and call_c(micro, A, W, out)):
             matmul(A, W, out, False, False)
 
     return chosen
@@ -269,9 +269,9 @@ def _product_tn(A, D, out):
         return lambda A, D, out: matmul(A, D, out, True, False)
 
     def chosen(A, D, out):
-        if micro_tn_wins(A.shape[0], A.shape[1], D.shape[1]):
-            call_c("small_tn", A, D, out)
-        else:
+        if not (
+            micro_tn_wins(A.shape[0], A.shape[1], D.shape[1]) and call_c("small_tn", A, D, out)
+        ):
             matmul(A, D, out, True, False)
 
     return chosen
@@ -283,17 +283,20 @@ def _product_nt(D, W, out):
         return lambda D, W, out: matmul(D, W, out, False, True)
 
     def chosen(D, W, out):
-        if micro_nt_wins(D.shape[0], W.shape[0], D.shape[1]):
-            call_c("small_nt", D, W, out)
-        else:
+        if not (
+            micro_nt_wins(D.shape[0], W.shape[0], D.shape[1]) and call_c("small_nt", D, W, out)
+        ):
             matmul(D, W, out, False, True)
 
     return chosen
 
 
-# The float32 micro-kernels run as C functions (jit.c_function), compiled on first need:
-# when a kernel that calls them is compiled (call_c's typing) or loaded from the disk cache
-# (its machine code names them). float64 never needs them.
+# The float32 micro-kernels run as C functions (jit.c_function), compiled (or loaded from
+# the disk cache) only when a kernel call may pick one: before such a call the backend asks
+# for them (prepare_products), and a cold first fit that never needs them is ~0.7 s shorter.
+# Kernels find them through a table of function pointers under a fixed name (C_TABLE), so
+# that their machine code links without them; a product whose micro-kernel is not loaded
+# (an entry still null) runs on BLAS.
 C_SIGNATURE = types.void(*[types.CPointer(types.float32)] * 3, *[types.int64] * 4)
 
 
@@ -308,17 +311,17 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(b, (b_rows, b_cols)),
         carray(out, (a_cols, b_cols)),
     )
-    if a_rows <= SMALL_ROWS:
-        small_tn(A, B, C)
-        return
-    # Over more rows, small_nn's blocks on a transposed copy of A (a copy of a_rows x
-    # a_cols against a_rows x a_cols x b_cols multiply-adds) through its C function: its
-    # loops compiled once (a second compilation for A's transposed view cost ~0.6 s).
-    transposed = np.empty((a_cols, a_rows), np.float32)
-    for i in range(a_rows):
-        for k in range(a_cols):
-            transposed[k, i] = A[i, k]
-    call_c("small_nn", transposed, B, C)
+    if a_rows > SMALL_ROWS:
+        # Over more rows, small_nn's blocks on a transposed copy of A (a copy of a_rows x
+        # a_cols against a_rows x a_cols x b_cols multiply-adds) through its C function: its
+        # loops compiled once (a second compilation for A's transposed view cost ~0.6 s).
+        transposed = np.empty((a_cols, a_rows), np.float32)
+        for i in range(a_rows):
+            for k in range(a_cols):
+                transposed[k, i] = A[i, k]
+        if call_c("small_nn", transposed, B, C):
+            return
+    small_tn(A, B, C)
 
 
 def _c_rows_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
@@ -352,55 +355,84 @@ C_BODIES = {
     "small_tn": _c_tn if MANY else _c_tn_outer,
     "small_nt": _c_nt,
 }
+C_NAMES = tuple(C_BODIES)
+C_TABLE_SYMBOL = "fastmlp_c_table_f32"
+# Entry i: the address of C_NAMES[i]'s C function, or null until it is loaded.
+C_TABLE = (ctypes.c_void_p * len(C_NAMES))()
+binding.add_symbol(C_TABLE_SYMBOL, ctypes.addressof(C_TABLE))
 _c_functions = {}
 _c_lock = threading.RLock()
 
 
-def c_symbol(name):
-    return f"fastmlp_{name}_f32"
-
-
 def ensure_c_function(name):
-    """Compile (or load) and register the micro-kernel ``name``'s C function, once per
-    process. (A body calls another's C function, compiled first, and no kernel.)"""
+    """Compile (or load) the micro-kernel ``name``'s C function and enter it in C_TABLE,
+    once per process."""
     with _c_lock:
         if name not in _c_functions:
-            _c_functions[name] = c_function(C_BODIES[name], C_SIGNATURE, c_symbol(name))
+            compiled = c_function(C_BODIES[name], C_SIGNATURE)
+            _c_functions[name] = compiled
+            C_TABLE[C_NAMES.index(name)] = compiled.address
 
 
-# The C functions the layers call under this process's profile.
+# The C functions the layers call under this process's profile (small_nn first: "many"'s
+# small_tn calls it).
 LAYER_C_FUNCTIONS = (NN_MICRO_KERNEL, "small_tn", "small_nt")
 
 
+_layers_ready = False  # LAYER_C_FUNCTIONS all loaded
+
+
 def ensure_c_functions():
+    global _layers_ready
     for name in LAYER_C_FUNCTIONS:
         ensure_c_function(name)
+    _layers_ready = True
 
 
-@before_loading
-def _ensure_for_float32(signature):
-    if "float32" in str(signature):
+def may_pick_micro_kernels(rows, layer_sizes, many=MANY):
+    """Whether float32 products over batches of ``rows`` rows or more, through dense
+    layers of these sizes, may pick a micro-kernel: true wherever one of the rules above
+    is (a test checks it on a grid), and under "few" false for most calls, which then
+    need no C function."""
+    if many:
+        return True
+    big = any(a * b >= BIG for a, b in zip(layer_sizes, layer_sizes[1:]))
+    return rows == 1 or (rows <= BIG_NT_ROWS and big)
+
+
+def prepare_products(dtype, rows, layer_sizes):
+    """Load the micro-kernels before a kernel call of ``dtype`` whose products may pick
+    one (:func:`may_pick_micro_kernels`); ``rows``: the fewest rows of any of its
+    batches."""
+    if not _layers_ready and dtype == np.float32 and may_pick_micro_kernels(rows, layer_sizes):
         ensure_c_functions()
 
 
 @intrinsic(prefer_literal=True)
 def call_c(typingctx, name, A, B, out):
     """The micro-kernel ``name`` (a key of C_BODIES) on float32 C-contiguous 2-d arrays,
-    through its C function."""
+    through its C function; false, and nothing done, while that is not loaded
+    (:func:`ensure_c_function`)."""
     if not isinstance(name, types.StringLiteral):
         return None
-    ensure_c_function(name.literal_value)
+    index = C_NAMES.index(name.literal_value)
 
     def codegen(context, builder, signature, args):
         pointer, size = ir.FloatType().as_pointer(), ir.IntType(64)
-        fn = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(ir.VoidType(), [pointer] * 3 + [size] * 4),
-            c_symbol(name.literal_value),
-        )
-        arrays = [make_array(t)(context, builder, v) for t, v in zip(signature.args[1:], args[1:])]
-        shapes = [cgutils.unpack_tuple(builder, x.shape, 2) for x in arrays[:2]]
-        builder.call(fn, [x.data for x in arrays] + [*shapes[0], *shapes[1]])
-        return context.get_dummy_value()
+        fn_type = ir.FunctionType(ir.VoidType(), [pointer] * 3 + [size] * 4)
+        table = builder.module.globals.get(C_TABLE_SYMBOL)
+        if table is None:  # declared, not defined: it links to the process's C_TABLE
+            entries = ir.ArrayType(ir.IntType(8).as_pointer(), len(C_NAMES))
+            table = ir.GlobalVariable(builder.module, entries, C_TABLE_SYMBOL)
+        address = builder.load(cgutils.gep_inbounds(builder, table, 0, index))
+        loaded = cgutils.is_not_null(builder, address)
+        with builder.if_then(loaded, likely=True):
+            arrays = [
+                make_array(t)(context, builder, v) for t, v in zip(signature.args[1:], args[1:])
+            ]
+            shapes = [cgutils.unpack_tuple(builder, x.shape, 2) for x in arrays[:2]]
+            fn = builder.bitcast(address, fn_type.as_pointer())
+            builder.call(fn, [x.data for x in arrays] + [*shapes[0], *shapes[1]])
+        return loaded
 
-    return types.none(name, A, B, out), codegen
+    return types.boolean(name, A, B, out), codegen

@@ -40,6 +40,10 @@ def predict_plain(params, layers, act_params, X, out, chunk_rows):
     return predict(params, layers, act_params, None, batch_norm_settings(), X, out, acts)
 
 
+def prepare_products(dtype, rows, layer_sizes):
+    """Nothing to load: the CUDA kernels have no separately compiled products."""
+
+
 __all__ = [
     "Batch",
     "Diagnostics",
@@ -55,6 +59,7 @@ __all__ = [
     "optimizer_update",
     "predict",
     "predict_plain",
+    "prepare_products",
     "train_epoch",
     "update_ratio_sums",
     "zeros",
