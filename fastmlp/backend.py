@@ -185,10 +185,16 @@ def run_kernel(kernel, *args, dtype=None):
                 gc.enable()
 
 
+_products_ready = set()  # (device, dtype character) pairs with every product loaded
+
+
 def prepare_products(net, rows):
     """Before a kernel call of ``net`` whose batches have at least ``rows`` rows: load the
     matrix-product micro-kernels it may pick (float32 on the CPU; compiled on first need)."""
-    target(net.device).kernels.prepare_products(net.dtype, rows, net.layer_sizes)
+    key = (net.device, net.dtype.char)
+    if key not in _products_ready:
+        if target(net.device).kernels.prepare_products(net.dtype, rows, net.layer_sizes):
+            _products_ready.add(key)
 
 
 def fewest_rows(n, batch_size):
@@ -295,7 +301,8 @@ def predict(net, X, chunk_size):
     else:  # the latency path: the kernel allocates its workspace, no buffers to build
         kernel = t.kernels.predict_plain
         args = (net.params, lay.table, net._act_params, X, out, chunk_size)
-    prepare_products(net, fewest_rows(X.shape[0], chunk_size))
+    if (net.device, dtype.char) not in _products_ready:  # inline: a call costs ~0.2 us
+        prepare_products(net, fewest_rows(X.shape[0], chunk_size))
     if (id(kernel), dtype.char) in _first_calls_done:
         return out, kernel(*args)
     return out, run_kernel(kernel, *args, dtype=dtype)  # may compile

@@ -253,3 +253,28 @@ def test_each_c_body_matches_the_reference(c_bodies, name, n, k, m):
     pointer = ctypes.POINTER(ctypes.c_float)
     c_bodies[name].ctypes(*(x.ctypes.data_as(pointer) for x in (a, b, out)), *a.shape, *b.shape)
     assert_allclose(out, expected, **_tolerance(np.float32, inner))
+
+
+@pytest.mark.parametrize("many", [True, False])
+def test_the_backend_loads_micro_kernels_only_for_calls_that_may_pick_one(monkeypatch, many):
+    from fastmlp import Network, backend
+
+    loads = []
+    may_pick = partial(products.may_pick_micro_kernels, many=many)
+    monkeypatch.setattr(products, "may_pick_micro_kernels", may_pick)
+    monkeypatch.setattr(products, "_layers_ready", False)
+    monkeypatch.setattr(products, "ensure_c_functions", lambda: loads.append(1))
+    monkeypatch.setattr(backend, "_products_ready", set())
+    assert backend.fewest_rows(512, 200) == 112 and backend.fewest_rows(400, 200) == 200
+    assert backend.fewest_rows(401, 200) == 1 and backend.fewest_rows(3, 200) == 3
+    rng = np.random.RandomState(0)
+    X, Y = rng.rand(401, 20).astype(np.float32), rng.rand(401, 2).astype(np.float32)
+    net = Network([20, 16, 2], dtype="float32")
+    net.fit(X[:400], Y[:400], batch_size=200, max_iter=1)
+    net.forward(X[:8])
+    Network([20, 16, 2], dtype="float64").fit(X[:1].astype(np.float64), Y[:1].astype(np.float64))
+    assert len(loads) == (2 if many else 0)  # "many" may pick one at any batch size
+    net.fit(X, Y, batch_size=200, max_iter=1)  # its last batch has one row
+    assert len(loads) == (3 if many else 1)
+    net.forward(X[:1])
+    assert len(loads) == (4 if many else 2)

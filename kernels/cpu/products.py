@@ -403,9 +403,12 @@ def may_pick_micro_kernels(rows, layer_sizes, many=MANY):
 def prepare_products(dtype, rows, layer_sizes):
     """Load the micro-kernels before a kernel call of ``dtype`` whose products may pick
     one (:func:`may_pick_micro_kernels`); ``rows``: the fewest rows of any of its
-    batches."""
-    if not _layers_ready and dtype == np.float32 and may_pick_micro_kernels(rows, layer_sizes):
+    batches. True once every micro-kernel ``dtype`` can pick is loaded."""
+    if dtype != np.float32:
+        return True
+    if not _layers_ready and may_pick_micro_kernels(rows, layer_sizes):
         ensure_c_functions()
+    return _layers_ready
 
 
 @intrinsic(prefer_literal=True)
