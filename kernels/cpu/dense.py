@@ -14,6 +14,7 @@ from ..codes import IDENTITY, RELU, SOFTMAX
 from ..scalar import activate, derivative
 from .jit import OPTIONS, inline, kernel
 from .products import product, product_nt, product_tn
+from .views import flattened
 
 # exp_nonpositive's constants: log2(e), and ln(2) split so that n * LN2_HI is exact.
 LOG2E = 1.4426950408889634
@@ -90,7 +91,7 @@ def _exp_block(Z):
     if Z.layout == "C":
 
         def flat_loop(Z):
-            flat = Z.ravel()  # a view, since Z is C-contiguous (a copy otherwise)
+            flat = flattened(Z)
             for k in range(flat.size):
                 flat[k] = exp_nonpositive(np.float64(flat[k]))
 

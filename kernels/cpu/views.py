@@ -124,6 +124,32 @@ def empty_block(typingctx, buffer):
 
 
 @intrinsic
+def flattened(typingctx, array):
+    """A 1-D view of a C-contiguous 2-D ``array`` (``ravel`` without its copying branch,
+    whose compilation cost ~0.13 s)."""
+    if not (isinstance(array, types.Array) and array.ndim == 2 and array.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        src = make_array(array)(context, builder, args[0])
+        rows, cols = cgutils.unpack_tuple(builder, src.shape, 2)
+        view_type = signature.return_type
+        view = make_array(view_type)(context, builder)
+        populate_array(
+            view,
+            data=src.data,
+            shape=[builder.mul(rows, cols)],
+            strides=[src.itemsize],
+            itemsize=src.itemsize,
+            meminfo=src.meminfo,
+            parent=src.parent,
+        )
+        return impl_ret_borrowed(context, builder, view_type, view._getvalue())
+
+    return types.Array(array.dtype, 1, "C")(array), codegen
+
+
+@intrinsic
 def segment(typingctx, flat, layers, l, column, skip):
     """Layer ``l``'s (fan_out,) vector in ``flat`` from element ``layers[l, column]`` plus
     ``skip * fan_out``: a per-unit block (batch-norm scale or shift, PReLU slopes, running
