@@ -34,6 +34,17 @@ def kernel(fn):
     return enable_cache(njit(**OPTIONS)(fn))
 
 
+def divisions_by_estimate(fn):
+    """``kernel``, and float32 SIMD divisions by the CPU's reciprocal estimate refined by a
+    Newton step (within ~2 ulp; float64 keeps exact division): the divider bounded Adam's
+    update, one division and one square root an element (5634 parameters: 2.5 -> 1.9 us).
+    LLVM needs ``ninf`` for it: an infinite divisor may then give NaN instead of 0, where
+    only a diverging fit has one (and its checks see the NaN as they see the infinity)."""
+    if not FASTMATH:
+        return kernel(fn)
+    return enable_cache(njit(**{**OPTIONS, "fastmath": FASTMATH | {"ninf"}})(fn))
+
+
 def inline(fn):
     return njit(**OPTIONS, inline="always")(fn)
 

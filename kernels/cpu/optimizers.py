@@ -23,7 +23,7 @@ from ..layout import (
     HP_WEIGHT_DECAY,
 )
 from .fpenv import flush_denormals, restore_fpenv
-from .jit import inline, kernel
+from .jit import divisions_by_estimate, inline, kernel
 
 
 @inline
@@ -82,7 +82,7 @@ def rmsprop_update(params, grad, sq_avg, lr, rho, epsilon):
         params[k] -= lr * g / (np.sqrt(s) + eps)
 
 
-@kernel
+@divisions_by_estimate
 def update_params(solver, params, grad, state1, state2, step, hp, n_decay):
     """Dispatch on the solver code; ``step`` is the 1-based update count (adam's t)."""
     lr = hp[HP_LR]
