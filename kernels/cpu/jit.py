@@ -37,7 +37,7 @@ def kernel(fn):
 def divisions_by_estimate(fn):
     """``kernel``, and float32 SIMD divisions by the CPU's reciprocal estimate refined by a
     Newton step (within ~2 ulp; float64 keeps exact division): the divider bounded Adam's
-    update, one division and one square root an element (5634 parameters: 2.5 -> 1.9 us).
+    update, one division and one square root an element (20-64-64-2: 2.37 -> 1.78 us).
     LLVM needs ``ninf`` for it: an infinite divisor may then give NaN instead of 0, where
     only a diverging fit has one (and its checks see the NaN as they see the infinity)."""
     if not FASTMATH:
