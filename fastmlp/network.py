@@ -470,7 +470,7 @@ class Network:
             alpha=alpha,
             **options,
         )
-        config.validate(len(self.layer_sizes) - 2)
+        dropout = config.validate(len(self.layer_sizes) - 2)
         rng = check_random_state(random_state)
         validation_score = None
         if early_stopping:
@@ -487,6 +487,7 @@ class Network:
             progress,
             rng,
             validation_score=validation_score,
+            dropout=dropout,
             verbose=verbose,
             warn=False,
             progress_bar=progress_bar,
