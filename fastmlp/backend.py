@@ -259,7 +259,7 @@ def workspace(net, n_rows, dropout=None):
         t.empty(size, net.dtype),
         t.empty(size, net.dtype),
         t.empty(size if dropping else 0, net.dtype),
-        np.empty(0) if dropout is None else dropout,
+        dropout if dropping else None,
         t.empty(size if fused else 0, net.dtype),
         t.empty(units, net.dtype),
         t.empty(units, net.dtype),

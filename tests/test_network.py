@@ -556,3 +556,18 @@ def test_same_random_state_gives_identical_params(init):
 def test_public_names():
     assert fastmlp.Network is Network
     assert fastmlp.check_gradients is check_gradients
+
+
+def test_a_workspace_without_dropout_carries_no_rates():
+    # None, not an empty array: the kernels then compile no random-number code (their
+    # overloads decide by the type), and an all-zero rate vector means the same.
+    from fastmlp import backend
+    from fastmlp.kernels.cpu.network import has_dropout
+
+    net = Network([3, 4, 4, 2], dtype="float32")
+    assert backend.workspace(net, 5).dropout is None
+    assert backend.workspace(net, 5, dropout=np.zeros(2)).dropout is None
+    rates = np.array([0.0, 0.5])
+    assert backend.workspace(net, 5, dropout=rates).dropout is rates
+    assert [has_dropout(rates, l) for l in range(3)] == [False, True, False]
+    assert not has_dropout(None, 1)

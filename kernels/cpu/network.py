@@ -11,11 +11,14 @@ block, so the kernels' types do not depend on the network's depth.
 
 from collections import namedtuple
 
+from numba import types
+from numba.extending import overload
+
 from ..codes import PRELU
 from ..layout import B_START, CODE, DENSE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE, KIND
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .fpenv import flush_denormals, restore_fpenv
-from .jit import inline, kernel
+from .jit import OPTIONS, inline, kernel
 from .losses import output_loss_and_delta
 from .norm import backward_if_any, forward_if_any
 from .views import block, empty_block, intercepts, weights
@@ -27,16 +30,45 @@ from .views import block, empty_block, intercepts, weights
 Model = namedtuple("Model", ["params", "layers", "act_params", "loss_code", "state", "bn"])
 # Flat activation, delta and inverted-dropout mask buffers with room for ``capacity`` rows
 # (masks is empty when nothing is dropped); dropout holds one rate per hidden layer, or is
-# empty. ``pre`` (same layout as acts; empty without batch norm and PReLU) keeps what their
-# backward needs; ``mean`` and ``inv_std`` hold one entry per unit (batch-norm statistics).
+# None when no unit is dropped (the kernels then compile no random-number code). ``pre``
+# (same layout as acts; empty without batch norm and PReLU) keeps what their backward
+# needs; ``mean`` and ``inv_std`` hold one entry per unit (batch-norm statistics).
 Workspace = namedtuple(
     "Workspace", ["capacity", "acts", "deltas", "masks", "dropout", "pre", "mean", "inv_std"]
 )
 
 
-@inline
 def has_dropout(dropout, l):
-    return l < dropout.size and dropout[l] > 0.0
+    """Whether layer ``l`` drops units. Compiled code gets the overload below, which
+    decides by ``dropout``'s type: a call without dropout (None) compiles no random-number
+    code (~0.3 s of a cold first fit); this body says the same in Python."""
+    return dropout is not None and l < dropout.size and dropout[l] > 0.0
+
+
+@overload(has_dropout, jit_options=OPTIONS, inline="always")
+def _has_dropout(dropout, l):
+    if isinstance(dropout, types.NoneType):
+        return lambda dropout, l: False
+    return lambda dropout, l: l < dropout.size and dropout[l] > 0.0
+
+
+def drop_units_if_any(dropout, l, A, M):
+    """Inverted dropout of layer ``l``'s output ``A`` (mask ``M``) where ``dropout`` says,
+    decided as :func:`has_dropout` is."""
+    if has_dropout(dropout, l):
+        draw_dropout(A, M, dropout[l])
+
+
+@overload(drop_units_if_any, jit_options=OPTIONS, inline="always")
+def _drop_units_if_any(dropout, l, A, M):
+    if isinstance(dropout, types.NoneType):
+        return lambda dropout, l, A, M: None
+
+    def drop(dropout, l, A, M):
+        if l < dropout.size and dropout[l] > 0.0:
+            draw_dropout(A, M, dropout[l])
+
+    return drop
 
 
 @inline
@@ -70,8 +102,7 @@ def forward_layers(model, X, ws):
             )
         else:
             forward_if_any(model, model.state, ws, l, A, out)
-        if has_dropout(ws.dropout, l):
-            draw_dropout(out, block(ws.masks, ws.capacity, layers, l, n), ws.dropout[l])
+        drop_units_if_any(ws.dropout, l, out, block(ws.masks, ws.capacity, layers, l, n))
         A = out
     return A
 

@@ -46,7 +46,7 @@ def predict(params, layers, act_params, state, bn, X, out, acts, pre, mean, inv_
     model = Model(params, layers, act_params, 0, state, bn)
     n_units = out.shape[1] + layers[layers.shape[0] - 1, UNIT_START]
     capacity = acts.size // n_units
-    ws = Workspace(capacity, acts, acts[:0], acts[:0], act_params[:0], pre, mean, inv_std)
+    ws = Workspace(capacity, acts, acts[:0], acts[:0], None, pre, mean, inv_std)
     n = X.shape[0]
     status = PREDICT_OK
     for start in range(0, n, capacity):

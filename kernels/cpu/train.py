@@ -148,6 +148,20 @@ def _track_peaks_if_any(model, ws, n, peak):
     return lambda model, ws, n, peak: track_peaks(model, ws, n, peak)
 
 
+def seed_if_dropout(dropout, seed):
+    """Seed the dropout masks' random numbers, or nothing without dropout (None: see
+    network.has_dropout)."""
+    if dropout is not None:
+        np.random.seed(seed)
+
+
+@overload(seed_if_dropout, jit_options=OPTIONS, inline="always")
+def _seed_if_dropout(dropout, seed):
+    if isinstance(dropout, types.NoneType):
+        return lambda dropout, seed: None
+    return lambda dropout, seed: np.random.seed(seed)
+
+
 @inline
 def scale(x, factor):
     for k in range(x.size):
@@ -173,7 +187,7 @@ def train_epoch(model, grad, opt, hp, X, Y, sw, order, batch_size, seed, batch, 
     Stops early, flagging ``STAT_DIVERGED``, at the first non-finite loss or gradient.
     """
     saved = flush_denormals()
-    np.random.seed(seed)
+    seed_if_dropout(ws.dropout, seed)
     n = order.size
     nw = n_weights(model)
     weighted = sw.size > 0

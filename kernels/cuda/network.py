@@ -138,7 +138,7 @@ class Workspace(_Workspace):
             acts,
             deltas,
             masks,
-            np.asarray(dropout, dtype=np.float64),
+            np.empty(0) if dropout is None else np.asarray(dropout, dtype=np.float64),
             Scratch(capacity),
         )
 
