@@ -65,7 +65,7 @@ def _drop_units_if_any(dropout, l, A, M):
         return lambda dropout, l, A, M: None
 
     def drop(dropout, l, A, M):
-        if l < dropout.size and dropout[l] > 0.0:
+        if has_dropout(dropout, l):
             draw_dropout(A, M, dropout[l])
 
     return drop
