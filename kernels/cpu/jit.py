@@ -30,8 +30,8 @@ from ..config import FASTMATH
 OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True}
 
 
-def kernel(fn):
-    return enable_cache(njit(**OPTIONS)(fn))
+def kernel(fn, fastmath=FASTMATH):
+    return enable_cache(njit(**{**OPTIONS, "fastmath": fastmath})(fn))
 
 
 def divisions_by_estimate(fn):
@@ -40,9 +40,7 @@ def divisions_by_estimate(fn):
     update, one division and one square root an element (20-64-64-2: 2.37 -> 1.78 us).
     LLVM needs ``ninf`` for it: an infinite divisor may then give NaN instead of 0, where
     only a diverging fit has one (and its checks see the NaN as they see the infinity)."""
-    if not FASTMATH:
-        return kernel(fn)
-    return enable_cache(njit(**{**OPTIONS, "fastmath": FASTMATH | {"ninf"}})(fn))
+    return kernel(fn, FASTMATH | {"ninf"} if FASTMATH else False)
 
 
 def inline(fn):
