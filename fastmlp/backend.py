@@ -192,9 +192,13 @@ def prepare_products(net, rows):
     """Before a kernel call of ``net`` whose batches have at least ``rows`` rows: load the
     matrix-product micro-kernels it may pick (float32 on the CPU; compiled on first need)."""
     key = (net.device, net.dtype.char)
-    if key not in _products_ready:
-        if target(net.device).kernels.prepare_products(net.dtype, rows, net.layer_sizes):
-            _products_ready.add(key)
+    if key in _products_ready:
+        return
+    ops = target(net.device).kernels
+    # The row test first: under "few" most calls need nothing, and asking cost ~0.9 us (an
+    # 8-row forward of 64-64-64-10 takes ~5 us).
+    if rows <= ops.MICRO_KERNEL_ROWS and ops.prepare_products(net.dtype, rows, net.layer_sizes):
+        _products_ready.add(key)
 
 
 def fewest_rows(n, batch_size):

@@ -3,6 +3,7 @@ float64 NumPy reference on odd shapes in both dtypes, and the per-shape choice b
 them."""
 
 import ctypes
+import math
 from functools import partial
 
 import numpy as np
@@ -11,6 +12,7 @@ import threadpoolctl
 from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 
+import fastmlp.kernels.cpu
 from fastmlp.kernels import config
 from fastmlp.kernels.cpu import jit, products
 
@@ -157,8 +159,11 @@ def test_micro_kernels_are_loaded_for_every_call_that_may_pick_one(many):
                 )
                 if picked:
                     assert products.may_pick_micro_kernels(fewest, [fan_in, width], many)
+                # The backend asks only at MICRO_KERNEL_ROWS rows or fewer ("few").
+                assert many or fewest <= products.BIG_NT_ROWS or not picked
     assert not products.may_pick_micro_kernels(2, [20, 64, 64, 2], many=False)
     assert not products.may_pick_micro_kernels(5, [784, 2048, 10], many=False)
+    assert products.MICRO_KERNEL_ROWS == (math.inf if products.MANY else products.BIG_NT_ROWS)
 
 
 def test_a_product_runs_on_blas_while_its_micro_kernel_is_not_loaded(c_functions):
@@ -262,6 +267,8 @@ def test_the_backend_loads_micro_kernels_only_for_calls_that_may_pick_one(monkey
     loads = []
     may_pick = partial(products.may_pick_micro_kernels, many=many)
     monkeypatch.setattr(products, "may_pick_micro_kernels", may_pick)
+    rows = math.inf if many else products.BIG_NT_ROWS
+    monkeypatch.setattr(fastmlp.kernels.cpu, "MICRO_KERNEL_ROWS", rows)
     monkeypatch.setattr(products, "_layers_ready", False)
     monkeypatch.setattr(products, "ensure_c_functions", lambda: loads.append(1))
     monkeypatch.setattr(backend, "_products_ready", set())

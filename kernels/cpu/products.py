@@ -50,6 +50,7 @@ scikit-learn, which multiplies through the same OpenBLAS kernels.
 """
 
 import ctypes
+import math
 import threading
 
 import numpy as np
@@ -389,6 +390,10 @@ def ensure_c_functions():
     _layers_ready = True
 
 
+# Beyond this many rows in a call's every batch, no rule picks a micro-kernel.
+MICRO_KERNEL_ROWS = math.inf if MANY else BIG_NT_ROWS
+
+
 def may_pick_micro_kernels(rows, layer_sizes, many=MANY):
     """Whether float32 products over batches of ``rows`` rows or more, through dense
     layers of these sizes, may pick a micro-kernel: true wherever one of the rules above
@@ -396,8 +401,9 @@ def may_pick_micro_kernels(rows, layer_sizes, many=MANY):
     need no C function."""
     if many:
         return True
-    big = any(a * b >= BIG for a, b in zip(layer_sizes, layer_sizes[1:]))
-    return rows == 1 or (rows <= BIG_NT_ROWS and big)
+    if rows > BIG_NT_ROWS:
+        return False
+    return rows == 1 or any(a * b >= BIG for a, b in zip(layer_sizes, layer_sizes[1:]))
 
 
 def prepare_products(dtype, rows, layer_sizes):

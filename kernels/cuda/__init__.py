@@ -40,12 +40,16 @@ def predict_plain(params, layers, act_params, X, out, chunk_rows):
     return predict(params, layers, act_params, None, batch_norm_settings(), X, out, acts)
 
 
+MICRO_KERNEL_ROWS = 0  # no call needs prepare_products
+
+
 def prepare_products(dtype, rows, layer_sizes):
     """Nothing to load: the CUDA kernels have no separately compiled products."""
     return True
 
 
 __all__ = [
+    "MICRO_KERNEL_ROWS",
     "Batch",
     "Diagnostics",
     "Model",
