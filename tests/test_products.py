@@ -269,7 +269,7 @@ def test_the_backend_loads_micro_kernels_only_for_calls_that_may_pick_one(monkey
     monkeypatch.setattr(products, "may_pick_micro_kernels", may_pick)
     rows = math.inf if many else products.BIG_NT_ROWS
     monkeypatch.setattr(fastmlp.kernels.cpu, "MICRO_KERNEL_ROWS", rows)
-    monkeypatch.setattr(products, "_layers_ready", False)
+    monkeypatch.setattr(products, "_c_functions", {})
     monkeypatch.setattr(products, "ensure_c_functions", lambda: loads.append(1))
     monkeypatch.setattr(backend, "_products_ready", set())
     assert backend.fewest_rows(512, 200) == 112 and backend.fewest_rows(400, 200) == 200

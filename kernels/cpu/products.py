@@ -380,14 +380,13 @@ def ensure_c_function(name):
 LAYER_C_FUNCTIONS = (NN_MICRO_KERNEL, "small_tn", "small_nt")
 
 
-_layers_ready = False  # LAYER_C_FUNCTIONS all loaded
-
-
 def ensure_c_functions():
-    global _layers_ready
     for name in LAYER_C_FUNCTIONS:
         ensure_c_function(name)
-    _layers_ready = True
+
+
+def layer_c_functions_loaded():
+    return all(name in _c_functions for name in LAYER_C_FUNCTIONS)
 
 
 # Beyond this many rows in a call's every batch, no rule picks a micro-kernel.
@@ -412,9 +411,9 @@ def prepare_products(dtype, rows, layer_sizes):
     batches. True once every micro-kernel ``dtype`` can pick is loaded."""
     if dtype != np.float32:
         return True
-    if not _layers_ready and may_pick_micro_kernels(rows, layer_sizes):
+    if not layer_c_functions_loaded() and may_pick_micro_kernels(rows, layer_sizes):
         ensure_c_functions()
-    return _layers_ready
+    return layer_c_functions_loaded()
 
 
 @intrinsic(prefer_literal=True)
