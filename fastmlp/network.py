@@ -160,8 +160,8 @@ class Network:
         backend.check_device(self, device)
         self._act_params = np.asarray([self.activation_param(a) or 0.0 for a in names])
         self._loss_code = codes.LOSSES[self.loss]
-        self.params = np.zeros(self.n_params, dtype=self.dtype)
-        self.state = np.zeros(self.layout.n_state, dtype=self.dtype)
+        self.params = backend.aligned_zeros(self.n_params, self.dtype)
+        self.state = backend.aligned_zeros(self.layout.n_state, self.dtype)
         self._make_views()
         self.initialize(random_state)
 
@@ -554,9 +554,9 @@ class Network:
         self.__dict__.setdefault("batch_norm_momentum", 0.1)
         self.__dict__.setdefault("batch_norm_epsilon", 1e-5)
         # Writeable, plain buffers (joblib may hand back read-only memmaps).
-        self.params = np.array(self.params, dtype=self.dtype, order="C")
-        self.state = np.array(
-            self.__dict__.get("state", np.zeros(self.layout.n_state)), dtype=self.dtype, order="C"
+        self.params = backend.aligned_copy(self.params, self.dtype)
+        self.state = backend.aligned_copy(
+            self.__dict__.get("state", np.zeros(self.layout.n_state)), self.dtype
         )
         self._make_views()
 

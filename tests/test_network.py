@@ -571,3 +571,47 @@ def test_a_workspace_without_dropout_carries_no_rates():
     assert backend.workspace(net, 5, dropout=rates).dropout is rates
     assert [has_dropout(rates, l) for l in range(3)] == [False, True, False]
     assert not has_dropout(None, 1)
+
+
+# ---- buffers on whole cache lines ----------------------------------------------------------
+def _owns_its_lines(array):
+    """``array`` starts on a cache line, and the lines it touches hold nothing else (an
+    empty array touches none)."""
+    if array.size == 0:
+        return True
+    line = fastmlp.backend.CACHE_LINE
+    offset = array.ctypes.data - array.base.ctypes.data
+    return (
+        array.ctypes.data % line == 0
+        and offset + -(-array.nbytes // line) * line <= array.base.nbytes
+    )
+
+
+@pytest.mark.parametrize("shape", [0, 1, 17, 63, (3, 5), (16, 20)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_aligned_buffers(shape, dtype):
+    backend = fastmlp.backend
+    zeros = backend.aligned_zeros(shape, dtype)
+    values = np.arange(zeros.size).reshape(zeros.shape)
+    copy = backend.aligned_copy(values, dtype)
+    for array in (zeros, copy, backend.aligned_empty(shape, dtype)):
+        assert array.shape == np.empty(shape).shape and array.dtype == dtype
+        assert array.flags.c_contiguous and array.flags.writeable
+        assert _owns_its_lines(array)
+    assert not zeros.any()
+    assert_array_equal(copy, values)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_buffers_are_aligned(dtype):
+    import pickle
+
+    net = Network([5, 7, 3], batch_norm=True, dtype=dtype, random_state=0)
+    buffers = fastmlp.backend.EpochBuffers(net, 9, dropout=None, diagnostics=False)
+    state = fastmlp.backend.optimizer_state(net, "adam")
+    restored = pickle.loads(pickle.dumps(net))
+    arrays = [net.params, net.state, restored.params, restored.state, buffers.grad]
+    arrays += [*buffers.batch, buffers.workspace.acts, buffers.workspace.deltas]
+    arrays += [state.state1, state.state2]
+    assert all(_owns_its_lines(a) for a in arrays)
+    assert_array_equal(restored.params, net.params)
