@@ -553,7 +553,7 @@ class Network:
         self.__dict__.setdefault("batch_norm", [False] * n_hidden)
         self.__dict__.setdefault("batch_norm_momentum", 0.1)
         self.__dict__.setdefault("batch_norm_epsilon", 1e-5)
-        # Writeable, plain buffers (joblib may hand back read-only memmaps).
+        # Writeable buffers on their own cache lines (joblib may hand back read-only memmaps).
         self.params = backend.aligned_copy(self.params, self.dtype)
         self.state = backend.aligned_copy(
             self.__dict__.get("state", np.zeros(self.layout.n_state)), self.dtype
