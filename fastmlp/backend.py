@@ -52,8 +52,8 @@ def aligned_empty(shape, dtype):
     """``np.empty(shape, dtype)`` on whole cache lines of its own.
 
     Vector loads from a line-aligned buffer never straddle two lines: NumPy aligns to 16
-    bytes, and that cost the small-batch steps ~15% (20-64-64-2 at batch 16: 1.50 -> 1.74 M
-    samples/s). Buffers of two fits in two threads share no line either.
+    bytes, and that cost the small-batch steps 10-20% (docs/benchmarks.md, "Buffers on
+    whole cache lines"). Buffers of two fits in two threads share no line either.
     """
     dtype = np.dtype(dtype)
     n_bytes = math.prod(shape if isinstance(shape, tuple) else (shape,)) * dtype.itemsize
