@@ -93,6 +93,16 @@ def test_micro_kernels_match_blas_and_reference(c_functions, n, k, m, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [1, products.NN_DOTS_BELOW - 1, products.NN_DOTS_BELOW, 10, 15])
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_small_nn_on_both_sides_of_its_dot_product_width(c_functions, n, m, dtype):
+    # Narrow rows of out are dot products down B's columns, wider ones the row-wise loops.
+    arrays, micro = _operands(n, 63, m, dtype)
+    (_micro_c if dtype == np.float32 else _micro)(*arrays, *micro)
+    assert_allclose(micro[0], _expected(*arrays)[0], **_tolerance(dtype, 63))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "n,k,m",
     [

@@ -70,6 +70,10 @@ NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
 ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds (the
 # micro-kernels run on one core; below this BLAS's second thread does not pay);
 NT_ROWS = 8  # ... and this many rows for D @ W.T
+# small_nn's rows narrower than this are dot products down B's columns: at 2 wide they win
+# (1x64x2 61 ns against 121), from 4 wide the row-wise loops do even with part of a SIMD
+# vector filled (1x64x10 310 -> 138 ns, 16x64x10 5.8 -> 2.1 us; AMD EPYC, AVX2).
+NN_DOTS_BELOW = 4
 # BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
 NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
 BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
@@ -130,10 +134,10 @@ def micro_nt_wins(rows, fan_in, width, many=MANY):
 def small_nn(A, B, out):
     """``out <- A @ B``, register-blocked: four rows of out at a time, each pass over them
     adding four rows of B (16 multiply-adds per load of a B element, and a row of out
-    loaded and stored once per four). A row narrower than 16 (no full SIMD vector to fill)
-    is computed as dot products down B's columns instead."""
+    loaded and stored once per four). A row narrower than ``NN_DOTS_BELOW`` is computed
+    as dot products down B's columns instead."""
     n = A.shape[0]
-    if B.shape[1] < 16:
+    if B.shape[1] < NN_DOTS_BELOW:
         nn_dots(A, B, out)
         return
     n4 = n - n % 4
