@@ -59,8 +59,23 @@ def _micro_kernels():
 
 MICRO_KERNELS = _micro_kernels()
 
+
+def _wide_simd():
+    """Whether Numba compiles for AVX-512 (its CPU_FEATURES setting, else the host's)."""
+    import numba
+    from llvmlite import binding
+
+    if numba.config.CPU_FEATURES is not None:
+        return "+avx512f" in numba.config.CPU_FEATURES.split(",")
+    return bool(binding.get_host_cpu_features().get("avx512f", False))
+
+
+# Under "many", whether the micro-kernels' SIMD vectors (the CPU's widest) are twice BLAS's
+# AVX2 ones: then they win far beyond a few rows (cpu/products.py).
+WIDE_SIMD = _wide_simd()
+
 # Everything above, as one string for the cache key.
 SETTINGS_KEY = (
     f"fastmath={sorted(FASTMATH) if FASTMATH else False};ftz={FLUSH_DENORMALS};"
-    f"micro={MICRO_KERNELS}"
+    f"micro={MICRO_KERNELS};wide_simd={WIDE_SIMD}"
 )

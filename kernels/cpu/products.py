@@ -14,8 +14,8 @@ know, where its sgemm spent ~1.6 us on a 1 x 64 x 64 product:
 product    micro-kernel                       measured, BLAS -> micro (us)
 =========  =================================  =========================================
 A @ W      <= 2 rows; >= 32 wide and <= 32    1x64x64 1.6 -> 0.1, 16x64x64 2.6 -> 1.1,
-           rows or <= 2 M multiply-adds       200x64x100 31 -> 21 (2 threads: 20 -> 25);
-                                              4x64x10 0.45 -> 0.99 (too narrow)
+           rows (AVX-512: or <= 2 M           200x64x100 31 -> 21 (2 threads: 20 -> 25);
+           multiply-adds)                     4x64x10 0.45 -> 0.99 (too narrow)
 A.T @ D    1 row; >= 32 wide as for A @ W     1x64x64 0.5 -> 0.2, 16x64x64 2.3 -> 1.7
 D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
                                               (dot products: a horizontal sum each)
@@ -32,6 +32,11 @@ D @ W.T 856 -> 335 us): A @ W over 1-2 rows row by row (``rows_nn``, without sma
 blocks and their ~1 s of compilation), D @ W.T over up to 4. 20-64-64-2 steps
 (profile_step medians): batch 8 11.7 -> 6.7 us, batch 16 13.3 -> 9.9 us for the sum of
 the phases; one-row ``Network.forward`` of 256-1024-1024-10 252 -> ~100 us.
+
+On an AVX2 CPU (an AMD EPYC, Zen 3, OpenBLAS's Haswell kernels) the micro-kernels'
+vectors are no wider than BLAS's, and "many" stops at 32 rows (``WIDE_SIMD``, config.py):
+16x64x64 A @ W still 4.0 -> 2.1 us, but at 200x64x100 A @ W 34 -> 46 us and A.T @ D 43 ->
+52 (2 BLAS threads: 27 -> 53, 35 -> 63), 64x64x64 9.2 -> 10.5 and 10.0 -> 10.5.
 
 The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
 to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
@@ -60,15 +65,16 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array
 
-from ..config import MICRO_KERNELS
+from ..config import MICRO_KERNELS, WIDE_SIMD
 from .blas import gemm
 from .jit import OPTIONS, c_function, inline
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
 NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
-ONE_CORE_WORK = 2_000_000  # ... or any number within this many multiply-adds (the
-# micro-kernels run on one core; below this BLAS's second thread does not pay);
+ONE_CORE_WORK = 2_000_000  # ... or, on an AVX-512 CPU (WIDE_SIMD), any number within this
+# many multiply-adds (the micro-kernels run on one core; below this BLAS's second thread
+# does not pay);
 NT_ROWS = 8  # ... and this many rows for D @ W.T
 # small_nn's rows narrower than this are dot products down B's columns: at 2 wide they win
 # (1x64x2 61 ns against 121), from 4 wide the row-wise loops do even with part of a SIMD
@@ -97,28 +103,28 @@ def matmul(A, B, out, trans_a, trans_b):
 
 
 @inline
-def micro_nn_wins(rows, inner, width, many=MANY):
+def micro_nn_wins(rows, inner, width, many=MANY, wide_simd=WIDE_SIMD):
     """Whether a micro-kernel beats BLAS on ``A @ W``: ``rows`` rows of out, each ``width``
     wide, sums of ``inner`` products (the table above). ``many``: the profile for BLAS with
-    slow few-row products (config.MICRO_KERNELS)."""
+    slow few-row products (config.MICRO_KERNELS); ``wide_simd``: config.WIDE_SIMD."""
     if not many:
         return rows <= SMALL_ROWS and inner * width >= BIG
-    return rows <= SMALL_ROWS or blocked_wins(rows, inner, width)
+    return rows <= SMALL_ROWS or blocked_wins(rows, inner, width, wide_simd)
 
 
 @inline
-def blocked_wins(rows, inner, width):
+def blocked_wins(rows, inner, width, wide_simd):
     """Whether the register-blocked loops beat BLAS on ``rows`` rows of out, each
     ``width`` wide, sums of ``inner`` products, in either product they serve."""
-    few_rows = rows <= NN_ROWS or rows * inner * width <= ONE_CORE_WORK
-    return width >= WIDE and few_rows
+    one_core = wide_simd and rows * inner * width <= ONE_CORE_WORK
+    return width >= WIDE and (rows <= NN_ROWS or one_core)
 
 
 @inline
-def micro_tn_wins(batch, fan_in, width, many=MANY):
+def micro_tn_wins(batch, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
     """Whether :func:`small_tn` beats BLAS on ``A.T @ D``: ``fan_in`` rows of out, each
     ``width`` wide, sums over the ``batch`` rows of A and D."""
-    return batch == 1 or (many and blocked_wins(batch, fan_in, width))
+    return batch == 1 or (many and blocked_wins(batch, fan_in, width, wide_simd))
 
 
 @inline
