@@ -6,6 +6,7 @@ import ctypes
 import math
 from functools import partial
 
+import numba
 import numpy as np
 import pytest
 import threadpoolctl
@@ -204,6 +205,15 @@ def test_a_product_runs_on_blas_while_its_micro_kernel_is_not_loaded(c_functions
 def test_the_profile_is_the_configured_one():
     assert products.MANY == (config.MICRO_KERNELS == "many")
     assert f"micro={config.MICRO_KERNELS}" in config.SETTINGS_KEY  # cached kernels differ
+    assert f"wide_simd={config.WIDE_SIMD}" in config.SETTINGS_KEY
+
+
+@pytest.mark.parametrize(
+    "features,wide", [("+avx2,+fma,-avx512f", False), ("+avx2,+avx512f,+avx512bw", True)]
+)
+def test_wide_simd_follows_the_features_numba_compiles_for(monkeypatch, features, wide):
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
+    assert config._wide_simd() is wide
 
 
 @pytest.mark.parametrize(
