@@ -320,8 +320,8 @@ def predict(net, X, chunk_size):
     ``X`` holds a NaN or infinity).
 
     ``chunk_size`` rows at a time share one workspace. After the first call for a dtype
-    (which may compile), a network without batch norm and PReLU calls its kernel directly
-    (``_plain_predict_ready``).
+    (which may compile), a network without batch norm and PReLU calls its compiled kernel
+    directly (``_latency_kernels``).
 
     Batch norm is folded into the dense layers (:func:`inference_model`) when that is
     cheaper than normalising every row: folding costs about one operation per weight,
@@ -332,8 +332,8 @@ def predict(net, X, chunk_size):
     lay, dtype = net.layout, net.dtype
     out = np.empty((X.shape[0], net.layer_sizes[-1]), dtype)
     key = (net.device, dtype.char)
-    if key in _plain_predict_ready and not lay.extras:  # the latency path, one lookup
-        plain = _LOADED[net.device].kernels.predict_plain
+    plain = _latency_kernels.get(key)
+    if plain is not None and not lay.extras:  # the latency path
         return out, plain(net.params, lay.table, net._act_params, X, out, chunk_size)
     t = target(net.device)
     if lay.extras:
@@ -347,15 +347,23 @@ def predict(net, X, chunk_size):
     if (id(kernel), dtype.char) not in _first_calls_done:
         return out, run_kernel(kernel, *args, dtype=dtype)  # may compile
     if key in _products_ready and not lay.extras:
-        _plain_predict_ready.add(key)
+        _latency_kernels[key] = _compiled(kernel, args) if t.name == "cpu" else kernel
     return out, kernel(*args)  # run_kernel's collector pause costs ~0.3 us
 
 
-# (device, dtype character) pairs whose plain inference kernel has been called (compiled)
-# and whose products are all loaded: predict() then calls it directly. Each check, the
-# target lookup and run_kernel's collector pause cost ~0.1-0.3 us against ~1.5 us for the
-# kernel of a one-row 64-64-64-10 prediction.
-_plain_predict_ready = set()
+# {(device, dtype character): the plain inference kernel}, once it has been called
+# (compiled) and every product is loaded: predict() then calls it after one lookup. The
+# checks, the target lookup and the collector pause it skips cost ~0.1-0.3 us each against
+# ~1.5 us for the kernel of a one-row 64-64-64-10 prediction.
+_latency_kernels = {}
+
+
+def _compiled(dispatcher, args):
+    """The machine code a Numba dispatcher runs for ``args``, callable without the
+    dispatcher typing every argument (~0.25 us of that one-row prediction). Its callers
+    pass arguments of the same types: the network's own buffers, a fresh output, and an
+    input that passed ``is_ready`` (a read-only or unaligned one only reads as well)."""
+    return dispatcher.get_overload(tuple(dispatcher.typeof_pyval(a) for a in args))
 
 
 def _predict_extras_args(net, t, X, out, chunk_size):

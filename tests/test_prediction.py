@@ -75,6 +75,29 @@ def test_fast_path_equals_the_validated_path(pair):
     assert_array_equal(ours.predict_proba(X), ours.predict_proba(fortran))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_latency_path_takes_read_only_and_unaligned_input(dtype):
+    # After its first calls, a plain network's forward calls the kernel's machine code
+    # directly, typed for the first input: other C-contiguous inputs of the dtype must give
+    # the same outputs, and a NaN in them must still be refused.
+    net = fastmlp.Network([5, 8, 3], output_activation="softmax", dtype=dtype, random_state=0)
+    X = np.random.RandomState(3).randn(4, 5).astype(dtype)
+    expected = net.forward(X.tolist())
+    for _ in range(3):
+        assert_array_equal(net.forward(X), expected)
+    read_only = X.copy()
+    read_only.flags.writeable = False
+    raw = np.zeros(X.nbytes + 1, np.uint8)
+    unaligned = raw[1:].view(dtype).reshape(X.shape)
+    unaligned[...] = X
+    assert not unaligned.flags.aligned
+    for other in (read_only, unaligned):
+        assert_array_equal(net.forward(other), expected)
+    unaligned[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        net.forward(unaligned)
+
+
 @pytest.mark.parametrize(
     "labels",
     [
