@@ -46,16 +46,27 @@ def adam_update(params, grad, m, v, step, lr, beta_1, beta_2, epsilon, weight_de
     lr_t = T(lr * math.sqrt(1.0 - beta_2**step) / (1.0 - beta_1**step))
     b1, b2, c1, c2 = T(beta_1), T(beta_2), T(1.0 - beta_1), T(1.0 - beta_2)
     eps, decay = T(epsilon), T(lr * weight_decay)
-    for k in range(params.size):
-        g = grad[k]
-        m_k = b1 * m[k] + c1 * g
-        v_k = b2 * v[k] + c2 * g * g
-        m[k] = m_k
-        v[k] = v_k
-        update = lr_t * m_k / (np.sqrt(v_k) + eps)
-        if k < n_decay:
-            update += decay * params[k]
-        params[k] -= update
+    # Two loops, each from index 0, not a test of k in one loop nor a loop from a runtime
+    # start (whose index might wrap around): LLVM vectorises only these (20-64-64-2's 5634
+    # float32 parameters: 3.3 -> 1.9 us on an AMD EPYC).
+    decayed = n_decay if weight_decay != 0.0 else 0
+    for k in range(decayed):
+        params[k] -= adam_step(grad, m, v, k, lr_t, b1, b2, c1, c2, eps) + decay * params[k]
+    rest = params[decayed:]
+    grad, m, v = grad[decayed:], m[decayed:], v[decayed:]
+    for k in range(rest.size):
+        rest[k] -= adam_step(grad, m, v, k, lr_t, b1, b2, c1, c2, eps)
+
+
+@inline
+def adam_step(grad, m, v, k, lr_t, b1, b2, c1, c2, eps):
+    """Entry ``k``'s moments updated in place; returns its step ``lr_t m / (sqrt(v) + eps)``."""
+    g = grad[k]
+    m_k = b1 * m[k] + c1 * g
+    v_k = b2 * v[k] + c2 * g * g
+    m[k] = m_k
+    v[k] = v_k
+    return lr_t * m_k / (np.sqrt(v_k) + eps)
 
 
 @inline
