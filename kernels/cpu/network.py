@@ -178,9 +178,13 @@ def weight_total(sw, n):
 
 @inline
 def sum_squares(x, start, stop):
+    """Sum of squares of ``x[start:stop]``, through a view whose loop starts at index 0:
+    LLVM did not vectorise a loop from a runtime start, whose index might wrap around
+    (the L2 penalty of 20-64-64-2's 5504 float32 weights: 3.2 -> 0.5 us a batch)."""
+    run = x[start:stop]
     total = 0.0
-    for k in range(start, stop):
-        total += x[k] * x[k]
+    for k in range(run.size):
+        total += run[k] * run[k]
     return total
 
 
