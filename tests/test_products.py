@@ -131,8 +131,7 @@ def test_float64_always_goes_to_blas(n):
 
 def test_the_choice_follows_the_measured_table():
     # "many": the profile for BLAS with slow few-row products (OpenBLAS's AVX2 kernels).
-    nn, tn = (partial(f, many=True, wide_simd=True) for f in MICRO_RULES[::2])
-    nt = partial(products.micro_nt_wins, many=True)
+    nn, nt, tn = (partial(f, many=True, wide_simd=True) for f in MICRO_RULES)
     assert nn(1, 64, 2) and nn(2, 64, 10) and nn(2, 784, 4096) and nt(2, 64, 3)  # 1-2 rows
     assert nn(32, 784, 32) and nn(3, 64, 256) and not nn(16, 64, 31) and not nt(3, 64, 10)
     assert nn(200, 64, 100)  # 1.3 M multiply-adds: one core's work
@@ -142,11 +141,13 @@ def test_the_choice_follows_the_measured_table():
     assert not tn(2, 20, 31) and not tn(16, 64, 2) and not tn(256, 1024, 1024)
 
 
-def test_on_an_avx2_cpu_the_blocked_loops_stop_at_32_rows():
-    # Their SIMD vectors are then no wider than AVX2 BLAS's, which wins on whole layers.
-    nn, tn = (partial(f, many=True, wide_simd=False) for f in MICRO_RULES[::2])
+def test_on_an_avx2_cpu_the_micro_kernels_take_fewer_rows():
+    # Their SIMD vectors are then no wider than AVX2 BLAS's: it wins whole layers, and D @ W.T
+    # beyond 4 rows.
+    nn, nt, tn = (partial(f, many=True, wide_simd=False) for f in MICRO_RULES)
     assert nn(32, 64, 64) and tn(32, 64, 100) and nn(2, 64, 10) and tn(1, 20, 2)
     assert not nn(33, 64, 64) and not nn(200, 64, 100) and not tn(200, 64, 100)
+    assert nt(4, 64, 32) and nt(2, 64, 3) and not nt(5, 64, 64) and not nt(8, 64, 64)
 
 
 def test_with_fast_blas_only_one_row_and_big_layer_products_leave_it():

@@ -18,7 +18,7 @@ A @ W      <= 2 rows; >= 32 wide and <= 32    1x64x64 1.6 -> 0.1, 16x64x64 2.6 -
            multiply-adds)                     4x64x10 0.45 -> 0.99 (too narrow)
 A.T @ D    1 row; >= 32 wide as for A @ W     1x64x64 0.5 -> 0.2, 16x64x64 2.3 -> 1.7
 D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
-                                              (dot products: a horizontal sum each)
+           (AVX2: <= 4 rows)                  (dot products: a horizontal sum each)
 =========  =================================  =========================================
 
 ``few``: OpenBLAS with AVX-512 kernels (here SkylakeX's on a Zen 4), or another BLAS.
@@ -36,7 +36,8 @@ the phases; one-row ``Network.forward`` of 256-1024-1024-10 252 -> ~100 us.
 On an AVX2 CPU (an AMD EPYC, Zen 3, OpenBLAS's Haswell kernels) the micro-kernels'
 vectors are no wider than BLAS's, and "many" stops at 32 rows (``WIDE_SIMD``, config.py):
 16x64x64 A @ W still 4.0 -> 2.1 us, but at 200x64x100 A @ W 34 -> 46 us and A.T @ D 43 ->
-52 (2 BLAS threads: 27 -> 53, 35 -> 63), 64x64x64 9.2 -> 10.5 and 10.0 -> 10.5.
+52 (2 BLAS threads: 27 -> 53, 35 -> 63), 64x64x64 9.2 -> 10.5 and 10.0 -> 10.5; and D @ W.T
+at 4 rows (4x64x64 3.15 -> 2.39 us, 8x64x64 3.70 -> 4.71).
 
 The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
 to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
@@ -75,7 +76,8 @@ NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
 ONE_CORE_WORK = 2_000_000  # ... or, on an AVX-512 CPU (WIDE_SIMD), any number within this
 # many multiply-adds (the micro-kernels run on one core; below this BLAS's second thread
 # does not pay);
-NT_ROWS = 8  # ... and this many rows for D @ W.T
+NT_ROWS = 8  # ... and this many rows for D @ W.T (AVX2_NT_ROWS without AVX-512:
+AVX2_NT_ROWS = 4  # 8x64x64 BLAS 3.70 us against 4.71, 4x64x64 3.15 against 2.39)
 # small_nn's rows narrower than this are dot products down B's columns: at 2 wide they win
 # (1x64x2 61 ns against 121), from 4 wide the row-wise loops do even with part of a SIMD
 # vector filled (1x64x10 310 -> 138 ns, 16x64x10 5.8 -> 2.1 us; AMD EPYC, AVX2).
@@ -128,12 +130,13 @@ def micro_tn_wins(batch, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
 
 
 @inline
-def micro_nt_wins(rows, fan_in, width, many=MANY):
+def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
     """Whether :func:`small_nt` beats BLAS on ``D @ W.T``: ``rows`` rows of D, each
     ``width`` wide (the length of every dot product), ``fan_in`` of them a row."""
     if not many:
         return (rows == 1 and width < NARROW) or (rows <= BIG_NT_ROWS and fan_in * width >= BIG)
-    return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
+    most_rows = NT_ROWS if wide_simd else AVX2_NT_ROWS
+    return rows <= SMALL_ROWS or (rows <= most_rows and width >= WIDE)
 
 
 @inline
