@@ -587,7 +587,7 @@ def _owns_its_lines(array):
     )
 
 
-@pytest.mark.parametrize("shape", [0, 1, 17, 63, (3, 5), (16, 20)])
+@pytest.mark.parametrize("shape", [0, (3, 0), 1, 17, 63, (3, 5), (16, 20)])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
 def test_aligned_buffers(shape, dtype):
     backend = fastmlp.backend
