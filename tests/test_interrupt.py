@@ -18,17 +18,27 @@ from sklearn.base import clone
 
 from fastmlp import MLPClassifier, MLPRegressor, training
 
-# Long epochs (~20-50 ms here) so that the interrupt lands after a few of them, and a
-# max_iter far beyond what runs before it.
+# Long epochs (~10-50 ms) so that the interrupt lands after a few of them, and a max_iter
+# far beyond what runs before it (yet finite: a lost interrupt fails, it does not hang).
 N_SAMPLES, N_FEATURES = 4000, 40
 SETTINGS = dict(
     hidden_layer_sizes=(128, 64),
-    max_iter=100_000,
+    max_iter=2_000,
     tol=0.0,
     n_iter_no_change=np.inf,
     random_state=0,
     batch_size=32,
 )
+
+
+@pytest.fixture(autouse=True)
+def python_handles_ctrl_c():
+    """Python's own SIGINT handler, as in a terminal. A process a shell starts in the
+    background without job control inherits SIGINT ignored, and Python then installs no
+    handler: ``interrupt_main`` does nothing, and training rightly leaves SIGINT alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def _data(seed=0):
