@@ -301,6 +301,7 @@ def test_the_backend_loads_micro_kernels_only_for_calls_that_may_pick_one(monkey
     monkeypatch.setattr(products, "_c_functions", {})
     monkeypatch.setattr(products, "ensure_c_functions", lambda: loads.append(1))
     monkeypatch.setattr(backend, "_products_ready", set())
+    monkeypatch.setattr(backend, "_latency_kernels", {})  # as in a fresh process
     assert backend.fewest_rows(512, 200) == 112 and backend.fewest_rows(400, 200) == 200
     assert backend.fewest_rows(401, 200) == 1 and backend.fewest_rows(3, 200) == 3
     rng = np.random.RandomState(0)
