@@ -94,13 +94,22 @@ def test_micro_kernels_match_blas_and_reference(c_functions, n, k, m, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m", [1, products.NN_DOTS_BELOW - 1, products.NN_DOTS_BELOW, 10, 15])
-@pytest.mark.parametrize("n", [1, 2, 5])
-def test_small_nn_on_both_sides_of_its_dot_product_width(c_functions, n, m, dtype):
-    # Narrow rows of out are dot products down B's columns, wider ones the row-wise loops.
+@pytest.mark.parametrize("m", [1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 47])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 9])
+def test_small_nn_on_every_side_of_its_tiles(c_functions, n, m, dtype):
+    # Whole SIMD vectors of out's columns go to tiles (four rows by two vectors, a row by
+    # four, by one), the rest to dot products or, over more entries, to tiles on padded
+    # copies: every boundary at 4 (AVX2 float64), 8 and 16 lanes, both sides of FEW_DOTS.
     arrays, micro = _operands(n, 63, m, dtype)
     (_micro_c if dtype == np.float32 else _micro)(*arrays, *micro)
     assert_allclose(micro[0], _expected(*arrays)[0], **_tolerance(dtype, 63))
+
+
+@pytest.mark.parametrize("n", [products.NT_TILED_ROWS - 1, products.NT_TILED_ROWS, 16, 21])
+def test_d_w_t_over_many_rows_is_right_through_transposed_copies(c_functions, n):
+    arrays, micro = _operands(n, 64, 40, np.float32)
+    _micro_c(*arrays, *micro)
+    assert_allclose(micro[1], _expected(*arrays)[1], **_tolerance(np.float32, 40))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -142,12 +151,13 @@ def test_the_choice_follows_the_measured_table():
 
 
 def test_on_an_avx2_cpu_the_micro_kernels_take_fewer_rows():
-    # Their SIMD vectors are then no wider than AVX2 BLAS's: it wins whole layers, and D @ W.T
-    # beyond 4 rows.
+    # Their SIMD vectors are then no wider than AVX2 BLAS's: it wins whole layers, and all
+    # three products stop at 32 rows.
     nn, nt, tn = (partial(f, many=True, wide_simd=False) for f in MICRO_RULES)
     assert nn(32, 64, 64) and tn(32, 64, 100) and nn(2, 64, 10) and tn(1, 20, 2)
     assert not nn(33, 64, 64) and not nn(200, 64, 100) and not tn(200, 64, 100)
-    assert nt(4, 64, 32) and nt(2, 64, 3) and not nt(5, 64, 64) and not nt(8, 64, 64)
+    assert nt(4, 64, 32) and nt(2, 64, 3) and nt(16, 64, 64) and nt(32, 20, 64)
+    assert not nt(33, 64, 64) and not nt(16, 64, 31)
 
 
 def test_with_fast_blas_only_one_row_and_big_layer_products_leave_it():

@@ -69,6 +69,7 @@ from numba.np.arrayobj import make_array
 from ..config import MICRO_KERNELS, WIDE_SIMD
 from .blas import gemm
 from .jit import OPTIONS, c_function, inline
+from .tiles import fma_tile, lanes
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
@@ -76,16 +77,18 @@ NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
 ONE_CORE_WORK = 2_000_000  # ... or, on an AVX-512 CPU (WIDE_SIMD), any number within this
 # many multiply-adds (the micro-kernels run on one core; below this BLAS's second thread
 # does not pay);
-NT_ROWS = 8  # ... and this many rows for D @ W.T (AVX2_NT_ROWS without AVX-512:
-AVX2_NT_ROWS = 4  # 8x64x64 BLAS 3.70 us against 4.71, 4x64x64 3.15 against 2.39)
-# small_nn's rows narrower than this are dot products down B's columns: at 2 wide they win
-# (1x64x2 61 ns against 121), from 4 wide the row-wise loops do even with part of a SIMD
-# vector filled (1x64x10 310 -> 138 ns, 16x64x10 5.8 -> 2.1 us; AMD EPYC, AVX2).
-NN_DOTS_BELOW = 4
+NT_ROWS = 8  # ... and this many rows for D @ W.T on an AVX-512 CPU (without AVX-512,
+# NN_ROWS as the others: from NT_TILED_ROWS rows it multiplies transposed copies by
+# small_nn's tiles; 16x64x64 BLAS 5.5 us against 3.8, 32x64x64 7.9 against 7.1).
 # BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
 NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
 BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
 BIG_NT_ROWS = 4  # up to this many, where BLAS's few-row products turn slow.
+# small_nn's columns that fill no SIMD vector: dot products down B's columns for up to this
+# many entries of out, else tiles on zero-padded copies (whose allocations cost ~0.2 us).
+FEW_DOTS = 8
+# D @ W.T over at least this many rows: small_nn's tiles on transposed copies.
+NT_TILED_ROWS = 8
 MANY = MICRO_KERNELS == "many"
 # A @ W's micro-kernel: "few" multiplies only 1-2 rows, where small_nn's blocks would cost
 # ~1 s more of a cold first fit.
@@ -135,32 +138,69 @@ def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
     ``width`` wide (the length of every dot product), ``fan_in`` of them a row."""
     if not many:
         return (rows == 1 and width < NARROW) or (rows <= BIG_NT_ROWS and fan_in * width >= BIG)
-    most_rows = NT_ROWS if wide_simd else AVX2_NT_ROWS
+    most_rows = NT_ROWS if wide_simd else NN_ROWS
     return rows <= SMALL_ROWS or (rows <= most_rows and width >= WIDE)
 
 
 @inline
 def small_nn(A, B, out):
-    """``out <- A @ B``, register-blocked: four rows of out at a time, each pass over them
-    adding four rows of B (16 multiply-adds per load of a B element, and a row of out
-    loaded and stored once per four). A row narrower than ``NN_DOTS_BELOW`` is computed
-    as dot products down B's columns instead."""
-    n = A.shape[0]
-    if B.shape[1] < NN_DOTS_BELOW:
-        nn_dots(A, B, out)
-        return
-    n4 = n - n % 4
-    for i in range(0, n4, 4):
-        nn_four_rows(A, B, out, i)
-    for i in range(n4, n):
-        nn_one_row(A, B, out, i)
+    """``out <- A @ B`` in register-blocked tiles (tiles.fma_tile); the columns that fill
+    no whole SIMD vector through zero-padded copies."""
+    n, m = A.shape[0], B.shape[1]
+    whole = m - m % lanes(A)
+    nn_tiles(A, B, out, whole)
+    if n * (m - whole) <= FEW_DOTS:
+        nn_dots(A, B, out, 0, n, whole)
+    else:
+        nn_padded_columns(A, B, out, whole)
 
 
 @inline
-def nn_dots(A, B, out):
-    n, inner = A.shape
-    for i in range(n):
-        for j in range(B.shape[1]):
+def nn_tiles(A, B, out, stop):
+    """Columns up to ``stop`` (a multiple of lanes(A)) of ``out <- A @ B``: four rows at a
+    time, then the rows left one at a time."""
+    n = A.shape[0]
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        nn_four_rows(A, B, out, i, stop)
+    for i in range(n4, n):
+        nn_one_row(A, B, out, i, stop)
+
+
+@inline
+def nn_four_rows(A, B, out, i, stop):
+    """Rows i to i+3 of out up to column ``stop`` (a multiple of lanes(A)): tiles two
+    SIMD vectors wide, then one (its four accumulators split into two partial sums each)."""
+    w = lanes(A)
+    j = 0
+    while j + 2 * w <= stop:
+        fma_tile(4, 2, 1, A, B, out, i, j)
+        j += 2 * w
+    if j < stop:
+        fma_tile(4, 1, 2, A, B, out, i, j)
+
+
+@inline
+def nn_one_row(A, B, out, i, stop):
+    """Row i of out up to column ``stop``: tiles four vectors wide, then one, with eight
+    and four partial sums (one row alone has too few accumulators to hide a multiply-add's
+    latency)."""
+    w = lanes(A)
+    j = 0
+    while j + 4 * w <= stop:
+        fma_tile(1, 4, 2, A, B, out, i, j)
+        j += 4 * w
+    while j < stop:
+        fma_tile(1, 1, 4, A, B, out, i, j)
+        j += w
+
+
+@inline
+def nn_dots(A, B, out, first, stop, j0):
+    """Rows first to stop-1 of out from column j0 on, as dot products down B's columns."""
+    inner = A.shape[1]
+    for i in range(first, stop):
+        for j in range(j0, B.shape[1]):
             total = 0.0
             for k in range(inner):
                 total += A[i, k] * B[k, j]
@@ -168,43 +208,20 @@ def nn_dots(A, B, out):
 
 
 @inline
-def nn_four_rows(A, B, out, i):
-    inner, m = B.shape
-    inner4 = inner - inner % 4
-    for j in range(m):
-        out[i, j] = out[i + 1, j] = out[i + 2, j] = out[i + 3, j] = 0.0
-    for k in range(0, inner4, 4):
-        a0, a1, a2, a3 = A[i, k], A[i, k + 1], A[i, k + 2], A[i, k + 3]
-        c0, c1, c2, c3 = A[i + 1, k], A[i + 1, k + 1], A[i + 1, k + 2], A[i + 1, k + 3]
-        e0, e1, e2, e3 = A[i + 2, k], A[i + 2, k + 1], A[i + 2, k + 2], A[i + 2, k + 3]
-        g0, g1, g2, g3 = A[i + 3, k], A[i + 3, k + 1], A[i + 3, k + 2], A[i + 3, k + 3]
-        for j in range(m):
-            b0, b1, b2, b3 = B[k, j], B[k + 1, j], B[k + 2, j], B[k + 3, j]
-            out[i, j] += a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3
-            out[i + 1, j] += c0 * b0 + c1 * b1 + c2 * b2 + c3 * b3
-            out[i + 2, j] += e0 * b0 + e1 * b1 + e2 * b2 + e3 * b3
-            out[i + 3, j] += g0 * b0 + g1 * b1 + g2 * b2 + g3 * b3
-    for k in range(inner4, inner):
-        for r in range(i, i + 4):
-            a = A[r, k]
-            for j in range(m):
-                out[r, j] += a * B[k, j]
-
-
-@inline
-def nn_one_row(A, B, out, i):
-    inner, m = B.shape
-    inner4 = inner - inner % 4
-    for j in range(m):
-        out[i, j] = 0.0
-    for k in range(0, inner4, 4):
-        a0, a1, a2, a3 = A[i, k], A[i, k + 1], A[i, k + 2], A[i, k + 3]
-        for j in range(m):
-            out[i, j] += a0 * B[k, j] + a1 * B[k + 1, j] + a2 * B[k + 2, j] + a3 * B[k + 3, j]
-    for k in range(inner4, inner):
-        a = A[i, k]
-        for j in range(m):
-            out[i, j] += a * B[k, j]
+def nn_padded_columns(A, B, out, j):
+    """Columns j: of out, fewer than fill a vector: one-vector tiles on a copy of B's
+    columns padded with zeros, into a padded copy of out's."""
+    n, inner = A.shape
+    rest, w = B.shape[1] - j, lanes(A)
+    padded_b = np.zeros((inner, w), A.dtype)
+    for k in range(inner):
+        for c in range(rest):
+            padded_b[k, c] = B[k, j + c]
+    padded_out = np.empty((n, w), A.dtype)
+    nn_tiles(A, padded_b, padded_out, w)
+    for i in range(n):
+        for c in range(rest):
+            out[i, j + c] = padded_out[i, c]
 
 
 @inline
@@ -329,13 +346,19 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         # Over more rows, small_nn's blocks on a transposed copy of A (a copy of a_rows x
         # a_cols against a_rows x a_cols x b_cols multiply-adds) through its C function: its
         # loops compiled once (a second compilation for A's transposed view cost ~0.6 s).
-        transposed = np.empty((a_cols, a_rows), np.float32)
-        for i in range(a_rows):
-            for k in range(a_cols):
-                transposed[k, i] = A[i, k]
-        if call_c("small_nn", transposed, B, C):
+        if call_c("small_nn", transposed_copy(A), B, C):
             return
     small_tn(A, B, C)
+
+
+@inline
+def transposed_copy(A):
+    n, m = A.shape
+    transposed = np.empty((m, n), A.dtype)
+    for i in range(n):
+        for k in range(m):
+            transposed[k, i] = A[i, k]
+    return transposed
 
 
 def _c_rows_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
@@ -347,13 +370,29 @@ def _c_rows_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(b, (b_rows, b_cols)),
         carray(out, (a_rows, b_cols)),
     )
+    m = b_cols - b_cols % lanes(A)
     for i in range(a_rows):
-        nn_one_row(A, B, C, i)
+        nn_one_row(A, B, C, i, m)
+    nn_dots(A, B, C, 0, a_rows, m)
 
 
 def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
-    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
-    small_nt(A, B, carray(out, (a_rows, b_rows)))
+    D, W, C = (
+        carray(a, (a_rows, a_cols)),
+        carray(b, (b_rows, b_cols)),
+        carray(out, (a_rows, b_rows)),
+    )
+    if a_rows >= NT_TILED_ROWS:
+        # ``(D @ W.T).T = W @ D.T``: small_nn's tiles on a transposed copy of D, their
+        # result transposed into out (two copies of a_rows x a_cols and a_rows x b_rows,
+        # against dot products that each end in a horizontal sum).
+        result = np.empty((b_rows, a_rows), np.float32)
+        if call_c("small_nn", W, transposed_copy(D), result):
+            for k in range(b_rows):
+                for i in range(a_rows):
+                    C[i, k] = result[k, i]
+            return
+    small_nt(D, W, C)
 
 
 def _c_tn_outer(a, b, out, a_rows, a_cols, b_rows, b_cols):
