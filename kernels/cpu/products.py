@@ -69,7 +69,7 @@ from numba.np.arrayobj import make_array
 from ..config import MICRO_KERNELS, WIDE_SIMD
 from .blas import gemm
 from .jit import OPTIONS, c_function, inline
-from .tiles import fma_tile, lanes
+from .tiles import NN, NN_STORED_TRANSPOSED, TN, fma_tile, lanes
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
@@ -144,91 +144,115 @@ def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
 
 @inline
 def small_nn(A, B, out):
-    """``out <- A @ B`` in register-blocked tiles (tiles.fma_tile); the columns that fill
-    no whole SIMD vector through zero-padded copies."""
-    n, m = A.shape[0], B.shape[1]
-    whole = m - m % lanes(A)
-    nn_tiles(A, B, out, whole)
-    if n * (m - whole) <= FEW_DOTS:
-        nn_dots(A, B, out, 0, n, whole)
-    else:
-        nn_padded_columns(A, B, out, whole)
+    """``out <- A @ B`` in register-blocked tiles (:func:`tiled`)."""
+    tiled(NN, A, B, out)
 
 
 @inline
-def nn_tiles(A, B, out, stop):
-    """Columns up to ``stop`` (a multiple of lanes(A)) of ``out <- A @ B``: four rows at a
-    time, then the rows left one at a time."""
-    n = A.shape[0]
+def tiled(form, A, B, out):
+    """One of the products of tiles.fma_tile (``form``, a constant) in its tiles; the
+    columns of B that fill no whole SIMD vector as dot products, or over more entries
+    through zero-padded copies."""
+    n, m = tile_rows(form, A), B.shape[1]
+    whole = m - m % lanes(A)
+    tiles_up_to(form, A, B, out, whole)
+    if n * (m - whole) <= FEW_DOTS:
+        dots_from(form, A, B, out, whole)
+    else:
+        padded_columns_from(form, A, B, out, whole)
+
+
+@inline
+def tile_rows(form, A):
+    """The rows of the product's left factor: A's, or its columns' for TN."""
+    return A.shape[1] if form == TN else A.shape[0]
+
+
+@inline
+def tiles_up_to(form, A, B, out, stop):
+    """The product's columns up to ``stop`` (a multiple of lanes(A)), four rows at a time,
+    then the rows left one at a time."""
+    n = tile_rows(form, A)
     n4 = n - n % 4
     for i in range(0, n4, 4):
-        nn_four_rows(A, B, out, i, stop)
+        four_rows(form, A, B, out, i, stop)
     for i in range(n4, n):
-        nn_one_row(A, B, out, i, stop)
+        one_row(form, A, B, out, i, stop)
 
 
 @inline
-def nn_four_rows(A, B, out, i, stop):
-    """Rows i to i+3 of out up to column ``stop`` (a multiple of lanes(A)): tiles two
-    SIMD vectors wide, then one (its four accumulators split into two partial sums each)."""
+def four_rows(form, A, B, out, i, stop):
+    """Rows i to i+3 up to column ``stop``: tiles two SIMD vectors wide, then one (its four
+    accumulators split into two partial sums each)."""
     w = lanes(A)
     j = 0
     while j + 2 * w <= stop:
-        fma_tile(4, 2, 1, A, B, out, i, j)
+        fma_tile(form, 4, 2, 1, A, B, out, i, j)
         j += 2 * w
     if j < stop:
-        fma_tile(4, 1, 2, A, B, out, i, j)
+        fma_tile(form, 4, 1, 2, A, B, out, i, j)
 
 
 @inline
-def nn_one_row(A, B, out, i, stop):
-    """Row i of out up to column ``stop``: tiles four vectors wide, then one, with eight
-    and four partial sums (one row alone has too few accumulators to hide a multiply-add's
+def one_row(form, A, B, out, i, stop):
+    """Row i up to column ``stop``: tiles four vectors wide, then one, with eight and four
+    partial sums (one row alone has too few accumulators to hide a multiply-add's
     latency)."""
     w = lanes(A)
     j = 0
     while j + 4 * w <= stop:
-        fma_tile(1, 4, 2, A, B, out, i, j)
+        fma_tile(form, 1, 4, 2, A, B, out, i, j)
         j += 4 * w
     while j < stop:
-        fma_tile(1, 1, 4, A, B, out, i, j)
+        fma_tile(form, 1, 1, 4, A, B, out, i, j)
         j += w
 
 
 @inline
-def nn_dots(A, B, out, first, stop, j0):
-    """Rows first to stop-1 of out from column j0 on, as dot products down B's columns."""
-    inner = A.shape[1]
-    for i in range(first, stop):
+def dots_from(form, A, B, out, j0):
+    """The product's columns from j0 on, as dot products down B's columns."""
+    inner = B.shape[0]
+    for i in range(tile_rows(form, A)):
         for j in range(j0, B.shape[1]):
             total = 0.0
             for k in range(inner):
-                total += A[i, k] * B[k, j]
-            out[i, j] = total
+                total += (A[k, i] if form == TN else A[i, k]) * B[k, j]
+            put(form, out, i, j, total)
 
 
 @inline
-def nn_padded_columns(A, B, out, j):
-    """Columns j: of out, fewer than fill a vector: one-vector tiles on a copy of B's
-    columns padded with zeros, into a padded copy of out's."""
-    n, inner = A.shape
+def put(form, out, i, j, value):
+    """Entry (i, j) of the product into out, where ``form`` keeps it."""
+    if form == NN_STORED_TRANSPOSED:
+        out[j, i] = value
+    else:
+        out[i, j] = value
+
+
+@inline
+def padded_columns_from(form, A, B, out, j):
+    """The product's columns from j on, fewer than fill a vector: one-vector tiles on a
+    copy of B's columns padded with zeros, into a padded copy of out."""
+    n, inner = tile_rows(form, A), B.shape[0]
     rest, w = B.shape[1] - j, lanes(A)
     padded_b = np.zeros((inner, w), A.dtype)
     for k in range(inner):
         for c in range(rest):
             padded_b[k, c] = B[k, j + c]
-    padded_out = np.empty((n, w), A.dtype)
-    nn_tiles(A, padded_b, padded_out, w)
+    shape = (w, n) if form == NN_STORED_TRANSPOSED else (n, w)
+    padded_out = np.empty(shape, A.dtype)
+    tiles_up_to(form, A, padded_b, padded_out, w)
     for i in range(n):
         for c in range(rest):
-            out[i, j + c] = padded_out[i, c]
+            value = padded_out[c, i] if form == NN_STORED_TRANSPOSED else padded_out[i, c]
+            put(form, out, i, j + c, value)
 
 
 @inline
 def small_tn(A, D, out):
     """``out <- A.T @ D`` as sums of the rows of D scaled by a column of A, the first
-    stored rather than added to zeros (over more than two rows, ``_c_tn`` multiplies a
-    transposed copy of A instead)."""
+    stored rather than added to zeros (over more than two rows, ``_c_tn`` takes the tiles
+    of tiles.TN instead)."""
     n, inner = A.shape
     m = D.shape[1]
     for k in range(inner):
@@ -343,16 +367,14 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(out, (a_cols, b_cols)),
     )
     if a_rows > SMALL_ROWS:
-        # Over more rows, small_nn's blocks on a transposed copy of A (a copy of a_rows x
-        # a_cols against a_rows x a_cols x b_cols multiply-adds) through its C function: its
-        # loops compiled once (a second compilation for A's transposed view cost ~0.6 s).
-        if call_c("small_nn", transposed_copy(A), B, C):
-            return
-    small_tn(A, B, C)
+        tiled(TN, A, B, C)  # tiles reading A down its columns
+    else:
+        small_tn(A, B, C)
 
 
 @inline
 def transposed_copy(A):
+    """A.T as a new C-contiguous array."""
     n, m = A.shape
     transposed = np.empty((m, n), A.dtype)
     for i in range(n):
@@ -372,8 +394,8 @@ def _c_rows_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
     )
     m = b_cols - b_cols % lanes(A)
     for i in range(a_rows):
-        nn_one_row(A, B, C, i, m)
-    nn_dots(A, B, C, 0, a_rows, m)
+        one_row(NN, A, B, C, i, m)
+    dots_from(NN, A, B, C, m)
 
 
 def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
@@ -383,16 +405,11 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(out, (a_rows, b_rows)),
     )
     if a_rows >= NT_TILED_ROWS:
-        # ``(D @ W.T).T = W @ D.T``: small_nn's tiles on a transposed copy of D, their
-        # result transposed into out (two copies of a_rows x a_cols and a_rows x b_rows,
-        # against dot products that each end in a horizontal sum).
-        result = np.empty((b_rows, a_rows), np.float32)
-        if call_c("small_nn", W, transposed_copy(D), result):
-            for k in range(b_rows):
-                for i in range(a_rows):
-                    C[i, k] = result[k, i]
-            return
-    small_nt(D, W, C)
+        # ``D @ W.T = (W @ D.T).T``: tiles of W @ (a transposed copy of D), each stored
+        # transposed, against dot products that each end in a horizontal sum.
+        tiled(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
+    else:
+        small_nt(D, W, C)
 
 
 def _c_tn_outer(a, b, out, a_rows, a_cols, b_rows, b_cols):

@@ -51,28 +51,35 @@ def _vector_at(builder, row, offset, vector):
     return builder.bitcast(builder.gep(row, [_const(offset)]), vector.as_pointer())
 
 
-@intrinsic(prefer_literal=True)
-def fma_tile(typingctx, rows, vectors, chains, A, B, out, i, j):
-    """``out[i:i+rows, j:j+w] <- A[i:i+rows] @ B[:, j:j+w]``, w = vectors x lanes(A),
-    for C-contiguous 2-d arrays of one float dtype; the caller keeps the tile inside them.
+# What a tile computes (fma_tile's ``form``), for a tile of rows i.. and columns j..:
+NN = 0  # out[i.., j..] <- A[i.., :] @ B[:, j..]
+TN = 1  # out[i.., j..] <- A[:, i..].T @ B[:, j..] (A read down its columns: no copy)
+NN_STORED_TRANSPOSED = 2  # out[j.., i..] <- (A[i.., :] @ B[:, j..]).T
 
-    ``rows``, ``vectors`` and ``chains`` are compile-time integers. ``chains`` > 1 splits
-    the sum over k into that many interleaved partial sums: a fused multiply-add waits for
-    the one before it on the same accumulator (~4 cycles), so a one-row tile of few
-    vectors needs more accumulators than its vectors to keep the units busy.
+
+@intrinsic(prefer_literal=True)
+def fma_tile(typingctx, form, rows, vectors, chains, A, B, out, i, j):
+    """A tile of ``rows`` rows by w = vectors x lanes(A) columns of one of the products
+    above (``form``), for C-contiguous 2-d arrays of one float dtype; the caller keeps the
+    tile inside them.
+
+    ``form``, ``rows``, ``vectors`` and ``chains`` are compile-time integers. ``chains`` > 1
+    splits the sum over k into that many interleaved partial sums: a fused multiply-add
+    waits for the one before it on the same accumulator (~4 cycles), so a one-row tile of
+    few vectors needs more accumulators than its vectors to keep the units busy.
     """
-    literal = (rows, vectors, chains)
+    literal = (form, rows, vectors, chains)
     if not all(isinstance(x, types.IntegerLiteral) for x in literal):
         return None
-    n_rows, n_vectors, n_chains = (x.literal_value for x in literal)
+    a_form, n_rows, n_vectors, n_chains = (x.literal_value for x in literal)
 
     def codegen(context, builder, signature, args):
         a, b, c = (
             cgutils.create_struct_proxy(t)(context, builder, v)
-            for t, v in zip(signature.args[3:6], args[3:6])
+            for t, v in zip(signature.args[4:7], args[4:7])
         )
-        first_row, first_col = args[6], args[7]
-        dtype = signature.args[3].dtype
+        first_row, first_col = args[7], args[8]
+        dtype = signature.args[4].dtype
         scalar, bits = context.get_value_type(dtype), dtype.bitwidth
         vector = ir.VectorType(scalar, VECTOR_BYTES * 8 // bits)
         fma = cgutils.get_or_insert_function(
@@ -80,29 +87,35 @@ def fma_tile(typingctx, rows, vectors, chains, A, B, out, i, j):
             ir.FunctionType(vector, [vector] * 3),
             f"llvm.fmuladd.v{vector.count}f{bits}",
         )
-        inner = cgutils.unpack_tuple(builder, a.shape, 2)[1]
+        a_height, a_width = cgutils.unpack_tuple(builder, a.shape, 2)
+        inner = a_height if a_form == TN else a_width
         b_width = cgutils.unpack_tuple(builder, b.shape, 2)[1]
         c_width = cgutils.unpack_tuple(builder, c.shape, 2)[1]
 
-        def row_of(array, width, r, col):  # &array[first_row + r, col]
-            start = builder.mul(builder.add(first_row, _const(r)), width)
-            return builder.gep(array.data, [builder.add(start, col)])
+        def at(array, width, row, col):  # &array[row, col]
+            return builder.gep(array.data, [builder.add(builder.mul(row, width), col)])
 
-        a_rows = [row_of(a, inner, r, _const(0)) for r in range(n_rows)]
+        def a_at(r, k):  # &A[first_row + r, k], or &A[k, first_row + r] for TN
+            row = builder.add(first_row, _const(r))
+            return at(a, a_width, k, row) if a_form == TN else at(a, a_width, row, k)
+
         zero = ir.Constant(vector, [0.0] * vector.count)
         acc = [
-            [[cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)] for _ in range(n_rows)]
+            [
+                [cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
+                for _ in range(n_rows)
+            ]
             for _ in range(n_chains)
         ]
 
-        def add_column(k, chain):  # acc[chain] += A[rows, k] (x) B[k, tile]
-            b_row = builder.gep(b.data, [builder.add(builder.mul(k, b_width), first_col)])
+        def add_column(k, chain):  # acc[chain] += A[rows, k] (x) B[k, tile's columns]
+            b_row = at(b, b_width, k, first_col)
             b_vectors = [
                 builder.load(_vector_at(builder, b_row, v * vector.count, vector), align=bits // 8)
                 for v in range(n_vectors)
             ]
             for r in range(n_rows):
-                a_k = _splat(builder, builder.load(builder.gep(a_rows[r], [k])), vector)
+                a_k = _splat(builder, builder.load(a_at(r, k)), vector)
                 for v in range(n_vectors):
                     slot = acc[chain][r][v]
                     builder.store(builder.call(fma, [a_k, b_vectors[v], builder.load(slot)]), slot)
@@ -115,13 +128,19 @@ def fma_tile(typingctx, rows, vectors, chains, A, B, out, i, j):
             add_column(k, 0)
 
         for r in range(n_rows):
-            c_row = row_of(c, c_width, r, first_col)
+            row = builder.add(first_row, _const(r))
             for v in range(n_vectors):
                 total = builder.load(acc[0][r][v])
                 for chain in range(1, n_chains):
                     total = builder.fadd(total, builder.load(acc[chain][r][v]))
-                target = _vector_at(builder, c_row, v * vector.count, vector)
-                builder.store(total, target, align=bits // 8)
+                col = builder.add(first_col, _const(v * vector.count))
+                if a_form == NN_STORED_TRANSPOSED:  # lane by lane down a column of out
+                    for lane in range(vector.count):
+                        value = builder.extract_element(total, ir.Constant(ir.IntType(32), lane))
+                        builder.store(value, at(c, c_width, builder.add(col, _const(lane)), row))
+                else:
+                    target = builder.bitcast(at(c, c_width, row, col), vector.as_pointer())
+                    builder.store(total, target, align=bits // 8)
         return context.get_dummy_value()
 
-    return types.void(rows, vectors, chains, A, B, out, i, j), codegen
+    return types.void(form, rows, vectors, chains, A, B, out, i, j), codegen
