@@ -98,8 +98,8 @@ def test_micro_kernels_match_blas_and_reference(c_functions, n, k, m, dtype):
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 9])
 def test_small_nn_on_every_side_of_its_tiles(c_functions, n, m, dtype):
     # Whole SIMD vectors of out's columns go to tiles (four rows by two vectors, a row by
-    # four, by one), the rest to dot products or, over more entries, to tiles on padded
-    # copies: every boundary at 4 (AVX2 float64), 8 and 16 lanes, both sides of FEW_DOTS.
+    # four, by one), the rest to one masked vector: every boundary at 4 (AVX2 float64), 8
+    # and 16 lanes, with rows left over by four.
     arrays, micro = _operands(n, 63, m, dtype)
     (_micro_c if dtype == np.float32 else _micro)(*arrays, *micro)
     assert_allclose(micro[0], _expected(*arrays)[0], **_tolerance(dtype, 63))
@@ -269,7 +269,6 @@ def test_non_finite_values_propagate():
 # by the product it computes.
 C_BODY_FORMS = {
     "_c_nn": "nn",
-    "_c_rows_nn": "nn",
     "_c_tn": "tn",
     "_c_tn_outer": "tn",
     "_c_nt": "nt",

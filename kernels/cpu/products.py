@@ -69,7 +69,7 @@ from numba.np.arrayobj import make_array
 from ..config import MICRO_KERNELS, WIDE_SIMD
 from .blas import gemm
 from .jit import OPTIONS, c_function, inline
-from .tiles import NN, NN_STORED_TRANSPOSED, TN, fma_tile, lanes
+from .tiles import NN, NN_STORED_TRANSPOSED, TN, fma_tiles
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 WIDE = 32  # rows at least this wide: a micro-kernel up to...
@@ -84,15 +84,9 @@ NT_ROWS = 8  # ... and this many rows for D @ W.T on an AVX-512 CPU (without AVX
 NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
 BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
 BIG_NT_ROWS = 4  # up to this many, where BLAS's few-row products turn slow.
-# small_nn's columns that fill no SIMD vector: dot products down B's columns for up to this
-# many entries of out, else tiles on zero-padded copies (whose allocations cost ~0.2 us).
-FEW_DOTS = 8
 # D @ W.T over at least this many rows: small_nn's tiles on transposed copies.
 NT_TILED_ROWS = 8
 MANY = MICRO_KERNELS == "many"
-# A @ W's micro-kernel: "few" multiplies only 1-2 rows, where small_nn's blocks would cost
-# ~1 s more of a cold first fit.
-NN_MICRO_KERNEL = "small_nn" if MANY else "rows_nn"
 
 
 @inline
@@ -144,108 +138,8 @@ def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
 
 @inline
 def small_nn(A, B, out):
-    """``out <- A @ B`` in register-blocked tiles (:func:`tiled`)."""
-    tiled(NN, A, B, out)
-
-
-@inline
-def tiled(form, A, B, out):
-    """One of the products of tiles.fma_tile (``form``, a constant) in its tiles; the
-    columns of B that fill no whole SIMD vector as dot products, or over more entries
-    through zero-padded copies."""
-    n, m = tile_rows(form, A), B.shape[1]
-    whole = m - m % lanes(A)
-    tiles_up_to(form, A, B, out, whole)
-    if n * (m - whole) <= FEW_DOTS:
-        dots_from(form, A, B, out, whole)
-    else:
-        padded_columns_from(form, A, B, out, whole)
-
-
-@inline
-def tile_rows(form, A):
-    """The rows of the product's left factor: A's, or its columns' for TN."""
-    return A.shape[1] if form == TN else A.shape[0]
-
-
-@inline
-def tiles_up_to(form, A, B, out, stop):
-    """The product's columns up to ``stop`` (a multiple of lanes(A)), four rows at a time,
-    then the rows left one at a time."""
-    n = tile_rows(form, A)
-    n4 = n - n % 4
-    for i in range(0, n4, 4):
-        four_rows(form, A, B, out, i, stop)
-    for i in range(n4, n):
-        one_row(form, A, B, out, i, stop)
-
-
-@inline
-def four_rows(form, A, B, out, i, stop):
-    """Rows i to i+3 up to column ``stop``: tiles two SIMD vectors wide, then one (its four
-    accumulators split into two partial sums each)."""
-    w = lanes(A)
-    j = 0
-    while j + 2 * w <= stop:
-        fma_tile(form, 4, 2, 1, A, B, out, i, j)
-        j += 2 * w
-    if j < stop:
-        fma_tile(form, 4, 1, 2, A, B, out, i, j)
-
-
-@inline
-def one_row(form, A, B, out, i, stop):
-    """Row i up to column ``stop``: tiles four vectors wide, then one, with eight and four
-    partial sums (one row alone has too few accumulators to hide a multiply-add's
-    latency)."""
-    w = lanes(A)
-    j = 0
-    while j + 4 * w <= stop:
-        fma_tile(form, 1, 4, 2, A, B, out, i, j)
-        j += 4 * w
-    while j < stop:
-        fma_tile(form, 1, 1, 4, A, B, out, i, j)
-        j += w
-
-
-@inline
-def dots_from(form, A, B, out, j0):
-    """The product's columns from j0 on, as dot products down B's columns."""
-    inner = B.shape[0]
-    for i in range(tile_rows(form, A)):
-        for j in range(j0, B.shape[1]):
-            total = 0.0
-            for k in range(inner):
-                total += (A[k, i] if form == TN else A[i, k]) * B[k, j]
-            put(form, out, i, j, total)
-
-
-@inline
-def put(form, out, i, j, value):
-    """Entry (i, j) of the product into out, where ``form`` keeps it."""
-    if form == NN_STORED_TRANSPOSED:
-        out[j, i] = value
-    else:
-        out[i, j] = value
-
-
-@inline
-def padded_columns_from(form, A, B, out, j):
-    """The product's columns from j on, fewer than fill a vector: one-vector tiles on a
-    copy of B's columns padded with zeros, into a padded copy of out."""
-    n, inner = tile_rows(form, A), B.shape[0]
-    rest, w = B.shape[1] - j, lanes(A)
-    padded_b = np.zeros((inner, w), A.dtype)
-    for k in range(inner):
-        for c in range(rest):
-            padded_b[k, c] = B[k, j + c]
-    shape = (w, n) if form == NN_STORED_TRANSPOSED else (n, w)
-    padded_out = np.empty(shape, A.dtype)
-    tiles_up_to(form, A, padded_b, padded_out, w)
-    for i in range(n):
-        for c in range(rest):
-            value = padded_out[c, i] if form == NN_STORED_TRANSPOSED else padded_out[i, c]
-            put(form, out, i, j + c, value)
+    """``out <- A @ B`` in register-blocked tiles (tiles.fma_tiles)."""
+    fma_tiles(NN, A, B, out)
 
 
 @inline
@@ -309,10 +203,11 @@ def product_nt(D, W, out):
 def _product(A, W, out):
     if A.dtype != types.float32:
         return lambda A, W, out: matmul(A, W, out, False, False)
-    micro = NN_MICRO_KERNEL
 
     def chosen(A, W, out):
-        if not (micro_nn_wins(A.shape[0], A.shape[1], W.shape[1]) and call_c(micro, A, W, out)):
+        if not (
+            micro_nn_wins(A.shape[0], A.shape[1], W.shape[1]) and call_c("small_nn", A, W, out)
+        ):
             matmul(A, W, out, False, False)
 
     return chosen
@@ -367,7 +262,7 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(out, (a_cols, b_cols)),
     )
     if a_rows > SMALL_ROWS:
-        tiled(TN, A, B, C)  # tiles reading A down its columns
+        fma_tiles(TN, A, B, C)  # tiles reading A down its columns
     else:
         small_tn(A, B, C)
 
@@ -383,21 +278,6 @@ def transposed_copy(A):
     return transposed
 
 
-def _c_rows_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
-    """``A @ B`` a row at a time: the "few" profile's one- and two-row products of big
-    layers (1x1024x1024: BLAS 374 -> 53 us), without small_nn's blocks and their ~1 s of
-    compilation."""
-    A, B, C = (
-        carray(a, (a_rows, a_cols)),
-        carray(b, (b_rows, b_cols)),
-        carray(out, (a_rows, b_cols)),
-    )
-    m = b_cols - b_cols % lanes(A)
-    for i in range(a_rows):
-        one_row(NN, A, B, C, i, m)
-    dots_from(NN, A, B, C, m)
-
-
 def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
     D, W, C = (
         carray(a, (a_rows, a_cols)),
@@ -407,7 +287,7 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
     if a_rows >= NT_TILED_ROWS:
         # ``D @ W.T = (W @ D.T).T``: tiles of W @ (a transposed copy of D), each stored
         # transposed, against dot products that each end in a horizontal sum.
-        tiled(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
+        fma_tiles(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
     else:
         small_nt(D, W, C)
 
@@ -421,7 +301,6 @@ def _c_tn_outer(a, b, out, a_rows, a_cols, b_rows, b_cols):
 
 C_BODIES = {
     "small_nn": _c_nn,
-    "rows_nn": _c_rows_nn,
     "small_tn": _c_tn if MANY else _c_tn_outer,
     "small_nt": _c_nt,
 }
@@ -446,7 +325,7 @@ def ensure_c_function(name):
 
 # The C functions the layers call under this process's profile (small_nn first: "many"'s
 # small_tn calls it).
-LAYER_C_FUNCTIONS = (NN_MICRO_KERNEL, "small_tn", "small_nt")
+LAYER_C_FUNCTIONS = ("small_nn", "small_tn", "small_nt")
 
 
 def ensure_c_functions():

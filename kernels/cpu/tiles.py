@@ -15,33 +15,25 @@ else 32), and LLVM lowers ``llvm.fmuladd`` to a fused multiply-add where the CPU
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 from ..config import WIDE_SIMD
-from .jit import OPTIONS
 
 VECTOR_BYTES = 64 if WIDE_SIMD else 32
-
-
-def lanes(A):
-    """How many of A's elements one SIMD vector holds (a constant in compiled code)."""
-    return VECTOR_BYTES // A.itemsize
-
-
-@overload(lanes, jit_options=OPTIONS, inline="always")
-def _lanes(A):
-    count = VECTOR_BYTES * 8 // A.dtype.bitwidth
-    return lambda A: count
 
 
 def _const(value):
     return ir.Constant(ir.IntType(64), value)
 
 
+def _const32(value):
+    return ir.Constant(ir.IntType(32), value)
+
+
 def _splat(builder, value, vector):
     """A vector with ``value`` in every lane (an x86 broadcast)."""
     undef = ir.Constant(vector, None)
-    first = builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+    first = builder.insert_element(undef, value, _const32(0))
     zeros = ir.Constant(ir.VectorType(ir.IntType(32), vector.count), [0] * vector.count)
     return builder.shuffle_vector(first, undef, zeros)
 
@@ -51,96 +43,176 @@ def _vector_at(builder, row, offset, vector):
     return builder.bitcast(builder.gep(row, [_const(offset)]), vector.as_pointer())
 
 
-# What a tile computes (fma_tile's ``form``), for a tile of rows i.. and columns j..:
+# What the tiles compute (fma_tiles's ``form``), for a tile of rows i.. and columns j..:
 NN = 0  # out[i.., j..] <- A[i.., :] @ B[:, j..]
 TN = 1  # out[i.., j..] <- A[:, i..].T @ B[:, j..] (A read down its columns: no copy)
 NN_STORED_TRANSPOSED = 2  # out[j.., i..] <- (A[i.., :] @ B[:, j..]).T
 
+# The tiles, as (rows, vectors, chains): four rows of out by two SIMD vectors, then by one
+# (its four accumulators split into two partial sums each: ``chains``); a row left over by
+# four vectors, then by one, with eight and four partial sums. A multiply-add waits for
+# the one before it on the same accumulator (~4 cycles), so fewer than eight independent
+# sums leave the units idle.
+FOUR_ROWS = ((4, 2, 1), (4, 1, 2))
+ONE_ROW = ((1, 4, 2), (1, 1, 4))
+
 
 @intrinsic(prefer_literal=True)
-def fma_tile(typingctx, form, rows, vectors, chains, A, B, out, i, j):
-    """A tile of ``rows`` rows by w = vectors x lanes(A) columns of one of the products
-    above (``form``), for C-contiguous 2-d arrays of one float dtype; the caller keeps the
-    tile inside them.
-
-    ``form``, ``rows``, ``vectors`` and ``chains`` are compile-time integers. ``chains`` > 1
-    splits the sum over k into that many interleaved partial sums: a fused multiply-add
-    waits for the one before it on the same accumulator (~4 cycles), so a one-row tile of
-    few vectors needs more accumulators than its vectors to keep the units busy.
-    """
-    literal = (form, rows, vectors, chains)
-    if not all(isinstance(x, types.IntegerLiteral) for x in literal):
+def fma_tiles(typingctx, form, A, B, out):
+    """The product ``form`` (a compile-time integer, above) for C-contiguous 2-d arrays of
+    one float dtype. The loops over the tiles are emitted here too (as Numba functions
+    inlined at each use they cost ~2 s of compilation per C function), and the columns
+    that fill no whole vector take masked loads and stores."""
+    if not isinstance(form, types.IntegerLiteral):
         return None
-    a_form, n_rows, n_vectors, n_chains = (x.literal_value for x in literal)
 
     def codegen(context, builder, signature, args):
-        a, b, c = (
+        arrays = [
             cgutils.create_struct_proxy(t)(context, builder, v)
-            for t, v in zip(signature.args[4:7], args[4:7])
-        )
-        first_row, first_col = args[7], args[8]
-        dtype = signature.args[4].dtype
-        scalar, bits = context.get_value_type(dtype), dtype.bitwidth
-        vector = ir.VectorType(scalar, VECTOR_BYTES * 8 // bits)
-        fma = cgutils.get_or_insert_function(
+            for t, v in zip(signature.args[1:4], args[1:4])
+        ]
+        emit = _Tiles(context, builder, form.literal_value, signature.args[1].dtype, arrays)
+        emit.all_rows()
+        return context.get_dummy_value()
+
+    return types.void(form, A, B, out), codegen
+
+
+class _Tiles:
+    """Emits the tiles of one product into ``builder``."""
+
+    def __init__(self, context, builder, form, dtype, arrays):
+        self.builder, self.form = builder, form
+        self.a, self.b, self.c = arrays
+        self.bits = dtype.bitwidth
+        self.vector = ir.VectorType(context.get_value_type(dtype), VECTOR_BYTES * 8 // self.bits)
+        self.fma = cgutils.get_or_insert_function(
             builder.module,
-            ir.FunctionType(vector, [vector] * 3),
-            f"llvm.fmuladd.v{vector.count}f{bits}",
+            ir.FunctionType(self.vector, [self.vector] * 3),
+            f"llvm.fmuladd.v{self.vector.count}f{self.bits}",
         )
-        a_height, a_width = cgutils.unpack_tuple(builder, a.shape, 2)
-        inner = a_height if a_form == TN else a_width
-        b_width = cgutils.unpack_tuple(builder, b.shape, 2)[1]
-        c_width = cgutils.unpack_tuple(builder, c.shape, 2)[1]
+        a_height, self.a_width = cgutils.unpack_tuple(builder, self.a.shape, 2)
+        self.inner = a_height if form == TN else self.a_width
+        self.rows = self.a_width if form == TN else a_height
+        self.b_width = cgutils.unpack_tuple(builder, self.b.shape, 2)[1]
+        self.c_width = cgutils.unpack_tuple(builder, self.c.shape, 2)[1]
 
-        def at(array, width, row, col):  # &array[row, col]
-            return builder.gep(array.data, [builder.add(builder.mul(row, width), col)])
+    def all_rows(self):
+        """Four rows at a time, then the rows left one at a time."""
+        b = self.builder
+        four = b.sub(self.rows, b.urem(self.rows, _const(4)))
+        with cgutils.for_range_slice(b, _const(0), four, _const(4)) as (i, _):
+            self.row_block(FOUR_ROWS, i)
+        with cgutils.for_range_slice(b, four, self.rows, _const(1)) as (i, _):
+            self.row_block(ONE_ROW, i)
 
-        def a_at(r, k):  # &A[first_row + r, k], or &A[k, first_row + r] for TN
-            row = builder.add(first_row, _const(r))
-            return at(a, a_width, k, row) if a_form == TN else at(a, a_width, row, k)
+    def row_block(self, tiles, i):
+        """All columns: wide tiles, then narrow ones for the whole vectors left, then a
+        masked narrow one for the columns left."""
+        (rows, wide, chains), (_, narrow, narrow_chains) = tiles
+        b, lanes = self.builder, self.vector.count
+        whole = b.sub(self.b_width, b.urem(self.b_width, _const(lanes)))
+        wide_stop = b.sub(whole, b.urem(whole, _const(wide * lanes)))
+        with cgutils.for_range_slice(b, _const(0), wide_stop, _const(wide * lanes)) as (j, _):
+            self.tile(rows, wide, chains, i, j)
+        with cgutils.for_range_slice(b, wide_stop, whole, _const(narrow * lanes)) as (j, _):
+            self.tile(rows, narrow, narrow_chains, i, j)
+        rest = b.sub(self.b_width, whole)
+        with b.if_then(b.icmp_unsigned("!=", rest, _const(0))):
+            self.tile(rows, 1, narrow_chains, i, whole, rest)
 
-        zero = ir.Constant(vector, [0.0] * vector.count)
+    def at(self, array, width, row, col):  # &array[row, col]
+        b = self.builder
+        return b.gep(array.data, [b.add(b.mul(row, width), col)])
+
+    def a_at(self, row, k):  # &A[row, k], or &A[k, row] for TN
+        if self.form == TN:
+            return self.at(self.a, self.a_width, k, row)
+        return self.at(self.a, self.a_width, row, k)
+
+    def tile(self, n_rows, n_vectors, n_chains, first_row, first_col, rest=None):
+        """Rows first_row.. by n_vectors vectors from first_col, summed over all of k in
+        registers (allocas that LLVM promotes), then stored; with ``rest``, one vector of
+        which only the first ``rest`` lanes are loaded and stored."""
+        b, vector, count = self.builder, self.vector, self.vector.count
+        mask = None if rest is None else self.first_lanes(rest)
+        rows = [b.add(first_row, _const(r)) for r in range(n_rows)]
+        zero = ir.Constant(vector, [0.0] * count)
         acc = [
-            [
-                [cgutils.alloca_once_value(builder, zero) for _ in range(n_vectors)]
-                for _ in range(n_rows)
-            ]
+            [[cgutils.alloca_once_value(b, zero) for _ in range(n_vectors)] for _ in rows]
             for _ in range(n_chains)
         ]
 
         def add_column(k, chain):  # acc[chain] += A[rows, k] (x) B[k, tile's columns]
-            b_row = at(b, b_width, k, first_col)
+            b_row = self.at(self.b, self.b_width, k, first_col)
             b_vectors = [
-                builder.load(_vector_at(builder, b_row, v * vector.count, vector), align=bits // 8)
-                for v in range(n_vectors)
+                self.load(_vector_at(b, b_row, v * count, vector), mask) for v in range(n_vectors)
             ]
-            for r in range(n_rows):
-                a_k = _splat(builder, builder.load(a_at(r, k)), vector)
+            for r, row in enumerate(rows):
+                a_k = _splat(b, b.load(self.a_at(row, k)), vector)
                 for v in range(n_vectors):
                     slot = acc[chain][r][v]
-                    builder.store(builder.call(fma, [a_k, b_vectors[v], builder.load(slot)]), slot)
+                    b.store(b.call(self.fma, [a_k, b_vectors[v], b.load(slot)]), slot)
 
-        whole = builder.mul(builder.udiv(inner, _const(n_chains)), _const(n_chains))
-        with cgutils.for_range_slice(builder, _const(0), whole, _const(n_chains)) as (k, _):
+        whole = b.mul(b.udiv(self.inner, _const(n_chains)), _const(n_chains))
+        with cgutils.for_range_slice(b, _const(0), whole, _const(n_chains)) as (k, _):
             for chain in range(n_chains):
-                add_column(builder.add(k, _const(chain)), chain)
-        with cgutils.for_range_slice(builder, whole, inner, _const(1)) as (k, _):
+                add_column(b.add(k, _const(chain)), chain)
+        with cgutils.for_range_slice(b, whole, self.inner, _const(1)) as (k, _):
             add_column(k, 0)
 
-        for r in range(n_rows):
-            row = builder.add(first_row, _const(r))
+        for r, row in enumerate(rows):
             for v in range(n_vectors):
-                total = builder.load(acc[0][r][v])
+                total = b.load(acc[0][r][v])
                 for chain in range(1, n_chains):
-                    total = builder.fadd(total, builder.load(acc[chain][r][v]))
-                col = builder.add(first_col, _const(v * vector.count))
-                if a_form == NN_STORED_TRANSPOSED:  # lane by lane down a column of out
-                    for lane in range(vector.count):
-                        value = builder.extract_element(total, ir.Constant(ir.IntType(32), lane))
-                        builder.store(value, at(c, c_width, builder.add(col, _const(lane)), row))
+                    total = b.fadd(total, b.load(acc[chain][r][v]))
+                col = b.add(first_col, _const(v * count))
+                if self.form == NN_STORED_TRANSPOSED:
+                    self.store_down_column(total, row, col, rest)
                 else:
-                    target = builder.bitcast(at(c, c_width, row, col), vector.as_pointer())
-                    builder.store(total, target, align=bits // 8)
-        return context.get_dummy_value()
+                    target = b.bitcast(self.at(self.c, self.c_width, row, col), vector.as_pointer())
+                    self.store(total, target, mask)
 
-    return types.void(form, rows, vectors, chains, A, B, out, i, j), codegen
+    def store_down_column(self, total, row, col, rest):
+        """Lane by lane into out[col + lane, row] (the first ``rest`` lanes only, if given)."""
+        b = self.builder
+        for lane in range(self.vector.count):
+            value = b.extract_element(total, ir.Constant(ir.IntType(32), lane))
+            target = self.at(self.c, self.c_width, b.add(col, _const(lane)), row)
+            if rest is None:
+                b.store(value, target)
+            else:
+                with b.if_then(b.icmp_unsigned("<", _const(lane), rest)):
+                    b.store(value, target)
+
+    def first_lanes(self, rest):
+        """A mask of the vector's first ``rest`` lanes."""
+        b, count = self.builder, self.vector.count
+        index = ir.VectorType(ir.IntType(64), count)
+        return b.icmp_unsigned("<", ir.Constant(index, list(range(count))), _splat(b, rest, index))
+
+    def load(self, pointer, mask):
+        """The vector at ``pointer``; with a mask, its masked lanes only (the others 0)."""
+        align = self.bits // 8
+        if mask is None:
+            return self.builder.load(pointer, align=align)
+        zero = ir.Constant(self.vector, [0.0] * self.vector.count)
+        return self.builder.call(self.masked("load"), [pointer, _const32(align), mask, zero])
+
+    def store(self, value, pointer, mask):
+        align = self.bits // 8
+        if mask is None:
+            self.builder.store(value, pointer, align=align)
+        else:
+            self.builder.call(self.masked("store"), [value, pointer, _const32(align), mask])
+
+    def masked(self, operation):
+        """LLVM's masked load or store of this vector type (AVX's vmaskmov)."""
+        vector, pointer = self.vector, self.vector.as_pointer()
+        mask = ir.VectorType(ir.IntType(1), vector.count)
+        if operation == "load":
+            signature = ir.FunctionType(vector, [pointer, ir.IntType(32), mask, vector])
+        else:
+            signature = ir.FunctionType(ir.VoidType(), [vector, pointer, ir.IntType(32), mask])
+        name = f"llvm.masked.{operation}.v{vector.count}f{self.bits}.p0"
+        return cgutils.get_or_insert_function(self.builder.module, signature, name)
