@@ -137,6 +137,9 @@ def profile(sizes, batch, dtype="float32"):
         (codes.SOFTMAX, codes.LOG_LOSS) if n_out > 1 else (codes.IDENTITY, codes.SQUARED_ERROR)
     )
     rows = []
+    # Load the micro-kernels first, as the backend does before a fit: a product whose C
+    # function is not loaded yet runs on BLAS.
+    products.prepare_products(dt, batch, sizes)
     acts = [rng.random((batch, w), dtype=np.float64).astype(dt) for w in sizes]
     for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         A, Z = acts[l], acts[l + 1].copy()

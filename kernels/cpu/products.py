@@ -261,8 +261,8 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(b, (b_rows, b_cols)),
         carray(out, (a_cols, b_cols)),
     )
-    if a_rows > SMALL_ROWS:
-        fma_tiles(TN, A, B, C)  # tiles reading A down its columns
+    if a_rows > 1:  # tiles reading A down its columns (2x64x64: 0.46 us, small_tn 0.71)
+        fma_tiles(TN, A, B, C)
     else:
         small_tn(A, B, C)
 
