@@ -2,10 +2,11 @@
 
 A layer multiplies ``A @ W`` (forward), ``A.T @ D`` (weight gradient) and ``D @ W.T``
 (delta). Large products go to SciPy's BLAS (blas.py), called directly. A few-row product
-can cost BLAS far more than its arithmetic, and then a register-blocked loop over the
-contiguous output row, which LLVM vectorises, wins. Whether it does depends on the BLAS
-build's kernels, so the choice follows one of two profiles (``FASTMLP_MICRO_KERNELS``,
-config.py), each read from ``python -m bench.micro_products`` (float32, one BLAS thread):
+can cost BLAS far more than its arithmetic, and then a micro-kernel wins: register-blocked
+tiles written in LLVM IR (tiles.py), which hold a block of the output in vector registers
+over the whole sum. Whether it wins depends on the BLAS build's kernels, so the choice
+follows one of two profiles (``FASTMLP_MICRO_KERNELS``, config.py), each read from
+``python -m bench.micro_products`` (float32, one BLAS thread):
 
 ``many``: OpenBLAS with its AVX2 (Haswell) kernels, here on an AVX-512 Xeon it did not
 know, where its sgemm spent ~1.6 us on a 1 x 64 x 64 product:
@@ -18,8 +19,11 @@ A @ W      <= 2 rows; >= 32 wide and <= 32    1x64x64 1.6 -> 0.1, 16x64x64 2.6 -
            multiply-adds)                     4x64x10 0.45 -> 0.99 (too narrow)
 A.T @ D    1 row; >= 32 wide as for A @ W     1x64x64 0.5 -> 0.2, 16x64x64 2.3 -> 1.7
 D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -> 3.7
-           (AVX2: <= 4 rows)                  (dot products: a horizontal sum each)
+           (AVX2: as A @ W)                   (dot products: a horizontal sum each)
 =========  =================================  =========================================
+
+(Measured there with the micro-kernels' earlier form, loops that LLVM vectorised; the
+tiles have not run on an AVX-512 CPU, where their vectors are 64 bytes wide.)
 
 ``few``: OpenBLAS with AVX-512 kernels (here SkylakeX's on a Zen 4), or another BLAS.
 Its few-row products run near the core's peak, and the micro-kernels, compiled for a Zen 4,
@@ -28,16 +32,16 @@ D @ W.T 0.9 against 3.8. They keep one-row ``A.T @ D`` (1x64x64 0.43 -> 0.33,
 1x100x10 0.56 -> 0.20) and one-row ``D @ W.T`` narrower than 16 (1x64x10 0.30 -> 0.14),
 where BLAS's call costs more than the sums; and few-row products of big layers, where
 this OpenBLAS turns slow (1x1024x1024 A @ W 374 -> 53 us, D @ W.T 835 -> 83 us; 4 rows
-D @ W.T 856 -> 335 us): A @ W over 1-2 rows row by row (``rows_nn``, without small_nn's
-blocks and their ~1 s of compilation), D @ W.T over up to 4. 20-64-64-2 steps
+D @ W.T 856 -> 335 us): A @ W over 1-2 rows, D @ W.T over up to 4. 20-64-64-2 steps
 (profile_step medians): batch 8 11.7 -> 6.7 us, batch 16 13.3 -> 9.9 us for the sum of
 the phases; one-row ``Network.forward`` of 256-1024-1024-10 252 -> ~100 us.
 
-On an AVX2 CPU (an AMD EPYC, Zen 3, OpenBLAS's Haswell kernels) the micro-kernels'
-vectors are no wider than BLAS's, and "many" stops at 32 rows (``WIDE_SIMD``, config.py):
-16x64x64 A @ W still 4.0 -> 2.1 us, but at 200x64x100 A @ W 34 -> 46 us and A.T @ D 43 ->
-52 (2 BLAS threads: 27 -> 53, 35 -> 63), 64x64x64 9.2 -> 10.5 and 10.0 -> 10.5; and D @ W.T
-at 4 rows (4x64x64 3.15 -> 2.39 us, 8x64x64 3.70 -> 4.71).
+On an AVX2 CPU (an AMD EPYC, Zen 3, OpenBLAS's Haswell kernels) "many" stops at 32 rows
+for all three products (``WIDE_SIMD``, config.py). With the tiles (BLAS -> micro, us):
+16x64x64 A @ W 5.2 -> 1.6, A.T @ D 4.1 -> 2.1, D @ W.T 4.8 -> 2.2; 32x64x64 5.9 -> 2.8, 5.7
+-> 2.8, 6.3 -> 4.0; 16x784x256 290 -> 171, 135 -> 90, 238 -> 102. Beyond 32 rows BLAS's
+second thread wins (200x64x100 A @ W: micro 37-40, one BLAS thread ~35). Narrow outputs
+(2 or 10 wide) stay on BLAS beyond two rows: 16x64x2 A @ W 0.46 against 0.47.
 
 The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
 to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
