@@ -9,8 +9,7 @@ Run from the repository root::
 Each cell is the median of 7 timed compiled loops (us a product); "chosen" is what
 products.py picks for that shape under this process's profile (``FASTMLP_MICRO_KERNELS``:
 run it under both to see which suits a machine), marked with ``!`` where the other was
-faster by more than 10%. Under "few", the A.T @ D micro-kernel is small_tn's outer-product
-loop at every row count.
+faster by more than 10%.
 """
 
 import argparse

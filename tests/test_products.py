@@ -105,7 +105,7 @@ def test_small_nn_on_every_side_of_its_tiles(c_functions, n, m, dtype):
     assert_allclose(micro[0], _expected(*arrays)[0], **_tolerance(dtype, 63))
 
 
-@pytest.mark.parametrize("n", [products.NT_TILED_ROWS - 1, products.NT_TILED_ROWS, 16, 21])
+@pytest.mark.parametrize("n", [products.SMALL_ROWS, products.SMALL_ROWS + 1, 8, 16, 21])
 def test_d_w_t_over_many_rows_is_right_through_transposed_copies(c_functions, n):
     arrays, micro = _operands(n, 64, 40, np.float32)
     _micro_c(*arrays, *micro)
@@ -270,7 +270,6 @@ def test_non_finite_values_propagate():
 C_BODY_FORMS = {
     "_c_nn": "nn",
     "_c_tn": "tn",
-    "_c_tn_outer": "tn",
     "_c_nt": "nt",
 }
 

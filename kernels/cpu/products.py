@@ -82,14 +82,12 @@ ONE_CORE_WORK = 2_000_000  # ... or, on an AVX-512 CPU (WIDE_SIMD), any number w
 # many multiply-adds (the micro-kernels run on one core; below this BLAS's second thread
 # does not pay);
 NT_ROWS = 8  # ... and this many rows for D @ W.T on an AVX-512 CPU (without AVX-512,
-# NN_ROWS as the others: from NT_TILED_ROWS rows it multiplies transposed copies by
-# small_nn's tiles; 16x64x64 BLAS 5.5 us against 3.8, 32x64x64 7.9 against 7.1).
+# NN_ROWS as the others: beyond SMALL_ROWS rows it multiplies a transposed copy of D in
+# tiles; 4x64x64 BLAS 3.9 us against 2.1, 16x64x64 4.8 against 2.2, 32x64x64 6.3 -> 4.0).
 # BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
 NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
 BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
 BIG_NT_ROWS = 4  # up to this many, where BLAS's few-row products turn slow.
-# D @ W.T over at least this many rows: small_nn's tiles on transposed copies.
-NT_TILED_ROWS = 8
 MANY = MICRO_KERNELS == "many"
 
 
@@ -288,7 +286,7 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(b, (b_rows, b_cols)),
         carray(out, (a_rows, b_rows)),
     )
-    if a_rows >= NT_TILED_ROWS:
+    if a_rows > SMALL_ROWS:
         # ``D @ W.T = (W @ D.T).T``: tiles of W @ (a transposed copy of D), each stored
         # transposed, against dot products that each end in a horizontal sum.
         fma_tiles(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
@@ -296,16 +294,9 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
         small_nt(D, W, C)
 
 
-def _c_tn_outer(a, b, out, a_rows, a_cols, b_rows, b_cols):
-    """_c_tn for the "few" profile, which calls it for one row only: small_tn at every row
-    count, so that small_nn is never compiled."""
-    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
-    small_tn(A, B, carray(out, (a_cols, b_cols)))
-
-
 C_BODIES = {
     "small_nn": _c_nn,
-    "small_tn": _c_tn if MANY else _c_tn_outer,
+    "small_tn": _c_tn,
     "small_nt": _c_nt,
 }
 C_NAMES = tuple(C_BODIES)
