@@ -152,12 +152,15 @@ def test_the_choice_follows_the_measured_table():
 
 def test_on_an_avx2_cpu_the_micro_kernels_take_fewer_rows():
     # Their SIMD vectors are then no wider than AVX2 BLAS's: it wins whole layers, and all
-    # three products stop at 32 rows.
+    # three products stop at 32 rows; the tiles win narrow outputs too, D @ W.T only from
+    # D eight wide.
     nn, nt, tn = (partial(f, many=True, wide_simd=False) for f in MICRO_RULES)
     assert nn(32, 64, 64) and tn(32, 64, 100) and nn(2, 64, 10) and tn(1, 20, 2)
+    assert nn(16, 64, 2) and tn(16, 64, 2) and tn(2, 64, 2) and nn(32, 100, 10)
     assert not nn(33, 64, 64) and not nn(200, 64, 100) and not tn(200, 64, 100)
     assert nt(4, 64, 32) and nt(2, 64, 3) and nt(16, 64, 64) and nt(32, 20, 64)
-    assert not nt(33, 64, 64) and not nt(16, 64, 31)
+    assert nt(16, 64, products.AVX2_NT_WIDTH) and not nt(16, 64, products.AVX2_NT_WIDTH - 1)
+    assert not nt(33, 64, 64) and not nt(16, 64, 2)
 
 
 def test_with_fast_blas_only_one_row_and_big_layer_products_leave_it():

@@ -81,9 +81,10 @@ NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
 ONE_CORE_WORK = 2_000_000  # ... or, on an AVX-512 CPU (WIDE_SIMD), any number within this
 # many multiply-adds (the micro-kernels run on one core; below this BLAS's second thread
 # does not pay);
-NT_ROWS = 8  # ... and this many rows for D @ W.T on an AVX-512 CPU (without AVX-512,
-# NN_ROWS as the others: beyond SMALL_ROWS rows it multiplies a transposed copy of D in
-# tiles; 4x64x64 BLAS 3.9 us against 2.1, 16x64x64 4.8 against 2.2, 32x64x64 6.3 -> 4.0).
+NT_ROWS = 8  # ... and this many rows for D @ W.T on an AVX-512 CPU. Without AVX-512 the
+# tiles take up to NN_ROWS rows of any width, and D @ W.T (a transposed copy of D in tiles
+# beyond SMALL_ROWS rows) of D at least this wide (16x64x2: BLAS 0.56 us against 0.73;
+AVX2_NT_WIDTH = 8  # 16x64x10 1.08 against 0.80, 16x64x64 4.8 against 2.2)
 # BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
 NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
 BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
@@ -115,10 +116,11 @@ def micro_nn_wins(rows, inner, width, many=MANY, wide_simd=WIDE_SIMD):
 
 @inline
 def blocked_wins(rows, inner, width, wide_simd):
-    """Whether the register-blocked loops beat BLAS on ``rows`` rows of out, each
-    ``width`` wide, sums of ``inner`` products, in either product they serve."""
+    """Whether the register-blocked tiles beat BLAS on ``rows`` rows of out, each
+    ``width`` wide, sums of ``inner`` products, in either product they serve (without
+    AVX-512 at every width: 16x64x2 A @ W 0.63 -> 0.41 us, A.T @ D 0.61 -> 0.49)."""
     one_core = wide_simd and rows * inner * width <= ONE_CORE_WORK
-    return width >= WIDE and (rows <= NN_ROWS or one_core)
+    return (width >= WIDE or not wide_simd) and (rows <= NN_ROWS or one_core)
 
 
 @inline
@@ -134,8 +136,9 @@ def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
     ``width`` wide (the length of every dot product), ``fan_in`` of them a row."""
     if not many:
         return (rows == 1 and width < NARROW) or (rows <= BIG_NT_ROWS and fan_in * width >= BIG)
-    most_rows = NT_ROWS if wide_simd else NN_ROWS
-    return rows <= SMALL_ROWS or (rows <= most_rows and width >= WIDE)
+    if wide_simd:
+        return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
+    return rows <= SMALL_ROWS or (rows <= NN_ROWS and width >= AVX2_NT_WIDTH)
 
 
 @inline
