@@ -105,11 +105,14 @@ def test_small_nn_on_every_side_of_its_tiles(c_functions, n, m, dtype):
     assert_allclose(micro[0], _expected(*arrays)[0], **_tolerance(dtype, 63))
 
 
+@pytest.mark.parametrize("m", [1, products.NT_NARROW - 1, products.NT_NARROW, 40])
 @pytest.mark.parametrize("n", [products.SMALL_ROWS, products.SMALL_ROWS + 1, 8, 16, 21])
-def test_d_w_t_over_many_rows_is_right_through_transposed_copies(c_functions, n):
-    arrays, micro = _operands(n, 64, 40, np.float32)
+def test_d_w_t_over_many_rows_is_right_through_transposed_copies(c_functions, n, m):
+    # Beyond SMALL_ROWS rows: tiles on a transposed copy of W for D narrower than
+    # NT_NARROW, else on one of D, stored transposed.
+    arrays, micro = _operands(n, 64, m, np.float32)
     _micro_c(*arrays, *micro)
-    assert_allclose(micro[1], _expected(*arrays)[1], **_tolerance(np.float32, 40))
+    assert_allclose(micro[1], _expected(*arrays)[1], **_tolerance(np.float32, m))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -152,15 +155,13 @@ def test_the_choice_follows_the_measured_table():
 
 def test_on_an_avx2_cpu_the_micro_kernels_take_fewer_rows():
     # Their SIMD vectors are then no wider than AVX2 BLAS's: it wins whole layers, and all
-    # three products stop at 32 rows; the tiles win narrow outputs too, D @ W.T only from
-    # D eight wide.
+    # three products stop at 32 rows; the tiles win narrow outputs too.
     nn, nt, tn = (partial(f, many=True, wide_simd=False) for f in MICRO_RULES)
     assert nn(32, 64, 64) and tn(32, 64, 100) and nn(2, 64, 10) and tn(1, 20, 2)
     assert nn(16, 64, 2) and tn(16, 64, 2) and tn(2, 64, 2) and nn(32, 100, 10)
     assert not nn(33, 64, 64) and not nn(200, 64, 100) and not tn(200, 64, 100)
     assert nt(4, 64, 32) and nt(2, 64, 3) and nt(16, 64, 64) and nt(32, 20, 64)
-    assert nt(16, 64, products.AVX2_NT_WIDTH) and not nt(16, 64, products.AVX2_NT_WIDTH - 1)
-    assert not nt(33, 64, 64) and not nt(16, 64, 2)
+    assert nt(16, 64, 2) and nt(32, 100, 10) and not nt(33, 64, 64) and not nt(33, 64, 2)
 
 
 def test_with_fast_blas_only_one_row_and_big_layer_products_leave_it():

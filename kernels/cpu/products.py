@@ -82,9 +82,11 @@ ONE_CORE_WORK = 2_000_000  # ... or, on an AVX-512 CPU (WIDE_SIMD), any number w
 # many multiply-adds (the micro-kernels run on one core; below this BLAS's second thread
 # does not pay);
 NT_ROWS = 8  # ... and this many rows for D @ W.T on an AVX-512 CPU. Without AVX-512 the
-# tiles take up to NN_ROWS rows of any width, and D @ W.T (a transposed copy of D in tiles
-# beyond SMALL_ROWS rows) of D at least this wide (16x64x2: BLAS 0.56 us against 0.73;
-AVX2_NT_WIDTH = 8  # 16x64x10 1.08 against 0.80, 16x64x64 4.8 against 2.2)
+# tiles take all three products up to NN_ROWS rows, at any width.
+# D @ W.T beyond SMALL_ROWS rows: tiles of (W @ D.T).T on a transposed copy of D, stored
+# transposed (16x64x64: 3.4 us, against 4.3 on a copy of W and 5.8 in BLAS); with D
+NT_NARROW = 8  # narrower than this, tiles of D @ (a transposed copy of W) (16x64x2: 0.47
+# against 0.72 and BLAS's 0.56; the scattered stores outweigh W's small copy).
 # BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
 NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
 BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
@@ -125,20 +127,20 @@ def blocked_wins(rows, inner, width, wide_simd):
 
 @inline
 def micro_tn_wins(batch, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
-    """Whether :func:`small_tn` beats BLAS on ``A.T @ D``: ``fan_in`` rows of out, each
-    ``width`` wide, sums over the ``batch`` rows of A and D."""
+    """Whether the micro-kernel (``_c_tn``) beats BLAS on ``A.T @ D``: ``fan_in`` rows of
+    out, each ``width`` wide, sums over the ``batch`` rows of A and D."""
     return batch == 1 or (many and blocked_wins(batch, fan_in, width, wide_simd))
 
 
 @inline
 def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
-    """Whether :func:`small_nt` beats BLAS on ``D @ W.T``: ``rows`` rows of D, each
-    ``width`` wide (the length of every dot product), ``fan_in`` of them a row."""
+    """Whether the micro-kernel (``_c_nt``) beats BLAS on ``D @ W.T``: ``rows`` rows of D,
+    each ``width`` wide (the length of every dot product), ``fan_in`` of them a row."""
     if not many:
         return (rows == 1 and width < NARROW) or (rows <= BIG_NT_ROWS and fan_in * width >= BIG)
     if wide_simd:
         return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
-    return rows <= SMALL_ROWS or (rows <= NN_ROWS and width >= AVX2_NT_WIDTH)
+    return rows <= NN_ROWS
 
 
 @inline
@@ -289,12 +291,12 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(b, (b_rows, b_cols)),
         carray(out, (a_rows, b_rows)),
     )
-    if a_rows > SMALL_ROWS:
-        # ``D @ W.T = (W @ D.T).T``: tiles of W @ (a transposed copy of D), each stored
-        # transposed, against dot products that each end in a horizontal sum.
-        fma_tiles(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
-    else:
+    if a_rows <= SMALL_ROWS:  # dot products (each ends in a horizontal sum)
         small_nt(D, W, C)
+    elif a_cols < NT_NARROW:
+        fma_tiles(NN, D, transposed_copy(W), C)
+    else:  # D @ W.T = (W @ D.T).T
+        fma_tiles(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
 
 
 C_BODIES = {
