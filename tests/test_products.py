@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import fastmlp.kernels.cpu
 from fastmlp.kernels import config
 from fastmlp.kernels.cpu import jit, products
+from fastmlp.kernels.cpu.tiles import NN, fma_tiles
 
 ODD = [1, 3, 17, 63, 65, 129]
 MICRO_RULES = (products.micro_nn_wins, products.micro_nt_wins, products.micro_tn_wins)
@@ -327,3 +328,21 @@ def test_the_backend_loads_micro_kernels_only_for_calls_that_may_pick_one(monkey
     assert len(loads) == (3 if many else 1)
     net.forward(X[:1])
     assert len(loads) == (4 if many else 2)
+
+
+def test_the_tiles_refuse_arrays_they_cannot_address():
+    # The tiles compute addresses for C-contiguous 2-d arrays of one float dtype; anything
+    # else must fail to compile rather than read memory laid out otherwise.
+    @njit
+    def tiles(A, B, out):
+        fma_tiles(NN, A, B, out)
+
+    A, B = np.ones((4, 8), np.float32), np.ones((8, 16), np.float32)
+    tiles(A, B, np.empty((4, 16), np.float32))  # compiles and runs
+    for bad in (
+        (A.T, B.T[:8], np.empty((8, 8), np.float32)),  # F-contiguous
+        (A, B.astype(np.float64), np.empty((4, 16), np.float32)),  # mixed dtypes
+        (A.astype(np.int32), B.astype(np.int32), np.empty((4, 16), np.int32)),
+    ):
+        with pytest.raises(numba.TypingError):
+            tiles(*bad)

@@ -63,7 +63,13 @@ def fma_tiles(typingctx, form, A, B, out):
     one float dtype. The loops over the tiles are emitted here too (as Numba functions
     inlined at each use they cost ~2 s of compilation per C function), and the columns
     that fill no whole vector take masked loads, and stores lane by lane."""
-    if not isinstance(form, types.IntegerLiteral):
+    arrays = (A, B, out)
+    if not isinstance(form, types.IntegerLiteral) or not all(
+        isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" and x.dtype == A.dtype
+        for x in arrays
+    ):
+        return None  # a typing error, not a tile on memory laid out otherwise
+    if not isinstance(A.dtype, types.Float):
         return None
 
     def codegen(context, builder, signature, args):
