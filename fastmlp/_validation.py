@@ -3,6 +3,8 @@
 import numbers
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
+from sklearn.utils import check_random_state as _sklearn_check_random_state
 from sklearn.utils.validation import check_array
 
 
@@ -110,3 +112,30 @@ def check_finite_result(what, *arrays):
             "values are too large for the network's dtype. Scale the data (for example with "
             "sklearn.preprocessing.StandardScaler) or check the weights."
         )
+
+
+class _NoEntropy(ISeedSequence):
+    """A seed sequence that draws nothing: the state it gives is overwritten at once."""
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        return np.zeros(n_words, dtype)
+
+
+_NO_ENTROPY = _NoEntropy()
+
+
+def check_random_state(seed):
+    """``sklearn.utils.check_random_state``: the same generators, ~4x sooner for an int.
+
+    ``RandomState(seed)`` first seeds its MT19937 from the operating system's entropy
+    through a SeedSequence (~130 us), then seeds it again from ``seed``. Here the generator
+    starts from a fixed state instead and gets the same legacy seeding (``seed()``), so its
+    state and draws are those of ``RandomState(seed)``; a fit of a small network seeds two
+    (its weights and its shuffles), and the seeding held the GIL for ~15% of a fit's
+    Python.
+    """
+    if isinstance(seed, numbers.Integral):
+        generator = np.random.RandomState(np.random.MT19937(_NO_ENTROPY))
+        generator.seed(seed)
+        return generator
+    return _sklearn_check_random_state(seed)

@@ -2,7 +2,6 @@
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 
 from . import _validation as v
 from . import backend, training
@@ -290,7 +289,7 @@ class Network:
         drawn, keeping the random stream, then set to 0); gamma 1, beta 0, PReLU slopes
         0.25; running mean 0 and variance 1.
         """
-        rng = check_random_state(random_state)
+        rng = v.check_random_state(random_state)
         for l, (W, b) in enumerate(zip(self.coefs, self.intercepts)):
             self._draw_layer(l, W, b, rng)
             if self.gamma[l] is not None:
@@ -471,7 +470,7 @@ class Network:
             **options,
         )
         dropout = config.validate(len(self.layer_sizes) - 2)
-        rng = check_random_state(random_state)
+        rng = v.check_random_state(random_state)
         validation_score = None
         if early_stopping:
             v.check_number(validation_fraction, "validation_fraction", 0, 1, True, True)

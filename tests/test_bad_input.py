@@ -330,3 +330,40 @@ def test_non_finite_in_an_already_clean_array(net, data, bad):
     X[1, 2] = bad
     with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
         net.loss_and_grad(X, Y)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, 2**32 - 1, np.int64(7), np.uint32(3), True])
+def test_int_seeds_give_the_generators_scikit_learn_gives(seed):
+    # fastmlp's check_random_state skips RandomState's entropy seeding (overwritten at once
+    # by the int seed): the state and the draws must be scikit-learn's.
+    from sklearn.utils import check_random_state as sklearn_check_random_state
+
+    from fastmlp._validation import check_random_state
+
+    ours, theirs = check_random_state(seed), sklearn_check_random_state(seed)
+    a, b = ours.get_state(), theirs.get_state()
+    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+    assert np.array_equal(ours.permutation(50), theirs.permutation(50))
+    assert ours.standard_normal() == theirs.standard_normal()  # and the Gaussian cache
+    assert check_random_state(seed) is not check_random_state(seed)  # a new one each time
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "0", np.int64(-5)])
+def test_bad_seeds_are_refused_as_scikit_learn_refuses_them(seed):
+    from sklearn.utils import check_random_state as sklearn_check_random_state
+
+    from fastmlp._validation import check_random_state
+
+    with pytest.raises((ValueError, TypeError)) as theirs:
+        sklearn_check_random_state(seed)
+    with pytest.raises(theirs.type) as ours:
+        check_random_state(seed)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_random_state_instances_and_none_pass_through():
+    from fastmlp._validation import check_random_state
+
+    rs = np.random.RandomState(0)
+    assert check_random_state(rs) is rs
+    assert isinstance(check_random_state(None), np.random.RandomState)
