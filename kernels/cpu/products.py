@@ -40,8 +40,11 @@ On an AVX2 CPU (an AMD EPYC, Zen 3, OpenBLAS's Haswell kernels) "many" stops at 
 for all three products (``WIDE_SIMD``, config.py). With the tiles (BLAS -> micro, us):
 16x64x64 A @ W 5.2 -> 1.6, A.T @ D 4.1 -> 2.1, D @ W.T 4.8 -> 2.2; 32x64x64 5.9 -> 2.8, 5.7
 -> 2.8, 6.3 -> 4.0; 16x784x256 290 -> 171, 135 -> 90, 238 -> 102. Beyond 32 rows BLAS's
-second thread wins (200x64x100 A @ W: micro 37-40, one BLAS thread ~35). Narrow outputs
-(2 or 10 wide) stay on BLAS beyond two rows: 16x64x2 A @ W 0.46 against 0.47.
+second thread wins (200x64x100 A @ W: micro 37-40, one BLAS thread ~35). Below that the
+tiles take every width: 16x64x2 A @ W 0.63 -> 0.41, A.T @ D 0.61 -> 0.49, D @ W.T 0.56 ->
+0.47 (through a transposed copy of W, below); and OpenBLAS serialises small calls from
+two threads (16x64x2 A @ W in two threads at once: 1.02-1.42x the rate of one, the tiles
+1.61-1.83x).
 
 The micro-kernels run on one core. Beyond ~2 M multiply-adds BLAS's second thread starts
 to win (A @ W at 128x784x256: 299 us in 2-thread BLAS against 306), though against one
