@@ -1,5 +1,5 @@
-"""A register-blocked tile of ``A @ B``, written in LLVM IR: the inner loop of the
-micro-kernel ``small_nn`` (products.py).
+"""Register-blocked tiles of a matrix product, written in LLVM IR: the micro-kernels of
+the layers' three products (products.py).
 
 A tile of ``out`` (a few rows by a few SIMD vectors) is summed over all of A's columns in
 vector registers and stored once: per column k, one load of each of B's vectors, one
@@ -63,11 +63,11 @@ def fma_tiles(typingctx, form, A, B, out):
     one float dtype. The loops over the tiles are emitted here too (as Numba functions
     inlined at each use they cost ~2 s of compilation per C function), and the columns
     that fill no whole vector take masked loads, and stores lane by lane."""
-    arrays = (A, B, out)
-    if not isinstance(form, types.IntegerLiteral) or not all(
+    addressable = all(
         isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" and x.dtype == A.dtype
-        for x in arrays
-    ):
+        for x in (A, B, out)
+    )
+    if not (isinstance(form, types.IntegerLiteral) and addressable):
         return None  # a typing error, not a tile on memory laid out otherwise
     if not isinstance(A.dtype, types.Float):
         return None
