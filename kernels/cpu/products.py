@@ -79,13 +79,11 @@ from .jit import OPTIONS, c_function, inline
 from .tiles import NN, NN_STORED_TRANSPOSED, TN, fma_tiles
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
-WIDE = 32  # rows at least this wide: a micro-kernel up to...
-NN_ROWS = 32  # ... this many rows for A @ W and A.T @ D,
-ONE_CORE_WORK = 2_000_000  # ... or, on an AVX-512 CPU (WIDE_SIMD), any number within this
-# many multiply-adds (the micro-kernels run on one core; below this BLAS's second thread
-# does not pay);
-NT_ROWS = 8  # ... and this many rows for D @ W.T on an AVX-512 CPU. Without AVX-512 the
-# tiles take all three products up to NN_ROWS rows, at any width.
+NN_ROWS = 32  # up to this many rows, the tiles take all three products at any width;
+ONE_CORE_WORK = 2_000_000  # beyond, on an AVX-512 CPU (WIDE_SIMD), A @ W and A.T @ D
+ONE_CORE_WIDTH = 8  # within this many multiply-adds, at least this wide (the micro-kernels
+# run on one core; below that work BLAS's second thread does not pay, and narrower outputs
+# fill too little of a 16-lane vector).
 # D @ W.T beyond SMALL_ROWS rows: tiles of (W @ D.T).T on a transposed copy of D, stored
 # transposed (16x64x64: 3.4 us, against 4.3 on a copy of W and 5.8 in BLAS); with D
 NT_NARROW = 8  # narrower than this, tiles of D @ (a transposed copy of W) (16x64x2: 0.47
@@ -122,10 +120,11 @@ def micro_nn_wins(rows, inner, width, many=MANY, wide_simd=WIDE_SIMD):
 @inline
 def blocked_wins(rows, inner, width, wide_simd):
     """Whether the register-blocked tiles beat BLAS on ``rows`` rows of out, each
-    ``width`` wide, sums of ``inner`` products, in either product they serve (without
-    AVX-512 at every width: 16x64x2 A @ W 0.63 -> 0.41 us, A.T @ D 0.61 -> 0.49)."""
-    one_core = wide_simd and rows * inner * width <= ONE_CORE_WORK
-    return (width >= WIDE or not wide_simd) and (rows <= NN_ROWS or one_core)
+    ``width`` wide, sums of ``inner`` products, in either product they serve (at every
+    width up to NN_ROWS rows: 16x64x2 A @ W 0.63 -> 0.41 us on AVX2, 0.26 -> 0.19 on
+    AVX-512)."""
+    one_core = wide_simd and width >= ONE_CORE_WIDTH and rows * inner * width <= ONE_CORE_WORK
+    return rows <= NN_ROWS or one_core
 
 
 @inline
@@ -138,11 +137,11 @@ def micro_tn_wins(batch, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
 @inline
 def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
     """Whether the micro-kernel (``_c_nt``) beats BLAS on ``D @ W.T``: ``rows`` rows of D,
-    each ``width`` wide (the length of every dot product), ``fan_in`` of them a row."""
+    each ``width`` wide (the length of every dot product), ``fan_in`` of them a row. Under
+    "many" the tiles win up to NN_ROWS rows with vectors of either width (``wide_simd`` is
+    taken for the rules' common signature only)."""
     if not many:
         return (rows == 1 and width < NARROW) or (rows <= BIG_NT_ROWS and fan_in * width >= BIG)
-    if wide_simd:
-        return rows <= SMALL_ROWS or (rows <= NT_ROWS and width >= WIDE)
     return rows <= NN_ROWS
 
 
