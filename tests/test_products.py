@@ -107,10 +107,12 @@ def test_small_nn_on_every_side_of_its_tiles(c_functions, n, m, dtype):
 
 
 @pytest.mark.parametrize("m", [1, products.NT_NARROW - 1, products.NT_NARROW, 40])
-@pytest.mark.parametrize("n", [products.SMALL_ROWS, products.SMALL_ROWS + 1, 8, 16, 21])
+@pytest.mark.parametrize("n", [products.SMALL_ROWS, products.SMALL_ROWS + 1, 8, 16, 21, 31, 32])
 def test_d_w_t_over_many_rows_is_right_through_transposed_copies(c_functions, n, m):
     # Beyond SMALL_ROWS rows: tiles on a transposed copy of W for D narrower than
-    # NT_NARROW, else on one of D, stored transposed.
+    # NT_NARROW or W's 64 rows within W_COPY_RATIO times D's (here from 32 rows), else on
+    # one of D, stored transposed.
+    assert (64 <= products.W_COPY_RATIO * n) == (n >= 32)
     arrays, micro = _operands(n, 64, m, np.float32)
     _micro_c(*arrays, *micro)
     assert_allclose(micro[1], _expected(*arrays)[1], **_tolerance(np.float32, m))
@@ -145,7 +147,7 @@ def test_float64_always_goes_to_blas(n):
 def test_the_choice_follows_the_measured_table():
     # "many": the profile for BLAS with slow few-row products (OpenBLAS's AVX2 kernels),
     # here with AVX-512 tiles (measured on a Zen 5): every width up to 32 rows, and beyond
-    # that one core's work of A @ W and A.T @ D at least eight wide.
+    # that one core's work at least eight wide.
     nn, nt, tn = (partial(f, many=True, wide_simd=True) for f in MICRO_RULES)
     assert nn(1, 64, 2) and nn(2, 64, 10) and nn(2, 784, 4096) and nt(2, 64, 3)  # 1-2 rows
     assert nn(32, 784, 32) and nn(3, 64, 256) and nn(16, 64, 2) and nn(32, 100, 10)
@@ -157,7 +159,9 @@ def test_the_choice_follows_the_measured_table():
     # still win, 2.56 against 3.70; the one rule serves both).
     assert not nn(200, 64, 2) and not tn(200, 64, 2)
     assert not nn(128, 256, 128) and not tn(256, 1024, 1024)  # BLAS's two threads pay
-    assert not nt(33, 64, 64) and not nt(200, 64, 100) and not nt(33, 64, 2)
+    # D @ W.T by the same rule, its out rows x fan_in, sums of width products.
+    assert nt(33, 64, 64) and nt(200, 64, 100) and nt(200, 128, 10) and nt(200, 64, 2)
+    assert not nt(128, 256, 128) and not nt(48, 784, 256) and not nt(200, 2, 64)
 
 
 def test_on_an_avx2_cpu_the_micro_kernels_take_fewer_rows():

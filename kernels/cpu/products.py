@@ -76,7 +76,7 @@ from numba.np.arrayobj import make_array
 from ..config import MICRO_KERNELS, WIDE_SIMD
 from .blas import gemm
 from .jit import OPTIONS, c_function, inline
-from .tiles import NN, NN_STORED_TRANSPOSED, TN, fma_tiles
+from .tiles import NN, NN_STORED_TRANSPOSED, TN, VECTOR_BYTES, fma_tiles
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 NN_ROWS = 32  # up to this many rows, the tiles take all three products at any width;
@@ -85,9 +85,12 @@ ONE_CORE_WIDTH = 8  # within this many multiply-adds, at least this wide (the mi
 # run on one core; below that work BLAS's second thread does not pay, and narrower outputs
 # fill too little of a 16-lane vector).
 # D @ W.T beyond SMALL_ROWS rows: tiles of (W @ D.T).T on a transposed copy of D, stored
-# transposed (16x64x64: 3.4 us, against 4.3 on a copy of W and 5.8 in BLAS); with D
-NT_NARROW = 8  # narrower than this, tiles of D @ (a transposed copy of W) (16x64x2: 0.47
-# against 0.72 and BLAS's 0.56; the scattered stores outweigh W's small copy).
+# transposed (16x64x64: 3.4 us, against 4.3 on a copy of W and 5.8 in BLAS, on AVX2); with D
+NT_NARROW = VECTOR_BYTES // 4  # narrower than a float32 vector, or with W's rows no more
+W_COPY_RATIO = 2  # than this many times D's (fan_in <= 2 * rows), tiles of D @ (a
+# transposed copy of W): W's copy is then the smaller, and these tiles store plainly
+# (16x64x2: 0.47 against 0.72 and BLAS's 0.56 on AVX2; on AVX-512 32x64x64 1.80 against
+# 2.08, 200x128x10 2.35 against BLAS's 5.50, 32x128x10 0.60 against 1.29).
 # BLAS with fast few-row products ("few"): one-row A.T @ D, and one-row D @ W.T narrower than
 NARROW = 16  # this (one dot product per output: no SIMD vector of D to fill); and where a
 BIG = 1 << 20  # row costs this many multiply-adds, A @ W over 1-2 rows and D @ W.T over
@@ -138,11 +141,11 @@ def micro_tn_wins(batch, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
 def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
     """Whether the micro-kernel (``_c_nt``) beats BLAS on ``D @ W.T``: ``rows`` rows of D,
     each ``width`` wide (the length of every dot product), ``fan_in`` of them a row. Under
-    "many" the tiles win up to NN_ROWS rows with vectors of either width (``wide_simd`` is
-    taken for the rules' common signature only)."""
+    "many": the tiles' rule for ``rows`` rows of out, ``fan_in`` wide, sums of ``width``
+    products (where W is the smaller copy, D times a transposed copy of W: _c_nt)."""
     if not many:
         return (rows == 1 and width < NARROW) or (rows <= BIG_NT_ROWS and fan_in * width >= BIG)
-    return rows <= NN_ROWS
+    return rows <= SMALL_ROWS or blocked_wins(rows, width, fan_in, wide_simd)
 
 
 @inline
@@ -304,7 +307,7 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
     )
     if a_rows <= SMALL_ROWS:  # dot products (each ends in a horizontal sum)
         small_nt(D, W, C)
-    elif a_cols < NT_NARROW:
+    elif a_cols < NT_NARROW or b_rows <= W_COPY_RATIO * a_rows:
         fma_tiles(NN, D, transposed_copy(W), C)
     else:  # D @ W.T = (W @ D.T).T
         fma_tiles(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
