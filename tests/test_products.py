@@ -358,11 +358,11 @@ def test_the_tiles_refuse_arrays_they_cannot_address():
             tiles(*bad)
 
 
-_WIDE_VECTORS = """
+_TILES_WITH_VECTORS = """
 import numpy as np
 from numba import njit
 from fastmlp.kernels.cpu import tiles
-tiles.VECTOR_BYTES = 64  # AVX-512's vectors; LLVM splits them on a narrower CPU
+tiles.VECTOR_BYTES = {vector_bytes}  # LLVM splits vectors wider than the CPU's
 NN, TN, NT = tiles.NN, tiles.TN, tiles.NN_STORED_TRANSPOSED
 
 @njit
@@ -382,18 +382,19 @@ for dtype in (np.float32, np.float64):
         tol = 1e-4 if dtype == np.float32 else 1e-12
         for got in (nn, tn, nt.T):
             assert np.allclose(got, expected, rtol=tol, atol=tol * k), (dtype, n, k, m)
-assert "<16 x float>" in run.inspect_llvm(run.signatures[0])  # the wide vectors ran
+assert "<{lanes} x float>" in run.inspect_llvm(run.signatures[0])  # these vectors ran
 print("ok")
 """
 
 
-def test_the_tiles_are_right_with_avx512_wide_vectors():
-    # On an AVX-512 CPU the tiles use 64-byte vectors (16 float32 lanes): the same IR with
-    # twice the lanes, masks included, checked here on whatever CPU runs the tests.
+@pytest.mark.parametrize("vector_bytes", [32, 64])
+def test_the_tiles_are_right_with_avx2_and_avx512_vectors(vector_bytes):
+    # The tiles use 32-byte vectors, or 64-byte ones on an AVX-512 CPU (16 float32 lanes):
+    # the same IR with twice the lanes, masks and both loop orders included, checked here
+    # with either width on whatever CPU runs the tests.
     import subprocess
     import sys
 
-    done = subprocess.run(
-        [sys.executable, "-c", _WIDE_VECTORS], capture_output=True, text=True, timeout=300
-    )
+    code = _TILES_WITH_VECTORS.format(vector_bytes=vector_bytes, lanes=vector_bytes // 4)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
