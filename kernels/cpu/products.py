@@ -22,8 +22,12 @@ D @ W.T    <= 2 rows; <= 8 rows >= 32 wide    1x64x64 1.6 -> 0.2; 16x64x64 2.6 -
            (AVX2: as A @ W)                   (dot products: a horizontal sum each)
 =========  =================================  =========================================
 
-(Measured there with the micro-kernels' earlier form, loops that LLVM vectorised; the
-tiles have not run on an AVX-512 CPU, where their vectors are 64 bytes wide.)
+(Measured there with the micro-kernels' earlier form, loops that LLVM vectorised.) With the
+tiles on an AVX-512 CPU (a Zen 5, OpenBLAS's Haswell kernels, 64-byte vectors) the tiles
+win all three products up to 32 rows at any width (16x64x64 A @ W 2.31 -> 0.57, A.T @ D
+1.69 -> 0.56, D @ W.T 2.30 -> 0.98; 16x64x2 0.26 -> 0.19, 0.36 -> 0.20, 0.19 -> 0.10), and
+beyond that within one core's work from 8 wide (200x64x100 A @ W 14.8 in 2-thread BLAS ->
+13.1, 200x128x10 A.T @ D 10.8 -> 5.4, D @ W.T 5.5 -> 2.4): the rule above.
 
 ``few``: OpenBLAS with AVX-512 kernels (here SkylakeX's on a Zen 4), or another BLAS.
 Its few-row products run near the core's peak, and the micro-kernels, compiled for a Zen 4,
