@@ -84,7 +84,7 @@ from .tiles import NN, NN_STORED_TRANSPOSED, TN, VECTOR_BYTES, fma_tiles
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
 NN_ROWS = 32  # up to this many rows, the tiles take all three products at any width;
-ONE_CORE_WORK = 2_000_000  # beyond, on an AVX-512 CPU (WIDE_SIMD), A @ W and A.T @ D
+ONE_CORE_WORK = 2_000_000  # beyond, on an AVX-512 CPU (WIDE_SIMD), any of the three
 ONE_CORE_WIDTH = 8  # within this many multiply-adds, at least this wide (the micro-kernels
 # run on one core; below that work BLAS's second thread does not pay, and narrower outputs
 # fill too little of a 16-lane vector).
@@ -127,7 +127,7 @@ def micro_nn_wins(rows, inner, width, many=MANY, wide_simd=WIDE_SIMD):
 @inline
 def blocked_wins(rows, inner, width, wide_simd):
     """Whether the register-blocked tiles beat BLAS on ``rows`` rows of out, each
-    ``width`` wide, sums of ``inner`` products, in either product they serve (at every
+    ``width`` wide, sums of ``inner`` products, in any product they serve (at every
     width up to NN_ROWS rows: 16x64x2 A @ W 0.63 -> 0.41 us on AVX2, 0.26 -> 0.19 on
     AVX-512)."""
     one_core = wide_simd and width >= ONE_CORE_WIDTH and rows * inner * width <= ONE_CORE_WORK

@@ -121,7 +121,7 @@ class _Tiles:
     def by_rows(self):
         """Four rows at a time, then the rows left one at a time, each across all columns."""
         b = self.builder
-        four = b.sub(self.rows, b.urem(self.rows, _const(4)))
+        four = self.round_down(self.rows, 4)
         with cgutils.for_range_slice(b, _const(0), four, _const(4)) as (i, _):
             self.row_block(FOUR_ROWS, i)
         with cgutils.for_range_slice(b, four, self.rows, _const(1)) as (i, _):
@@ -132,13 +132,11 @@ class _Tiles:
         masked narrow one for the columns left."""
         (rows, wide, chains), (_, narrow, narrow_chains) = tiles
         b, lanes = self.builder, self.vector.count
-        whole = b.sub(self.b_width, b.urem(self.b_width, _const(lanes)))
-        wide_stop = b.sub(whole, b.urem(whole, _const(wide * lanes)))
+        wide_stop, whole, rest = self.column_bounds(wide)
         with cgutils.for_range_slice(b, _const(0), wide_stop, _const(wide * lanes)) as (j, _):
             self.tile(rows, wide, chains, i, j)
         with cgutils.for_range_slice(b, wide_stop, whole, _const(narrow * lanes)) as (j, _):
             self.tile(rows, narrow, narrow_chains, i, j)
-        rest = b.sub(self.b_width, whole)
         with b.if_then(b.icmp_unsigned("!=", rest, _const(0))):
             self.tile(rows, 1, narrow_chains, i, whole, rest)
 
@@ -148,13 +146,11 @@ class _Tiles:
         it stays in L1 across the row blocks, where all of it would not (200x64x100 on a Zen 5:
         17.6 -> 13.1-13.5 us; at 200x64x64 and 200x256x128 the orders tie)."""
         b, lanes = self.builder, self.vector.count
-        whole = b.sub(self.b_width, b.urem(self.b_width, _const(lanes)))
-        wide_stop = b.sub(whole, b.urem(whole, _const(2 * lanes)))
+        wide_stop, whole, rest = self.column_bounds(2)
         with cgutils.for_range_slice(b, _const(0), wide_stop, _const(2 * lanes)) as (j, _):
             self.column_strip(2, j)
         with cgutils.for_range_slice(b, wide_stop, whole, _const(lanes)) as (j, _):
             self.column_strip(1, j)
-        rest = b.sub(self.b_width, whole)
         with b.if_then(b.icmp_unsigned("!=", rest, _const(0))):
             self.column_strip(1, whole, rest)
 
@@ -162,11 +158,21 @@ class _Tiles:
         """All rows of the columns from j, n_vectors wide: four rows at a time (eight
         accumulators), then one (eight, or four for one vector)."""
         b = self.builder
-        four = b.sub(self.rows, b.urem(self.rows, _const(4)))
+        four = self.round_down(self.rows, 4)
         with cgutils.for_range_slice(b, _const(0), four, _const(4)) as (i, _):
             self.tile(4, n_vectors, 2 // n_vectors, i, j, rest)
         with cgutils.for_range_slice(b, four, self.rows, _const(1)) as (i, _):
             self.tile(1, n_vectors, 4, i, j, rest)
+
+    def round_down(self, value, step):  # value - value % step
+        return self.builder.sub(value, self.builder.urem(value, _const(step)))
+
+    def column_bounds(self, wide):
+        """Where out's columns in tiles of ``wide`` vectors end, where its whole vectors
+        end, and how many columns are left after them."""
+        whole = self.round_down(self.b_width, self.vector.count)
+        rest = self.builder.sub(self.b_width, whole)
+        return self.round_down(whole, wide * self.vector.count), whole, rest
 
     def at(self, array, width, row, col):  # &array[row, col]
         b = self.builder
