@@ -11,6 +11,7 @@ a network and never imports a kernel module. Kernel modules are imported on firs
 Every buffer's layout comes from :mod:`fastmlp.kernels.layout`.
 """
 
+import contextlib
 import gc
 import importlib
 import math
@@ -202,37 +203,63 @@ def run_kernel(kernel, *args, dtype=None):
     it was on before the first of them) when the last of them returns. With ``dtype``, a
     first call for that dtype that runs past ``COMPILE_NOTICE_SECONDS`` says it is compiling.
     """
-    global _gc_pauses, _gc_was_enabled
     timer = None if dtype is None else _notice_slow_first_call(kernel, dtype)
+    try:
+        with _collector_paused():
+            return kernel(*args)
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cyclic garbage collector paused (see :func:`run_kernel`)."""
+    global _gc_pauses, _gc_was_enabled
     with _gc_lock:
         if _gc_pauses == 0:
             _gc_was_enabled = gc.isenabled()
             gc.disable()
         _gc_pauses += 1
     try:
-        return kernel(*args)
+        yield
     finally:
-        if timer is not None:
-            timer.cancel()
         with _gc_lock:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
                 gc.enable()
 
 
+def run_prepared(net, rows, kernel, *args):
+    """:func:`prepare_products` for batches of at least ``rows`` rows, then
+    ``run_kernel(kernel, *args)``. A kernel that needs compiling may do so in the first,
+    beside the micro-kernels (kernels/cpu/ahead.py), under the same notice and pause."""
+    timer = _notice_slow_first_call(kernel, net.dtype)
+    try:
+        with _collector_paused():
+            prepare_products(net, rows, (kernel, args))
+        return run_kernel(kernel, *args)
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
 _products_ready = set()  # (device, dtype character) pairs with every product loaded
 
 
-def prepare_products(net, rows):
+def prepare_products(net, rows, caller=None):
     """Before a kernel call of ``net`` whose batches have at least ``rows`` rows: load the
-    matrix-product micro-kernels it may pick (float32 on the CPU; compiled on first need)."""
+    matrix-product micro-kernels it may pick (float32 on the CPU; compiled on first need).
+    ``caller``: ``(kernel, args)`` of that call, which may then compile meanwhile."""
     key = (net.device, net.dtype.char)
     if key in _products_ready:
         return
     ops = target(net.device).kernels
     # The row test first: under "few" most calls need nothing, and asking cost ~0.9 us (an
     # 8-row forward of 64-64-64-10 takes ~5 us).
-    if rows <= ops.MICRO_KERNEL_ROWS and ops.prepare_products(net.dtype, rows, net.layer_sizes):
+    if rows > ops.MICRO_KERNEL_ROWS:
+        return
+    if ops.prepare_products(net.dtype, rows, net.layer_sizes, caller):
         _products_ready.add(key)
 
 
@@ -415,8 +442,9 @@ def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
     on_target = grad if grad is not None and t.name == "cpu" else None
     if on_target is None:
         on_target = t.empty(m.params.shape, net.dtype)
-    prepare_products(net, X.shape[0])
-    loss = run_kernel(
+    loss = run_prepared(
+        net,
+        X.shape[0],
         t.kernels.loss_and_grad,
         m,
         on_target,
@@ -425,7 +453,6 @@ def loss_and_grad(net, X, Y, sw, hp, grad=None, inference=False):
         kernel_weights(sw, net.dtype),
         hp,
         workspace(net, X.shape[0]),
-        dtype=net.dtype,
     )
     if grad is None:
         return float(loss), t.to_host(on_target)
@@ -498,8 +525,9 @@ def train_epoch(session, buffers, opt_state, hp, X, Y, sw, order, batch_size, se
     """One compiled pass over ``X[order]`` on the parameters of ``session`` (a
     :func:`fit_session`); the statistics land in ``buffers.diag.stats``."""
     buffers.reset()
-    prepare_products(session.net, fewest_rows(len(order), batch_size))
-    run_kernel(
+    run_prepared(
+        session.net,
+        fewest_rows(len(order), batch_size),
         buffers.kernels.train_epoch,
         session.model(),
         buffers.grad,
@@ -514,7 +542,6 @@ def train_epoch(session, buffers, opt_state, hp, X, Y, sw, order, batch_size, se
         buffers.batch,
         buffers.workspace,
         buffers.diag,
-        dtype=session.net.dtype,
     )
 
 

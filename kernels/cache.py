@@ -97,3 +97,16 @@ def enable_cache(compiled):
     py_func = getattr(compiled, "py_func", None) or compiled._pyfunc
     compiled._cache = _cache_or(_SourceKeyedCache, py_func, compiled._cache)
     return compiled
+
+
+def writes_to_disk(compiled):
+    """Whether ``compiled`` (as given to :func:`enable_cache`) has the on-disk cache."""
+    return isinstance(compiled._cache, _SourceKeyedCache)
+
+
+def is_cached(compiled):
+    """Whether the disk cache holds an entry of ``compiled`` (its index file exists: a
+    kernel compiled before for any dtype counts as cached)."""
+    if not writes_to_disk(compiled):
+        return False
+    return os.path.exists(compiled._cache._cache_file._index_path)

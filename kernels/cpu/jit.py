@@ -52,7 +52,13 @@ def c_function(fn, signature):
     its address (products.py's table), as they call BLAS (blas.py), instead of linking in
     its code and optimising it again, as each does with a kernel it calls (~3 s of a cold
     first fit when the micro-kernels of products.py were kernels)."""
+    compiled = uncompiled_c_function(fn, signature)
+    compiled.compile()
+    return compiled
+
+
+def uncompiled_c_function(fn, signature):
+    """:func:`c_function` before it compiles (or loads): to ask the cache about it."""
     options = {key: OPTIONS[key] for key in ("fastmath", "error_model")}
     compiled = CFunc(fn, sigutils.normalize_signature(signature), locals={}, options=options)
-    enable_cache(compiled).compile()
-    return compiled
+    return enable_cache(compiled)

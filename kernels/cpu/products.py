@@ -78,8 +78,9 @@ from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array
 
 from ..config import MICRO_KERNELS, WIDE_SIMD
+from . import ahead
 from .blas import gemm
-from .jit import OPTIONS, c_function, inline
+from .jit import OPTIONS, c_function, inline, uncompiled_c_function
 from .tiles import NN, NN_STORED_TRANSPOSED, TN, VECTOR_BYTES, fma_tiles
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
@@ -371,15 +372,27 @@ def may_pick_micro_kernels(rows, layer_sizes, many=MANY):
     return rows == 1 or any(a * b >= BIG for a, b in zip(layer_sizes, layer_sizes[1:]))
 
 
-def prepare_products(dtype, rows, layer_sizes):
+def prepare_products(dtype, rows, layer_sizes, caller=None):
     """Load the micro-kernels before a kernel call of ``dtype`` whose products may pick
     one (:func:`may_pick_micro_kernels`); ``rows``: the fewest rows of any of its
-    batches. True once every micro-kernel ``dtype`` can pick is loaded."""
+    batches. True once every micro-kernel ``dtype`` can pick is loaded.
+
+    ``caller``: ``(kernel, args)`` of that call. Where the kernel and the micro-kernels
+    all still need compiling, they compile at once, in two processes (ahead.py).
+    """
     if dtype != np.float32:
         return True
     if not layer_c_functions_loaded() and may_pick_micro_kernels(rows, layer_sizes):
-        ensure_c_functions()
+        with _c_lock:  # one child at a time, and only while the C functions are missing
+            if caller is not None and not layer_c_functions_loaded():
+                if ahead.worth_a_child(caller[0], _uncompiled_c_functions()):
+                    ahead.compile_beside(*caller)
+            ensure_c_functions()
     return layer_c_functions_loaded()
+
+
+def _uncompiled_c_functions():
+    return [uncompiled_c_function(C_BODIES[name], C_SIGNATURE) for name in LAYER_C_FUNCTIONS]
 
 
 @intrinsic(prefer_literal=True)

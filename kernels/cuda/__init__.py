@@ -43,7 +43,7 @@ def predict_plain(params, layers, act_params, X, out, chunk_rows):
 MICRO_KERNEL_ROWS = 0  # no call needs prepare_products
 
 
-def prepare_products(dtype, rows, layer_sizes):
+def prepare_products(dtype, rows, layer_sizes, caller=None):
     """Nothing to load: the CUDA kernels have no separately compiled products."""
     return True
 
