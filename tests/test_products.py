@@ -106,6 +106,18 @@ def test_small_nn_on_every_side_of_its_tiles(c_functions, n, m, dtype):
     assert_allclose(micro[0], _expected(*arrays)[0], **_tolerance(dtype, 63))
 
 
+@pytest.mark.parametrize("m", range(1, products.NARROW_OUT + 2))
+@pytest.mark.parametrize("n", [1, 2, 5, 16, 33])
+def test_narrow_outs_are_right_along_a_rows(c_functions, n, m):
+    # A @ W with one column (dot products) and A.T @ D narrower than NARROW_OUT (tiles of
+    # D.T @ A stored transposed), on both sides of the width that leaves them.
+    arrays, micro = _operands(n, 63, m, np.float32)
+    _micro_c(*arrays, *micro)
+    expected = _expected(*arrays)
+    assert_allclose(micro[0], expected[0], **_tolerance(np.float32, 63))
+    assert_allclose(micro[2], expected[2], **_tolerance(np.float32, n))
+
+
 @pytest.mark.parametrize("m", [1, products.NT_NARROW - 1, products.NT_NARROW, 40])
 @pytest.mark.parametrize("n", [products.SMALL_ROWS, products.SMALL_ROWS + 1, 8, 16, 21, 31, 32])
 def test_d_w_t_over_many_rows_is_right_through_transposed_copies(c_functions, n, m):

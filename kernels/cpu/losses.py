@@ -7,19 +7,13 @@ loss gradient dLoss/dA is pushed through the output activation's Jacobian. Witho
 weights a canonical pair's float32 block takes flat loops (``unweighted_canonical``).
 """
 
-import numpy as np
 from numba import types
 from numba.extending import overload
 
-from ..codes import BINARY_LOG_LOSS, LOG_LOSS, SOFTMAX, SQUARED_ERROR
+from ..codes import SOFTMAX
 from ..scalar import derivative, is_canonical, pointwise_loss, pointwise_loss_grad
-from .jit import OPTIONS, inline, kernel
+from .jit import OPTIONS, kernel
 from .views import flattened
-
-# log_positive's constants: sqrt(2), and ln(2) split as in dense.exp_nonpositive.
-SQRT2 = 1.4142135623730951
-LN2_HI = 0.6931471803691238
-LN2_LO = 1.9082149292705877e-10
 
 
 @kernel
@@ -71,8 +65,9 @@ def unweighted_canonical(A, Y, loss_code, eps, scale, D):
 def _unweighted_canonical(A, Y, loss_code, eps, scale, D):
     """Flat loops over whole C-contiguous float32 blocks: a row of an output layer (10
     classes, 2) is too short for a SIMD loop, the block is not (200 x 10 softmax log loss:
-    2.7 -> 0.6 us). float64 keeps the row-by-row sums of the general loop (the exact losses
-    of scikit-learn's parity)."""
+    6.2 -> 1.0 us; vectorised logarithms in loops of their own took it to 0.8 us for 0.45 s
+    more of a cold first fit). float64 keeps the row-by-row sums of the general loop (the
+    exact losses of scikit-learn's parity)."""
     flat = A.dtype == types.float32 and all(x.layout == "C" for x in (A, Y, D))
     if not flat:
 
@@ -92,53 +87,11 @@ def _unweighted_canonical(A, Y, loss_code, eps, scale, D):
 
     def by_blocks(A, Y, loss_code, eps, scale, D):
         a, y, d = flattened(A), flattened(Y), flattened(D)
+        total = 0.0
         for k in range(a.size):
             d[k] = (a[k] - y[k]) * scale
-        return flat_loss(a, y, loss_code, eps)
+        for k in range(a.size):  # apart: the loss's branches keep this loop from SIMD
+            total += pointwise_loss(loss_code, a[k], y[k], eps)
+        return total
 
     return by_blocks
-
-
-@inline
-def flat_loss(a, y, loss_code, eps):
-    """The summed loss of flat float32 outputs ``a`` against ``y``, a loop per loss (a
-    branch inside one would keep it from SIMD). The logarithms are
-    :func:`log_positive`'s; its arguments are clipped to [eps, 1 - eps], so never 0."""
-    total = 0.0
-    if loss_code == SQUARED_ERROR:
-        for k in range(a.size):
-            r = np.float64(a[k]) - np.float64(y[k])
-            total += 0.5 * r * r
-    elif loss_code == LOG_LOSS:
-        for k in range(a.size):
-            total -= y[k] * log_positive(min(max(np.float64(a[k]), eps), 1.0 - eps))
-    elif loss_code == BINARY_LOG_LOSS:
-        for k in range(a.size):
-            p = min(max(np.float64(a[k]), eps), 1.0 - eps)
-            total -= y[k] * log_positive(p) + (1.0 - y[k]) * log_positive(1.0 - p)
-    else:  # poisson: y log(y / a) is 0 where y is
-        for k in range(a.size):
-            total += pointwise_loss(loss_code, a[k], y[k], eps)
-    return total
-
-
-@inline
-def log_positive(x):
-    """``ln(x)`` for a finite float64 ``x > 0`` (normal), within 5e-13: far below float32's
-    round-off. Unlike a libm call, LLVM vectorises a loop of these.
-
-    x = 2**e * m with m in [sqrt(2)/2, sqrt(2)); ln(m) = 2 atanh(s), s = (m - 1) / (m + 1),
-    |s| < 0.172, by its series to s**13 (error < 2 s**15 / 15 ~ 5e-13).
-    """
-    bits = np.float64(x).view(np.int64)
-    e = ((bits >> 52) & 0x7FF) - 1023
-    m = np.int64((bits & 0xFFFFFFFFFFFFF) | (np.int64(1023) << 52)).view(np.float64)
-    big = m > SQRT2
-    m = 0.5 * m if big else m
-    e = e + 1 if big else e
-    s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    p = 2.0 / 13.0
-    for c in (2.0 / 11.0, 2.0 / 9.0, 2.0 / 7.0, 2.0 / 5.0, 2.0 / 3.0, 2.0):
-        p = p * s2 + c
-    return e * LN2_HI + (s * p + e * LN2_LO)

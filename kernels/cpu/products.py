@@ -267,15 +267,19 @@ def _product_nt(D, W, out):
 C_SIGNATURE = types.void(*[types.CPointer(types.float32)] * 3, *[types.int64] * 4)
 
 
-# One column of out (a layer of one output: binary classification, one regression
-# target) fills one lane of each of the tiles' vectors; the products then run along A's
-# rows instead (16x64x1 on a Zen 5: A @ W 0.19 -> 0.05 us, A.T @ D 0.20 -> 0.06; 32x100x1
-# 0.60 -> 0.18, 0.60 -> 0.19).
+# Narrow outs (an output layer of a few units: binary classification, a regression target
+# or two) fill few lanes of the tiles' vectors. A @ W with one column of W runs as dot
+# products along A's rows (W's column is W.T's row: no copy); A.T @ D with D narrower than
+# NARROW_OUT as tiles of D.T @ A (a short copy of D), stored transposed: along A's rows
+# too. On a Zen 5 (us, tiles -> these): 16x64x1 A @ W 0.20 -> 0.06, A.T @ D 0.20 -> 0.05;
+# 16x64x2 A.T @ D 0.21 -> 0.07, 16x64x3 0.21 -> 0.10, 32x100x2 0.63 -> 0.18. Dot products
+# with a copy of W lost from two columns (16x64x3: 0.20 -> 0.24).
+NARROW_OUT = 4
 
 
 def _c_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
     A, C = carray(a, (a_rows, a_cols)), carray(out, (a_rows, b_cols))
-    if b_cols == 1:  # a dot product a row: B's one column is B.T's one row
+    if b_cols == 1:
         small_nt(A, carray(b, (1, b_rows)), C)
     else:
         small_nn(A, carray(b, (b_rows, b_cols)), C)
@@ -287,26 +291,12 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(b, (b_rows, b_cols)),
         carray(out, (a_cols, b_cols)),
     )
-    if b_cols == 1:
-        rows_times_column(A, B, carray(out, (a_cols,)))
+    if b_cols < NARROW_OUT:
+        fma_tiles(NN_STORED_TRANSPOSED, transposed_copy(B), A, C)
     elif a_rows > 1:  # tiles reading A down its columns (2x64x64: 0.46 us, small_tn 0.71)
         fma_tiles(TN, A, B, C)
     else:
         small_tn(A, B, C)
-
-
-@inline
-def rows_times_column(A, d, out):
-    """``out <- A.T @ d`` for a one-column ``d``: the rows of A scaled by d's entries
-    and summed, each pass along a contiguous row (SIMD)."""
-    n, m = A.shape
-    first = d[0, 0]
-    for k in range(m):
-        out[k] = first * A[0, k]
-    for i in range(1, n):
-        d_i = d[i, 0]
-        for k in range(m):
-            out[k] += d_i * A[i, k]
 
 
 @inline
