@@ -1,6 +1,7 @@
-"""The output layer's loss and delta (kernels/cpu/losses.py) against the float64 reference:
-the flat float32 loops of the canonical pairs, the row-by-row loops of float64 and of
-strided blocks, on odd shapes."""
+"""The output layer's loss and delta (kernels/cpu/losses.py) against the float64 reference,
+for every canonical pair: softmax log loss's flat float32 loops with their vectorised
+logarithm, the row-by-row loops of float64, of strided blocks and of the other pairs, on
+odd shapes."""
 
 import numpy as np
 import pytest
@@ -20,6 +21,12 @@ PAIRS = {
 
 
 @njit
+def _logs(x, out):
+    for k in range(x.size):
+        out[k] = losses.log_positive(x[k])
+
+
+@njit
 def _leading_columns(A, Y, out_code, loss_code, eps, D, width):
     """The kernel on strided views (the first ``width`` columns)."""
     n = A.shape[0]
@@ -27,6 +34,15 @@ def _leading_columns(A, Y, out_code, loss_code, eps, D, width):
     return losses.output_loss_and_delta(
         A[:, :width], Y[:, :width], no_weights, n, out_code, 0.0, loss_code, eps, D[:, :width]
     )
+
+
+def test_log_positive_matches_numpy():
+    x = np.concatenate([np.logspace(-307, 307, 100_001), np.linspace(0.5, 2.0, 100_001)])
+    got = np.empty_like(x)
+    _logs(x, got)
+    assert_allclose(got, np.log(x), rtol=0, atol=5e-13)  # the series' bound (losses.py)
+    _logs(np.array([1.0]), got[:1])
+    assert got[0] == 0.0
 
 
 def _outputs(loss, rows, width, dtype, seed):
