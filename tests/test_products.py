@@ -24,7 +24,7 @@ MICRO_RULES = (products.micro_nn_wins, products.micro_nt_wins, products.micro_tn
 
 @njit
 def _micro(A, B, C, D, E, F, out_nn, out_nt, out_tn):
-    products.small_nn(A, B, out_nn)
+    fma_tiles(NN, A, B, out_nn)
     products.small_nt(C, D, out_nt)
     products.small_tn(E, F, out_tn)
 
@@ -75,9 +75,9 @@ def _tolerance(dtype, inner):
 
 @pytest.fixture(scope="module")
 def c_functions():
-    """The C functions _micro_c calls, loaded whichever profile this process runs."""
-    for name in ("small_nn", "small_nt", "small_tn"):
-        products.ensure_c_function(name)
+    """The C functions _micro_c calls (and the tiles they call), loaded whichever profile
+    this process runs."""
+    products.ensure_c_functions()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -298,11 +298,13 @@ C_BODY_FORMS = {
     "_c_nn": "nn",
     "_c_tn": "tn",
     "_c_nt": "nt",
+    "_c_tiles_nn": "nn",
+    "_c_tiles_tn": "tn",
 }
 
 
 @pytest.fixture(scope="module")
-def c_bodies():
+def c_bodies(c_functions):
     return {
         name: jit.c_function(getattr(products, name), products.C_SIGNATURE) for name in C_BODY_FORMS
     }

@@ -153,10 +153,31 @@ def micro_nt_wins(rows, fan_in, width, many=MANY, wide_simd=WIDE_SIMD):
     return rows <= SMALL_ROWS or blocked_wins(rows, width, fan_in, wide_simd)
 
 
+# The register-blocked tiles (tiles.fma_tiles) are C functions of their own, one a form,
+# which the other C functions call through the table: each form's loops compile once
+# (an instance took ~0.3 s), not once in every C function that uses it. The table is
+# filled before any caller runs (ensure_c_functions); BLAS stands in for an empty entry.
+
+
 @inline
-def small_nn(A, B, out):
-    """``out <- A @ B`` in register-blocked tiles (tiles.fma_tiles)."""
-    fma_tiles(NN, A, B, out)
+def tiles_nn(A, B, out):
+    """``out <- A @ B`` in tiles."""
+    if not call_c("tiles_nn", A, B, out):
+        matmul(A, B, out, False, False)
+
+
+@inline
+def tiles_tn(A, B, out):
+    """``out <- A.T @ B`` in tiles (A read down its columns)."""
+    if not call_c("tiles_tn", A, B, out):
+        matmul(A, B, out, True, False)
+
+
+@inline
+def tiles_stored_transposed(A, B, out):
+    """``out <- (A @ B).T`` in tiles."""
+    if not call_c("tiles_nst", A, B, out):
+        matmul(B, A, out, True, True)
 
 
 @inline
@@ -285,7 +306,7 @@ def _c_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
     if b_cols <= 2:
         narrow_nn(A, B, C)
     else:
-        small_nn(A, B, C)
+        tiles_nn(A, B, C)
 
 
 @inline
@@ -317,9 +338,9 @@ def _c_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
         carray(out, (a_cols, b_cols)),
     )
     if b_cols < NARROW_OUT:
-        fma_tiles(NN_STORED_TRANSPOSED, transposed_copy(B), A, C)
+        tiles_stored_transposed(transposed_copy(B), A, C)
     elif a_rows > 1:  # tiles reading A down its columns (2x64x64: 0.46 us, small_tn 0.71)
-        fma_tiles(TN, A, B, C)
+        tiles_tn(A, B, C)
     else:
         small_tn(A, B, C)
 
@@ -362,12 +383,30 @@ def _c_nt(a, b, out, a_rows, a_cols, b_rows, b_cols):
     if a_rows <= SMALL_ROWS:  # dot products (each ends in a horizontal sum)
         small_nt(D, W, C)
     elif a_cols < NT_NARROW or b_rows <= W_COPY_RATIO * a_rows:
-        fma_tiles(NN, D, transposed_copy(W), C)
+        tiles_nn(D, transposed_copy(W), C)
     else:  # D @ W.T = (W @ D.T).T
-        fma_tiles(NN_STORED_TRANSPOSED, W, transposed_copy(D), C)
+        tiles_stored_transposed(W, transposed_copy(D), C)
+
+
+def _c_tiles_nn(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
+    fma_tiles(NN, A, B, carray(out, (a_rows, b_cols)))
+
+
+def _c_tiles_tn(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
+    fma_tiles(TN, A, B, carray(out, (a_cols, b_cols)))
+
+
+def _c_tiles_nst(a, b, out, a_rows, a_cols, b_rows, b_cols):
+    A, B = carray(a, (a_rows, a_cols)), carray(b, (b_rows, b_cols))
+    fma_tiles(NN_STORED_TRANSPOSED, A, B, carray(out, (b_cols, a_rows)))
 
 
 C_BODIES = {
+    "tiles_nn": _c_tiles_nn,
+    "tiles_tn": _c_tiles_tn,
+    "tiles_nst": _c_tiles_nst,
     "small_nn": _c_nn,
     "small_tn": _c_tn,
     "small_nt": _c_nt,
@@ -391,9 +430,8 @@ def ensure_c_function(name):
             C_TABLE[C_NAMES.index(name)] = compiled.address
 
 
-# The C functions the layers call under this process's profile (small_nn first: "many"'s
-# small_tn calls it).
-LAYER_C_FUNCTIONS = ("small_nn", "small_tn", "small_nt")
+# The C functions the layers call, and first the tiles they call.
+LAYER_C_FUNCTIONS = ("tiles_nn", "tiles_tn", "tiles_nst", "small_nn", "small_tn", "small_nt")
 
 
 def ensure_c_functions():
