@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import is_ready
 from .kernels import codes, layout
 
 
@@ -385,6 +386,39 @@ def predict(net, X, chunk_size):
 # checks, the target lookup and the collector pause it skips cost ~0.1-0.3 us each against
 # ~1.5 us for the kernel of a one-row 64-64-64-10 prediction.
 _latency_kernels = {}
+
+
+def no_latency_path(X, chunk_size):
+    """The latency path of a network that has none (yet): every call takes predict()."""
+    return None
+
+
+def latency_predictor(net):
+    """``predict_ready(X, chunk_size) -> outputs or None``: predict()'s latency path bound
+    to ``net``'s buffers, or ``no_latency_path`` while predict() has none for ``net`` (not
+    yet compiled, or batch norm or PReLU).
+
+    It returns None, leaving the call to the general path and its errors, for an input that
+    is not ready (``is_ready`` and the column count), a NaN or infinity in or out, and a
+    network whose ``params`` was rebound. Against predict() it saves the lookups of the
+    network's buffers, the kernel and the output width (~0.6 us of a 2.8 us one-row
+    64-64-64-10 ``Network.forward`` on the Zen 3).
+    """
+    kernel = _latency_kernels.get((net.device, net.dtype.char))
+    if kernel is None or net.layout.extras:
+        return no_latency_path
+    params, table, act_params, dtype = net.params, net.layout.table, net._act_params, net.dtype
+    n_inputs, n_outputs = net.layer_sizes[0], net.layer_sizes[-1]
+
+    def predict_ready(X, chunk_size):
+        if not (is_ready(X, dtype) and X.shape[1] == n_inputs and net.params is params):
+            return None
+        out = np.empty((X.shape[0], n_outputs), dtype)
+        if kernel(params, table, act_params, X, out, chunk_size) == layout.PREDICT_OK:
+            return out
+        return None
+
+    return predict_ready
 
 
 def _compiled(dispatcher, args):

@@ -43,7 +43,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import backend, persistence, training
-from ._validation import NonFiniteResultError, check_random_state, is_ready
+from ._validation import NonFiniteResultError, check_random_state
 from .kernels import codes
 from .network import INITS, Network
 
@@ -618,19 +618,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _outputs(self, net, X, check_input):
         if not check_input:
             return net.forward(_plain_array(X, net.dtype))
-        if self._is_plain(X, net):
+        if "feature_names_in_" not in self.__dict__:  # else validate_data checks the names
             out = net._predict(X)
             if out is not None:
                 return out
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return net.forward(_plain_array(X, net.dtype))
-
-    def _is_plain(self, X, net):
-        return (
-            is_ready(X, net.dtype)
-            and X.shape[1] == net.layer_sizes[0]
-            and "feature_names_in_" not in self.__dict__
-        )
 
     def _check_fitted(self):
         if "_net" not in self.__dict__:  # the cheap test first: predicting is latency-bound

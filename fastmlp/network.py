@@ -162,6 +162,7 @@ class Network:
         self.params = backend.aligned_zeros(self.n_params, self.dtype)
         self.state = backend.aligned_zeros(self.layout.n_state, self.dtype)
         self._make_views()
+        self._predict_ready = backend.no_latency_path  # see backend.latency_predictor
         self.initialize(random_state)
 
     # ---- structure ---------------------------------------------------------------------
@@ -333,6 +334,7 @@ class Network:
         """
         backend.check_device(self, device)
         self.device = device
+        self._predict_ready = backend.no_latency_path
         return self
 
     # ---- computation --------------------------------------------------------------------
@@ -355,22 +357,36 @@ class Network:
             out = backend.forward_training(self, X)
             v.check_finite_result("forward", out)
             return out
+        out = self._predict_ready(X, chunk_size)
+        if out is not None:
+            return out
         if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
             X = self._check_X(X)
-        out, status = backend.predict(self, X, chunk_size)
+        out, status = self._predict_general(X, chunk_size)
         if status != layout.PREDICT_OK:
             self._check_prediction(X, out, status)
         return out
 
     def _predict(self, X, chunk_size=4096):
-        """``forward`` of an array that passed ``is_ready`` with the right column count;
-        None when it holds a NaN or infinity."""
-        out, status = backend.predict(self, X, chunk_size)
+        """``forward`` of plain input (``is_ready``, the right column count); None for any
+        other input or one holding a NaN or infinity (the caller's validation names it)."""
+        out = self._predict_ready(X, chunk_size)
+        if out is not None:
+            return out
+        if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
+            return None
+        out, status = self._predict_general(X, chunk_size)
         if status == layout.PREDICT_BAD_INPUT:
             return None
         if status != layout.PREDICT_OK:
             self._check_prediction(X, out, status)
         return out
+
+    def _predict_general(self, X, chunk_size):
+        """backend.predict, after which the latency path (``_predict_ready``) may exist."""
+        result = backend.predict(self, X, chunk_size)
+        self._predict_ready = backend.latency_predictor(self)
+        return result
 
     def _check_prediction(self, X, out, status):
         """Raise for a prediction whose status (``layout.PREDICT_*``) is not OK."""
@@ -540,7 +556,7 @@ class Network:
         # rebuild the views. Saved models record no device: a GPU-trained network loads
         # onto the CPU.
         state = dict(self.__dict__)
-        for name in _VIEW_NAMES + ("_folded_layout", "device"):
+        for name in _VIEW_NAMES + ("_folded_layout", "_predict_ready", "device"):
             state.pop(name, None)
         return state
 
@@ -558,6 +574,7 @@ class Network:
             self.__dict__.get("state", np.zeros(self.layout.n_state)), self.dtype
         )
         self._make_views()
+        self._predict_ready = backend.no_latency_path
 
     def __repr__(self):
         return (

@@ -1,6 +1,7 @@
 """Prediction's fast path: plain NumPy input skips scikit-learn's validation, yet refuses what
 scikit-learn refuses with the same error types and messages, and predicts the same."""
 
+import pickle
 import re
 import warnings
 
@@ -96,6 +97,26 @@ def test_latency_path_takes_read_only_and_unaligned_input(dtype):
     unaligned[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         net.forward(unaligned)
+
+
+def test_latency_path_follows_the_networks_buffers():
+    # The latency path binds the network's buffers once: writes into params, a params
+    # array rebound, a NaN after many good calls and a pickled copy must all be seen.
+    net = fastmlp.Network([5, 8, 3], output_activation="softmax", random_state=0)
+    X = np.random.RandomState(4).randn(2, 5)
+    for _ in range(3):
+        first = net.forward(X)
+    net.params *= 0.5
+    halved = net.forward(X)
+    assert not np.allclose(halved, first)
+    assert_array_equal(halved, net.forward(X.tolist()))
+    net.params = net.params * 2.0
+    assert_array_equal(net.forward(X), first)
+    copy = pickle.loads(pickle.dumps(net))
+    assert_array_equal(copy.forward(X), first)
+    X[1, 3] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        net.forward(X)
 
 
 @pytest.mark.parametrize(
