@@ -251,14 +251,16 @@ _products_ready = set()  # (device, dtype character) pairs with every product lo
 def prepare_products(net, rows, caller=None):
     """Before a kernel call of ``net`` whose batches have at least ``rows`` rows: load the
     matrix-product micro-kernels it may pick (float32 on the CPU; compiled on first need).
-    ``caller``: ``(kernel, args)`` of that call, which may then compile meanwhile."""
+    ``caller``: ``(kernel, args)`` of that call, which may then compile meanwhile: a
+    caller always asks (a few microseconds a fit's call), since its kernel may still need
+    compiling where the products need nothing more."""
     key = (net.device, net.dtype.char)
-    if key in _products_ready:
+    if caller is None and key in _products_ready:
         return
     ops = target(net.device).kernels
-    # The row test first: under "few" most calls need nothing, and asking cost ~0.9 us (an
-    # 8-row forward of 64-64-64-10 takes ~5 us).
-    if rows > ops.MICRO_KERNEL_ROWS:
+    # Under "few" most calls need nothing, and asking cost ~0.9 us (an 8-row forward of
+    # 64-64-64-10 takes ~5 us).
+    if caller is None and rows > ops.MICRO_KERNEL_ROWS:
         return
     if ops.prepare_products(net.dtype, rows, net.layer_sizes, caller):
         _products_ready.add(key)

@@ -1,6 +1,7 @@
-"""A cold first fit compiles the micro-kernels in a second process (kernels/cpu/ahead.py):
-the same numbers as compiling everything in one, the kernel compiled once, and the same
-result where the child fails.
+"""A cold first fit compiles part of its kernel's callees and the micro-kernels in a second
+process (kernels/cpu/ahead.py): the same numbers as compiling everything in one, the kernel
+compiled once, the child's entries the ones the kernel calls, and the same result where
+the child fails.
 
 Each run is a fresh process with an empty kernel cache, under the "many" profile (where a
 float32 fit always loads the micro-kernels).
@@ -23,14 +24,17 @@ PROGRAM = textwrap.dedent(
     import json, sys
     import numpy as np
     import fastmlp
-    from fastmlp.kernels.cpu import ahead, optimizers, products, train
-    if sys.argv[1] == "broken-child":
+    from fastmlp.kernels.cpu import ahead, products, train
+    mode, dtype = sys.argv[1:]
+    if mode == "broken-child":
         ahead.CHILD_CODE = "raise SystemExit(3)"
+    started, start = [], ahead._start_child
+    ahead._start_child = lambda argv: started.append(argv) or start(argv)
     rng = np.random.RandomState(0)
-    X = rng.standard_normal((64, 5)).astype(np.float32)
-    Y = np.eye(3, dtype=np.float32)[rng.randint(0, 3, 64)]
+    X = rng.standard_normal((64, 5)).astype(dtype)
+    Y = np.eye(3, dtype=dtype)[rng.randint(0, 3, 64)]
     net = fastmlp.Network(
-        [5, 7, 3], output_activation="softmax", loss="log_loss", dtype="float32",
+        [5, 7, 3], output_activation="softmax", loss="log_loss", dtype=dtype,
         random_state=0,
     )
     net.fit(X, Y, batch_size=8, max_iter=2, random_state=0)
@@ -40,21 +44,24 @@ PROGRAM = textwrap.dedent(
         "c_functions_from_cache": sorted(
             name for name, f in products._c_functions.items() if f.cache_hits
         ),
-        "update_from_cache": bool(optimizers.update_params.stats.cache_hits),
+        "child_argv": started,
+        "callees_from_cache": sorted(
+            f.py_func.__name__ for f, _ in ahead.callees(dtype, True) if f.stats.cache_hits
+        ),
     }))
     """
 )
 
 
-def cold_fit(cache_root, mode, **env):
+def cold_fit(cache_root, mode, dtype="float32", **env):
     result = subprocess.run(
-        [sys.executable, "-c", PROGRAM, mode],
+        [sys.executable, "-c", PROGRAM, mode, dtype],
         capture_output=True,
         text=True,
         timeout=600,
         env={
             **os.environ,
-            "NUMBA_CACHE_DIR": str(cache_root / mode),
+            "NUMBA_CACHE_DIR": str(cache_root / "cache"),
             "FASTMLP_MICRO_KERNELS": "many",
             **env,
         },
@@ -73,9 +80,9 @@ def test_the_child_compiles_the_micro_kernels_and_changes_no_number(tmp_path, al
     beside = cold_fit(tmp_path, "beside")
     # The child's work was used: every C function came from the cache it filled.
     assert beside["c_functions_from_cache"] == sorted(products.LAYER_C_FUNCTIONS)
-    assert alone["c_functions_from_cache"] == []
-    # The optimizer update it compiled first was the one the epoch kernel called.
-    assert beside["update_from_cache"] and not alone["update_from_cache"]
+    assert alone["c_functions_from_cache"] == alone["callees_from_cache"] == []
+    assert beside["child_argv"] == [["float32", "update", "c-functions"]]
+    assert alone["child_argv"] == []
     # The kernel compiled ahead of its call is the one the call ran (not compiled twice).
     assert beside["kernel_overloads"] == alone["kernel_overloads"] == 1
     assert beside["params"] == alone["params"]
@@ -86,6 +93,31 @@ def test_a_failing_child_changes_nothing_but_the_wait(tmp_path, alone):
     assert broken["c_functions_from_cache"] == []  # compiled here after all
     assert broken["kernel_overloads"] == 1
     assert broken["params"] == alone["params"]
+
+
+def test_a_float64_fit_has_a_child_for_the_callees(tmp_path):
+    beside = cold_fit(tmp_path / "beside", "beside", "float64")
+    alone = cold_fit(tmp_path / "alone", "alone", "float64", FASTMLP_COMPILE_AHEAD="0")
+    assert beside["child_argv"] == [["float64", "update"]]  # no C functions to compile
+    assert beside["kernel_overloads"] == alone["kernel_overloads"] == 1
+    assert beside["params"] == alone["params"]
+
+
+CALLEE_NAMES = sorted(f.py_func.__name__ for f, _ in ahead.callees("float32", True))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_childs_entries_are_the_ones_the_kernel_calls(tmp_path, dtype):
+    # The child types the callees by hand (ahead.callees): a fit after it, compiling in
+    # one process, must load every one of them, and the C functions, from its cache.
+    work = [dtype, "update"] + (["c-functions"] if dtype == "float32" else [])
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache"), "FASTMLP_MICRO_KERNELS": "many"}
+    child = [sys.executable, "-c", ahead.CHILD_CODE, *work]
+    subprocess.run(child, env={**os.environ, **env}, check=True, timeout=600)
+    after = cold_fit(tmp_path, "after-child", dtype, FASTMLP_COMPILE_AHEAD="0")
+    assert after["callees_from_cache"] == CALLEE_NAMES
+    expected_c = sorted(products.LAYER_C_FUNCTIONS) if dtype == "float32" else []
+    assert after["c_functions_from_cache"] == expected_c
 
 
 def test_no_child_where_it_cannot_help(monkeypatch):
@@ -102,4 +134,4 @@ def test_no_child_where_it_cannot_help(monkeypatch):
 
 def test_no_interpreter_to_start_means_no_child(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
-    assert ahead._start_child() is None
+    assert ahead._start_child(["float32"]) is None

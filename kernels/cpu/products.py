@@ -477,18 +477,21 @@ def prepare_products(dtype, rows, layer_sizes, caller=None):
     one (:func:`may_pick_micro_kernels`); ``rows``: the fewest rows of any of its
     batches. True once every micro-kernel ``dtype`` can pick is loaded.
 
-    ``caller``: ``(kernel, args)`` of that call. Where the kernel and the micro-kernels
-    all still need compiling, they compile at once, in two processes (ahead.py).
+    ``caller``: ``(kernel, args)`` of that call. Where the kernel (and the micro-kernels it
+    may pick) still need compiling, they compile at once, in two processes (ahead.py).
     """
-    if dtype != np.float32:
-        return True
-    if not layer_c_functions_loaded() and may_pick_micro_kernels(rows, layer_sizes):
-        with _c_lock:  # one child at a time, and only while the C functions are missing
-            if caller is not None and not layer_c_functions_loaded():
-                if ahead.worth_a_child(caller[0], _uncompiled_c_functions()):
-                    ahead.compile_beside(*caller)
-            ensure_c_functions()
-    return layer_c_functions_loaded()
+    float32 = dtype == np.float32
+    needs_c = float32 and not layer_c_functions_loaded()
+    needs_c = needs_c and may_pick_micro_kernels(rows, layer_sizes)
+    if caller is not None or needs_c:
+        with _c_lock:  # one child at a time
+            c_missing = needs_c and not layer_c_functions_loaded()
+            c_functions = _uncompiled_c_functions() if c_missing else []
+            if caller is not None and ahead.worth_a_child(caller[0], c_functions):
+                ahead.compile_beside(*caller, dtype, c_missing)
+            if needs_c:
+                ensure_c_functions()
+    return not float32 or layer_c_functions_loaded()
 
 
 def _uncompiled_c_functions():
