@@ -252,8 +252,8 @@ def prepare_products(net, rows, caller=None):
     """Before a kernel call of ``net`` whose batches have at least ``rows`` rows: load the
     matrix-product micro-kernels it may pick (float32 on the CPU; compiled on first need).
     ``caller``: ``(kernel, args)`` of that call, which may then compile meanwhile: a
-    caller always asks (a few microseconds a fit's call), since its kernel may still need
-    compiling where the products need nothing more."""
+    caller always asks, since its kernel may still need compiling where the products
+    need nothing more."""
     key = (net.device, net.dtype.char)
     if caller is None and key in _products_ready:
         return

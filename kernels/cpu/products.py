@@ -483,11 +483,12 @@ def prepare_products(dtype, rows, layer_sizes, caller=None):
     float32 = dtype == np.float32
     needs_c = float32 and not layer_c_functions_loaded()
     needs_c = needs_c and may_pick_micro_kernels(rows, layer_sizes)
-    if caller is not None or needs_c:
+    may_compile = caller is not None and not caller[0].overloads
+    if may_compile or needs_c:
         with _c_lock:  # one child at a time
             c_missing = needs_c and not layer_c_functions_loaded()
             c_functions = _uncompiled_c_functions() if c_missing else []
-            if caller is not None and ahead.worth_a_child(caller[0], c_functions):
+            if may_compile and ahead.worth_a_child(caller[0], c_functions):
                 ahead.compile_beside(*caller, dtype, c_missing)
             if needs_c:
                 ensure_c_functions()
