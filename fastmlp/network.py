@@ -360,7 +360,7 @@ class Network:
         out = self._predict_ready(X, chunk_size)
         if out is not None:
             return out
-        if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
+        if not self._is_plain(X):
             X = self._check_X(X)
         out, status = self._predict_general(X, chunk_size)
         if status != layout.PREDICT_OK:
@@ -368,12 +368,12 @@ class Network:
         return out
 
     def _predict(self, X, chunk_size=4096):
-        """``forward`` of plain input (``is_ready``, the right column count); None for any
-        other input or one holding a NaN or infinity (the caller's validation names it)."""
+        """``forward`` of plain input (:meth:`_is_plain`); None for any other input or one
+        holding a NaN or infinity (the caller's validation names it)."""
         out = self._predict_ready(X, chunk_size)
         if out is not None:
             return out
-        if not (v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]):
+        if not self._is_plain(X):
             return None
         out, status = self._predict_general(X, chunk_size)
         if status == layout.PREDICT_BAD_INPUT:
@@ -381,6 +381,10 @@ class Network:
         if status != layout.PREDICT_OK:
             self._check_prediction(X, out, status)
         return out
+
+    def _is_plain(self, X):
+        """Whether the kernels take ``X`` as it is: ``is_ready`` with the right column count."""
+        return v.is_ready(X, self.dtype) and X.shape[1] == self.layer_sizes[0]
 
     def _predict_general(self, X, chunk_size):
         """backend.predict, after which the latency path (``_predict_ready``) may exist."""
