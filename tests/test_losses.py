@@ -36,6 +36,22 @@ def _leading_columns(A, Y, out_code, loss_code, eps, D, width):
     )
 
 
+@njit
+def _compiled_softmax_log_loss(A, Y, eps, scale, D):
+    return losses.unweighted_softmax_log_loss(A, Y, eps, scale, D)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_log_loss_body_says_what_its_overload_does(dtype):
+    A, Y = _outputs("log_loss", 200, 10, dtype, seed=5)
+    D_python, D_compiled = np.empty_like(A), np.empty_like(A)
+    eps, scale = 1e-7, 1 / 200
+    expected = losses.unweighted_softmax_log_loss(A, Y, eps, scale, D_python)
+    got = _compiled_softmax_log_loss(A, Y, eps, scale, D_compiled)
+    assert_allclose(got, expected, rtol=1e-10)
+    assert_allclose(D_compiled, D_python, rtol=1e-6, atol=1e-9)
+
+
 def test_log_positive_matches_numpy():
     x = np.concatenate([np.logspace(-307, 307, 100_001), np.linspace(0.5, 2.0, 100_001)])
     got = np.empty_like(x)

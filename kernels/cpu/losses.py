@@ -64,8 +64,10 @@ def output_loss_and_delta(A, Y, sw, sw_sum, out_code, out_param, loss_code, eps,
 
 def unweighted_softmax_log_loss(A, Y, eps, scale, D):
     """The summed log loss of softmax outputs ``A`` over unit weights, and ``D <- (A - Y)
-    * scale`` (``1 / S``, S the row count). Compiled code gets the overload below."""
-    raise NotImplementedError
+    * scale`` (``1 / S``, S the row count). Compiled code gets the overload below; this
+    body says the same in NumPy."""
+    D[...] = (A - Y) * scale
+    return -float(np.sum(Y * np.log(np.clip(A.astype(np.float64), eps, 1.0 - eps))))
 
 
 @overload(unweighted_softmax_log_loss, jit_options=OPTIONS)
