@@ -135,3 +135,28 @@ def test_no_child_where_it_cannot_help(monkeypatch):
 def test_no_interpreter_to_start_means_no_child(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     assert ahead._start_child(["float32"]) is None
+
+
+def test_kernels_carry_only_the_entries_something_calls():
+    """A kernel is compiled with its Python entry (fits and tests call it from Python) and
+    without Numba's C entry, which nothing calls and a cold fit would compile (jit.py)."""
+    from fastmlp.kernels.cpu import dense, optimizers
+
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
+    fastmlp.Network([3, 4, 1], random_state=0).fit(X, y, max_iter=1, random_state=0)
+    for kernel in (
+        train.train_epoch,
+        dense.dense_forward,
+        dense.dense_grads,
+        optimizers.update_params,
+    ):
+        assert kernel.overloads, kernel
+        for compiled in kernel.overloads.values():
+            defined = [
+                f.name
+                for f in compiled.library._get_module_for_linking().functions
+                if not f.is_declaration
+            ]
+            assert not [name for name in defined if name.startswith("cfunc.")], kernel
+            assert [name for name in defined if name.startswith("_ZN7cpython")], kernel

@@ -12,7 +12,7 @@ from numba.extending import overload
 
 from ..codes import IDENTITY, RELU, SOFTMAX
 from ..scalar import activate, derivative
-from .jit import OPTIONS, inline, kernel
+from .jit import INTERNAL, inline, kernel
 from .products import product, product_nt, product_tn
 from .views import flattened
 
@@ -83,7 +83,7 @@ def exp_block(Z):
 
 # Compiled once and called, not inlined at Numba's IR level: inlined, it cost a cold first
 # fit ~0.15 s and saved nothing measurable (a call per softmax block).
-@overload(exp_block, jit_options=OPTIONS)
+@overload(exp_block, jit_options=INTERNAL)
 def _exp_block(Z):
     if Z.dtype != types.float32:
 

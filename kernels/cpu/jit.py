@@ -18,6 +18,13 @@ measurable gain at run time.
 
 ``c_function``: a C function, for hot loops that several kernels call (products.py's
 micro-kernels).
+
+Numba gives every function it compiles a Python entry (it unboxes the arguments) and a C
+entry (for use as a first-class function), each lowered, optimised and turned into machine
+code. Nothing here calls a kernel through its C entry (``no_cfunc_wrapper``), and the
+implementations of overloads (``INTERNAL``) are called by compiled code only: without
+those entries a cold float32 fit compiles 7 % less IR, and took 7.3 s against 8.3
+(medians of 12 alternating fits on the Zen 3 of issue 12).
 """
 
 from numba import njit
@@ -27,7 +34,8 @@ from numba.core.ccallback import CFunc
 from ..cache import enable_cache
 from ..config import FASTMATH
 
-OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True}
+OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True, "no_cfunc_wrapper": True}
+INTERNAL = {**OPTIONS, "no_cpython_wrapper": True}
 
 
 def kernel(fn, fastmath=FASTMATH):

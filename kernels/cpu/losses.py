@@ -14,7 +14,7 @@ from numba.extending import overload
 
 from ..codes import LOG_LOSS, SOFTMAX
 from ..scalar import derivative, is_canonical, pointwise_loss, pointwise_loss_grad
-from .jit import OPTIONS, inline, kernel
+from .jit import INTERNAL, inline, kernel
 from .views import flattened
 
 # log_positive's constants: sqrt(2), and ln(2) split as in dense.exp_nonpositive.
@@ -70,7 +70,7 @@ def unweighted_softmax_log_loss(A, Y, eps, scale, D):
     return -float(np.sum(Y * np.log(np.clip(A.astype(np.float64), eps, 1.0 - eps))))
 
 
-@overload(unweighted_softmax_log_loss, jit_options=OPTIONS)
+@overload(unweighted_softmax_log_loss, jit_options=INTERNAL)
 def _unweighted_softmax_log_loss(A, Y, eps, scale, D):
     """Flat loops over whole C-contiguous float32 blocks, the logarithms by
     :func:`log_positive`: a row of classes is too short for a SIMD loop, the block is not

@@ -18,7 +18,7 @@ from ..codes import PRELU
 from ..layout import B_START, CODE, DENSE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE, KIND
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .fpenv import flush_denormals, restore_fpenv
-from .jit import OPTIONS, inline, kernel
+from .jit import INTERNAL, inline, kernel
 from .losses import output_loss_and_delta
 from .norm import backward_if_any, forward_if_any
 from .views import block, empty_block, intercepts, weights
@@ -45,7 +45,7 @@ def has_dropout(dropout, l):
     return dropout is not None and l < dropout.size and dropout[l] > 0.0
 
 
-@overload(has_dropout, jit_options=OPTIONS, inline="always")
+@overload(has_dropout, jit_options=INTERNAL, inline="always")
 def _has_dropout(dropout, l):
     if isinstance(dropout, types.NoneType):
         return lambda dropout, l: False
@@ -59,7 +59,7 @@ def drop_units_if_any(dropout, l, A, M):
         draw_dropout(A, M, dropout[l])
 
 
-@overload(drop_units_if_any, jit_options=OPTIONS, inline="always")
+@overload(drop_units_if_any, jit_options=INTERNAL, inline="always")
 def _drop_units_if_any(dropout, l, A, M):
     if isinstance(dropout, types.NoneType):
         return lambda dropout, l, A, M: None

@@ -36,7 +36,7 @@ from ..layout import (
     UNIT_START,
 )
 from .dense import activation_backward, bias_activation
-from .jit import OPTIONS, inline, kernel
+from .jit import INTERNAL, inline, kernel
 from .products import product, product_nt
 from .views import block, intercepts, segment, weights
 
@@ -222,7 +222,7 @@ def forward_if_any(model, state, ws, l, A_prev, Z):
         norm_act_forward(model, state, ws, l, A_prev, Z)
 
 
-@overload(forward_if_any, jit_options=OPTIONS, inline="always")
+@overload(forward_if_any, jit_options=INTERNAL, inline="always")
 def _forward_if_any(model, state, ws, l, A_prev, Z):
     if isinstance(state, types.NoneType):
         return lambda model, state, ws, l, A_prev, Z: None
@@ -236,7 +236,7 @@ def backward_if_any(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
         norm_act_backward(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M)
 
 
-@overload(backward_if_any, jit_options=OPTIONS, inline="always")
+@overload(backward_if_any, jit_options=INTERNAL, inline="always")
 def _backward_if_any(model, state, grad, ws, k, n, D, W, A_prev, D_prev, M):
     if isinstance(state, types.NoneType):
         return lambda model, state, grad, ws, k, n, D, W, A_prev, D_prev, M: None

@@ -80,7 +80,7 @@ from numba.np.arrayobj import make_array, populate_array
 from ..config import MICRO_KERNELS, WIDE_SIMD
 from . import ahead
 from .blas import gemm
-from .jit import OPTIONS, c_function, inline, uncompiled_c_function
+from .jit import INTERNAL, c_function, inline, uncompiled_c_function
 from .tiles import NN, NN_STORED_TRANSPOSED, TN, VECTOR_BYTES, fma_tiles
 
 SMALL_ROWS = 2  # up to this many rows: a micro-kernel at any width (A.T @ D: one row)
@@ -254,7 +254,7 @@ def micro_tn(A, D, out):
     return call_c("tiles_tn", A, D, out)
 
 
-@overload(product, jit_options=OPTIONS)
+@overload(product, jit_options=INTERNAL)
 def _product(A, W, out):
     if A.dtype != types.float32:
         return lambda A, W, out: matmul(A, W, out, False, False)
@@ -266,7 +266,7 @@ def _product(A, W, out):
     return chosen
 
 
-@overload(product_tn, jit_options=OPTIONS)
+@overload(product_tn, jit_options=INTERNAL)
 def _product_tn(A, D, out):
     if A.dtype != types.float32:
         return lambda A, D, out: matmul(A, D, out, True, False)
@@ -278,7 +278,7 @@ def _product_tn(A, D, out):
     return chosen
 
 
-@overload(product_nt, jit_options=OPTIONS)
+@overload(product_nt, jit_options=INTERNAL)
 def _product_nt(D, W, out):
     if D.dtype != types.float32:
         return lambda D, W, out: matmul(D, W, out, False, True)

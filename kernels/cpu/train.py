@@ -26,7 +26,7 @@ from ..layout import (
     UNIT_START,
 )
 from .fpenv import flush_denormals, restore_fpenv
-from .jit import OPTIONS, inline, kernel
+from .jit import INTERNAL, inline, kernel
 from .network import batch_loss_and_grad, n_weights
 from .optimizers import update_params
 from .views import block, run_view
@@ -128,7 +128,7 @@ def grad_norm_if_any(grad, layers, layer_norms):
     return 0.0 if layer_norms is None else grad_norm(grad, layers, layer_norms)
 
 
-@overload(grad_norm_if_any, jit_options=OPTIONS, inline="always")
+@overload(grad_norm_if_any, jit_options=INTERNAL, inline="always")
 def _grad_norm_if_any(grad, layers, layer_norms):
     if isinstance(layer_norms, types.NoneType):
         return lambda grad, layers, layer_norms: 0.0
@@ -141,7 +141,7 @@ def track_peaks_if_any(model, ws, n, peak):
         track_peaks(model, ws, n, peak)
 
 
-@overload(track_peaks_if_any, jit_options=OPTIONS, inline="always")
+@overload(track_peaks_if_any, jit_options=INTERNAL, inline="always")
 def _track_peaks_if_any(model, ws, n, peak):
     if isinstance(peak, types.NoneType):
         return lambda model, ws, n, peak: None
@@ -155,7 +155,7 @@ def seed_if_dropout(dropout, seed):
         np.random.seed(seed)
 
 
-@overload(seed_if_dropout, jit_options=OPTIONS, inline="always")
+@overload(seed_if_dropout, jit_options=INTERNAL, inline="always")
 def _seed_if_dropout(dropout, seed):
     if isinstance(dropout, types.NoneType):
         return lambda dropout, seed: None
