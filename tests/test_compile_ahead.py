@@ -160,3 +160,33 @@ def test_kernels_carry_only_the_entries_something_calls():
             ]
             assert not [name for name in defined if name.startswith("cfunc.")], kernel
             assert [name for name in defined if name.startswith("_ZN7cpython")], kernel
+
+
+def _linked_ir(kernel):
+    assert kernel.overloads, kernel
+    return [str(c.library._get_module_for_linking()) for c in kernel.overloads.values()]
+
+
+def test_kernels_count_no_references_unless_they_own_arrays():
+    """The training kernels run without Numba's reference counting (each count is an
+    atomic operation in the step's loop: jit.py); ``forward``, which returns a view of
+    its workspace, keeps it, so the view holds the workspace's memory after the call."""
+    from fastmlp import backend
+    from fastmlp.kernels.cpu import network
+
+    rng = np.random.RandomState(0)
+    X, Y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    net = fastmlp.Network([3, 4, 2], random_state=0)
+    net.fit(X, Y, max_iter=1, random_state=0)
+    # The epoch kernel's module holds the code of every layer kernel it calls.
+    for ir in _linked_ir(train.train_epoch):
+        assert "update_params" in ir and "dense_forward" in ir and "output_loss_and_delta" in ir
+        assert "@NRT_incref(" not in ir and "@NRT_decref(" not in ir
+
+    expected = net.forward(X)
+    out = network.forward(backend.model(net, training=False), X, backend.workspace(net, X.shape[0]))
+    assert any("call void @NRT_incref(" in ir for ir in _linked_ir(network.forward))
+    for _ in range(3):  # memory a freed workspace left would be reused and overwritten
+        np.full(10_000, np.nan)
+    assert out.shape == expected.shape
+    np.testing.assert_array_equal(out, expected)

@@ -25,6 +25,13 @@ code. Nothing here calls a kernel through its C entry (``no_cfunc_wrapper``), an
 implementations of overloads (``INTERNAL``) are called by compiled code only: without
 those entries a cold float32 fit compiles 7 % less IR, and took 7.3 s against 8.3
 (medians of 12 alternating fits on the Zen 3 of issue 12).
+
+Nor do the kernels count references (Numba's ``_nrt`` option off), except the two that
+allocate an array or return one (``refcounted_kernel``; Numba refuses to compile either
+without counting). Every array a kernel touches belongs to its caller for the whole call,
+so each count is raised and dropped again for nothing, but each is an atomic operation
+(~5 ns on the Xeon of issue 12) and the pruning of pairs leaves dozens in the step's
+loop: a 20-64-64-2 step at batch 16 took 8.5 us with them, 7.4 without (docs/benchmarks.md).
 """
 
 from numba import njit
@@ -34,12 +41,25 @@ from numba.core.ccallback import CFunc
 from ..cache import enable_cache
 from ..config import FASTMATH
 
-OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy", "nogil": True, "no_cfunc_wrapper": True}
+OPTIONS = {
+    "fastmath": FASTMATH,
+    "error_model": "numpy",
+    "nogil": True,
+    "no_cfunc_wrapper": True,
+    "_nrt": False,
+}
 INTERNAL = {**OPTIONS, "no_cpython_wrapper": True}
+REFCOUNTED = {**OPTIONS, "_nrt": True}
 
 
-def kernel(fn, fastmath=FASTMATH):
-    return enable_cache(njit(**{**OPTIONS, "fastmath": fastmath})(fn))
+def kernel(fn, fastmath=FASTMATH, options=OPTIONS):
+    return enable_cache(njit(**{**options, "fastmath": fastmath})(fn))
+
+
+def refcounted_kernel(fn):
+    """``kernel`` with Numba's reference counting, for the kernels that allocate an array
+    or return one (see the module's docstring)."""
+    return kernel(fn, options=REFCOUNTED)
 
 
 def divisions_by_estimate(fn):
@@ -52,7 +72,9 @@ def divisions_by_estimate(fn):
 
 
 def inline(fn):
-    return njit(**OPTIONS, inline="always")(fn)
+    # Inlined code is compiled with its caller's options; these apply where a test calls
+    # a helper from Python, and some return arrays.
+    return njit(**REFCOUNTED, inline="always")(fn)
 
 
 def c_function(fn, signature):

@@ -18,7 +18,7 @@ from ..codes import PRELU
 from ..layout import B_START, CODE, DENSE, HP_ALPHA, HP_CLIP_EPS, HP_L1, HP_LOSS_SCALE, KIND
 from .dense import delta_backward, dense_forward, dense_grads, draw_dropout
 from .fpenv import flush_denormals, restore_fpenv
-from .jit import INTERNAL, inline, kernel
+from .jit import INTERNAL, inline, kernel, refcounted_kernel
 from .losses import output_loss_and_delta
 from .norm import backward_if_any, forward_if_any
 from .views import block, empty_block, intercepts, weights
@@ -107,7 +107,7 @@ def forward_layers(model, X, ws):
     return A
 
 
-@kernel
+@refcounted_kernel
 def forward(model, X, ws):
     """Outputs of the network for ``X``: a view of the last layer's block of ``ws.acts``."""
     saved = flush_denormals()

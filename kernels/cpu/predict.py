@@ -18,7 +18,7 @@ from ..layout import (
     batch_norm_settings,
 )
 from .fpenv import flush_denormals, restore_fpenv
-from .jit import inline, kernel
+from .jit import inline, kernel, refcounted_kernel
 from .network import Model, Workspace, forward_layers
 
 
@@ -69,7 +69,7 @@ def predict(params, layers, act_params, state, bn, X, out, acts, pre, mean, inv_
 _NO_BATCH_NORM = batch_norm_settings()  # a constant of the compiled code, never written
 
 
-@kernel
+@refcounted_kernel
 def predict_plain(params, layers, act_params, X, out, chunk_rows):
     """:func:`predict` for a network without batch norm and PReLU, with six arguments
     instead of eleven and a workspace for ``chunk_rows`` rows allocated here: Numba's
