@@ -202,10 +202,11 @@ def dense_grads(A_prev, D, W, gW, gb, l2):
     """``gW <- A_prev.T @ D + l2 * W`` and ``gb <- column sums of D``."""
     product_tn(A_prev, D, gW)
     if l2 != 0.0:
-        fan_in, fan_out = W.shape
-        for k in range(fan_in):
-            for j in range(fan_out):
-                gW[k, j] += l2 * W[k, j]
+        # One flat loop in the weights' dtype: the 2-D loop, in float64 for float32 weights,
+        # added 0.63 us to 16x64x64's 0.9 us; this one 0.19.
+        g, w, coef = flattened(gW), flattened(W), gW.dtype.type(l2)
+        for k in range(g.size):
+            g[k] += coef * w[k]
     for j in range(gb.size):  # element loops compile far faster than slice assignment
         gb[j] = 0.0
     n, m = D.shape

@@ -11,6 +11,7 @@ block, so the kernels' types do not depend on the network's depth.
 
 from collections import namedtuple
 
+import numpy as np
 from numba import types
 from numba.extending import overload
 
@@ -177,15 +178,15 @@ def weight_total(sw, n):
 
 
 @inline
-def sum_squares(x, start, stop):
-    """Sum of squares of ``x[start:stop]``, through a view whose loop starts at index 0:
-    LLVM did not vectorise a loop from a runtime start, whose index might wrap around
-    (the L2 penalty of 20-64-64-2's 5504 float32 weights: 3.2 -> 0.5 us a batch)."""
-    run = x[start:stop]
-    total = 0.0
-    for k in range(run.size):
-        total += run[k] * run[k]
-    return total
+def sum_squares(x):
+    """Sum of squares of a 1-D view, accumulated in x's own dtype: float32 runs twice the
+    SIMD lanes and needs no conversions (the L2 penalty of 20-64-64-2's 5504 float32
+    weights: 0.48 -> 0.18 us a batch); float64 keeps full precision. Loops go over views
+    from index 0, not over a runtime range (see views.run_view)."""
+    total = x.dtype.type(0.0)
+    for k in range(x.size):
+        total += x[k] * x[k]
+    return np.float64(total)
 
 
 @inline
@@ -217,7 +218,7 @@ def batch_loss_and_grad(model, grad, X, Y, sw, hp, ws):
     alpha = hp[HP_ALPHA]
     nw = n_weights(model)
     if alpha != 0.0:
-        loss += 0.5 * alpha * sum_squares(model.params, 0, nw) / sw_sum
+        loss += 0.5 * alpha * sum_squares(model.params[:nw]) / sw_sum
     backward(model, grad, X, ws, alpha / sw_sum)
     if hp[HP_L1] != 0.0:
         loss += hp[HP_L1] * add_l1(model.params, grad, nw, hp[HP_L1] / sw_sum) / sw_sum

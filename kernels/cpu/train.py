@@ -27,7 +27,7 @@ from ..layout import (
 )
 from .fpenv import flush_denormals, restore_fpenv
 from .jit import INTERNAL, inline, kernel
-from .network import batch_loss_and_grad, n_weights
+from .network import batch_loss_and_grad, n_weights, sum_squares
 from .optimizers import update_params
 from .views import block, run_view
 
@@ -58,17 +58,6 @@ def gather_rows(src, order, start, stop, dst):
 
 
 @inline
-def sum_squares_typed(x):
-    """Sum of squares of a 1-D view (see views.run_view), accumulated in x's own dtype:
-    float32 runs twice the SIMD lanes and needs no conversions (a diagnostic; float64 keeps
-    full precision)."""
-    total = x.dtype.type(0.0)
-    for k in range(x.size):
-        total += x[k] * x[k]
-    return np.float64(total)
-
-
-@inline
 def grad_norm(grad, layers, layer_norms):
     """Global L2 norm of the gradient; adds each layer's norm to ``layer_norms``.
 
@@ -82,7 +71,7 @@ def grad_norm(grad, layers, layer_norms):
     for l in range(layers.shape[0]):
         sq = 0.0
         for r in range(3):
-            sq += sum_squares_typed(run_view(grad, layers, l, r))
+            sq += sum_squares(run_view(grad, layers, l, r))
         layer_norms[l] += math.sqrt(sq)
         total += sq
     return math.sqrt(total)
