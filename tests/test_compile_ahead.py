@@ -140,17 +140,21 @@ def test_no_interpreter_to_start_means_no_child(monkeypatch):
 def test_kernels_carry_only_the_entries_something_calls():
     """A kernel is compiled with its Python entry (fits and tests call it from Python) and
     without Numba's C entry, which nothing calls and a cold fit would compile (jit.py)."""
-    from fastmlp.kernels.cpu import dense, optimizers
+    from numba import types
+
+    from fastmlp.kernels.cpu import dense
 
     rng = np.random.RandomState(0)
     X, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 1))
     fastmlp.Network([3, 4, 1], random_state=0).fit(X, y, max_iter=1, random_state=0)
-    for kernel in (
-        train.train_epoch,
-        dense.dense_forward,
-        dense.dense_grads,
-        optimizers.update_params,
-    ):
+    # An epoch kernel loaded from the disk cache leaves its callees' dispatchers empty:
+    # compile (or load) them for the float64 fit's argument types.
+    M, V = types.Array(types.float64, 2, "C"), types.Array(types.float64, 1, "C")
+    dense.dense_forward.compile((M, M, V, M, types.int64, types.float64))
+    callees = ahead.callees("float64", True)
+    for dispatcher, signature in callees:
+        dispatcher.compile(signature)
+    for kernel in (train.train_epoch, dense.dense_forward, *(d for d, _ in callees)):
         assert kernel.overloads, kernel
         for compiled in kernel.overloads.values():
             defined = [
