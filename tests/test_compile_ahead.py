@@ -137,6 +137,13 @@ def test_no_interpreter_to_start_means_no_child(monkeypatch):
     assert ahead._start_child(["float32"]) is None
 
 
+def _linked_modules(kernel):
+    """The LLVM module of each compiled overload of ``kernel`` (Numba's, with the code of
+    the kernels it calls linked in)."""
+    assert kernel.overloads, kernel
+    return [c.library._get_module_for_linking() for c in kernel.overloads.values()]
+
+
 def test_kernels_carry_only_the_entries_something_calls():
     """A kernel is compiled with its Python entry (fits and tests call it from Python) and
     without Numba's C entry, which nothing calls and a cold fit would compile (jit.py)."""
@@ -155,20 +162,14 @@ def test_kernels_carry_only_the_entries_something_calls():
     for dispatcher, signature in callees:
         dispatcher.compile(signature)
     for kernel in (train.train_epoch, dense.dense_forward, *(d for d, _ in callees)):
-        assert kernel.overloads, kernel
-        for compiled in kernel.overloads.values():
-            defined = [
-                f.name
-                for f in compiled.library._get_module_for_linking().functions
-                if not f.is_declaration
-            ]
+        for module in _linked_modules(kernel):
+            defined = [f.name for f in module.functions if not f.is_declaration]
             assert not [name for name in defined if name.startswith("cfunc.")], kernel
             assert [name for name in defined if name.startswith("_ZN7cpython")], kernel
 
 
 def _linked_ir(kernel):
-    assert kernel.overloads, kernel
-    return [str(c.library._get_module_for_linking()) for c in kernel.overloads.values()]
+    return [str(module) for module in _linked_modules(kernel)]
 
 
 def test_kernels_count_no_references_unless_they_own_arrays():
