@@ -14,7 +14,8 @@ process, so this script (the parent) starts one child process per (row, library)
 measurements as one JSON line on stdout; the table is assembled from those. The children
 of one row run one after another (repeats cannot be interleaved across processes, so
 each library's number is the median of its own repeats). The GEMM rate is measured in a
-child of its own too, before and after all the rows.
+child of its own too, before and after all the rows, and by fastmlp's children between
+their repeats: a row's fraction of the GEMM rate divides by the rate of the same minutes.
 
 Training rows: every library trains the same architecture (relu hidden layers), on the
 same synthetic data (fixed seed), with the same optimizer (adam, same learning rate, betas
@@ -51,7 +52,10 @@ repeats is reported in samples per second.
 "% of sgemm" counts 6 x n_weights FLOPs per training sample (2 each for the forward
 product, the input-delta product and the weight-gradient product) and 2 x n_weights per
 predicted row, over this machine's GEMM rate: the median time of a 1024 x 1024 x 1024 NumPy
-product in the row's dtype at default threads.
+product in the row's dtype at default threads, timed in the fastmlp child itself (three
+products before each round of repeats and after the last; the table gives that median
+beside the fraction), so that a neighbour slowing the shared host for minutes moves both
+sides of the ratio rather than one.
 """
 
 import argparse
@@ -285,6 +289,9 @@ NETWORK, ESTIMATOR, SKLEARN, TORCH = "fastmlp Network", "fastmlp MLP*", "scikit-
 ESTIMATOR_DIAG = "fastmlp MLP* diagnostics=True"
 LIBRARIES = (ESTIMATOR, ESTIMATOR_DIAG, NETWORK, SKLEARN, TORCH)
 PEERS = (SKLEARN, TORCH)
+# fastmlp's children, whose fractions of the GEMM rate the targets read: they time the GEMM
+# rate in their own process too, between their repeats (paired_gemm).
+PAIRED = (ESTIMATOR, NETWORK)
 
 
 class Runner:
@@ -616,13 +623,16 @@ def prediction_input(pcase, seed=SEED):
     return rng.standard_normal((pcase.rows, pcase.sizes[0]), dtype=np.float32)
 
 
-def measure_calls(library, calls, n_rows, repeats, min_seconds, block_seconds):
+def measure_calls(
+    library, calls, n_rows, repeats, min_seconds, block_seconds, between=lambda: None
+):
     """Median rows/s of ``calls`` (``{threads: fn}``, each predicting ``n_rows`` rows).
 
     Calls run in blocks of equal length (long enough to time reliably: at least
     ``block_seconds``, and one call at least) inside the thread setting, the settings
     alternating; ``max(repeats, min_seconds / block_seconds)`` blocks per setting; the
-    rate of a block is its rows over its time. Returns measure()'s dictionary.
+    rate of a block is its rows over its time; ``between()`` runs before each round of
+    blocks and after the last. Returns measure()'s dictionary.
     """
     sizes = {}
     for threads, fn in calls.items():
@@ -635,6 +645,7 @@ def measure_calls(library, calls, n_rows, repeats, min_seconds, block_seconds):
     blocks = max(repeats, math.ceil(min_seconds / block_seconds) if block_seconds else 0)
     runs = {t: [] for t in calls}
     for _ in range(blocks):
+        between()
         for threads, fn in calls.items():
             with limit_threads(library, threads):
                 start = time.perf_counter()
@@ -642,6 +653,7 @@ def measure_calls(library, calls, n_rows, repeats, min_seconds, block_seconds):
                     fn()
                 seconds = time.perf_counter() - start
             runs[threads].append(sizes[threads] * n_rows / seconds)
+    between()
     return {thread_label(library, t): summarize(library, t, runs[t], calls=sizes[t]) for t in calls}
 
 
@@ -665,8 +677,9 @@ def summarize(library, threads, runs, **extra):
 
 
 # ---- timing --------------------------------------------------------------------------------
-def measure(runners, n_samples, repeats, min_seconds):
-    """Median samples/s of each runner over alternating repeats of whole epochs.
+def measure(runners, n_samples, repeats, min_seconds, between=lambda: None):
+    """Median samples/s of each runner over alternating repeats of whole epochs;
+    ``between()`` runs before each round of repeats and after the last.
 
     Returns ``{label: {"library", "threads", "median", "min", "max", "runs", "epochs"}}``
     (rates in samples/s).
@@ -680,31 +693,64 @@ def measure(runners, n_samples, repeats, min_seconds):
         epochs[r.label] = max(1, math.ceil(min_seconds / max(one, 1e-9)))
     runs = {r.label: [] for r in runners}
     for _ in range(repeats):
+        between()
         for r in runners:
             start = time.perf_counter()
             r.run(epochs[r.label])
             seconds = time.perf_counter() - start
             runs[r.label].append(epochs[r.label] * n_samples / seconds)
+    between()
     return {
         r.label: summarize(r.library, r.threads, runs[r.label], epochs=epochs[r.label])
         for r in runners
     }
 
 
+class GemmProbe:
+    """Times n x n x n numpy products in one dtype (default threads), in GFLOP/s."""
+
+    def __init__(self, dtype, n=1024):
+        rng = np.random.RandomState(SEED)
+        self.n = n
+        self.A = rng.standard_normal((n, n)).astype(dtype)
+        self.B = rng.standard_normal((n, n)).astype(dtype)
+        self.C = np.empty((n, n), dtype=dtype)
+        self.samples = []
+
+    def sample(self, repeats, warmup=1):
+        for _ in range(warmup):
+            np.matmul(self.A, self.B, out=self.C)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            np.matmul(self.A, self.B, out=self.C)
+            self.samples.append(2 * self.n**3 / (time.perf_counter() - start) / 1e9)
+        return self.samples
+
+
 def gemm_rate(dtype, repeats=15, n=1024):
     """GFLOP/s of an n x n x n numpy product over ``repeats`` runs (default threads)."""
-    rng = np.random.RandomState(SEED)
-    A = rng.standard_normal((n, n)).astype(dtype)
-    B = rng.standard_normal((n, n)).astype(dtype)
-    C = np.empty((n, n), dtype=dtype)
-    for _ in range(3):
-        np.matmul(A, B, out=C)
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        np.matmul(A, B, out=C)
-        rates.append(2 * n**3 / (time.perf_counter() - start) / 1e9)
-    return rates
+    return GemmProbe(dtype, n).sample(repeats, warmup=3)
+
+
+# An OpenBLAS pool's threads spin for up to ~0.1 s after a product (2^28 cycles): fastmlp's
+# (SciPy's) and NumPy's are two pools, so a paired probe waits that out on both sides (right
+# after a fastmlp repeat, NumPy's 2-thread product ran at half its rate, 95 GFLOP/s against
+# 203 on a Zen 4).
+BLAS_IDLE_SECONDS = 0.25
+
+
+def paired_gemm(dtype, repeats=3):
+    """``(probe, between)``: ``between()`` samples the GEMM rate in this process between a
+    child's rounds of repeats, so that the row's fraction of it compares rates of the same
+    minutes (the machine's GEMM rate moved by a third between runs on shared hosts)."""
+    probe = GemmProbe(dtype)
+
+    def between():
+        time.sleep(BLAS_IDLE_SECONDS)
+        probe.sample(repeats)
+        time.sleep(BLAS_IDLE_SECONDS)
+
+    return probe, between
 
 
 def summarize_gemm(samples):
@@ -724,6 +770,7 @@ def run_worker(kind, library, spec, threads, repeats, min_seconds):
     fields) or "gemm" (no spec, no library). Returns ``{"results": ..., "info": ...}``.
     """
     threads = [None if t == 0 else t for t in threads]
+    probe = None
     if kind == "gemm":
         results = {dt: gemm_rate(dt) for dt in ("float32", "float64")}
     elif kind == "train":
@@ -732,16 +779,22 @@ def run_worker(kind, library, spec, threads, repeats, min_seconds):
         if library not in TRAIN_CHILDREN:
             raise ValueError(f"no training child for {library!r}; one of {list(TRAIN_CHILDREN)}")
         runners = [cls(case, data, t) for cls in TRAIN_CHILDREN[library] for t in threads]
-        results = measure(runners, case.n_samples, repeats, min_seconds)
+        probe, between = paired_gemm(case.dtype) if library in PAIRED else (None, lambda: None)
+        results = measure(runners, case.n_samples, repeats, min_seconds, between)
     elif kind in ("latency", "bulk"):
         pcase = case_from_spec(PredictCase, spec)
         predict, X = make_predictor(library, pcase), prediction_input(pcase)
         calls = {t: (lambda: predict(X)) for t in threads}
         # one-row latency: blocks of >= 20 ms, many blocks; bulk: one call a block
         block = min_seconds / 10 if kind == "latency" else 0.0
-        results = measure_calls(library, calls, pcase.rows, repeats, min_seconds, block)
+        paired = kind == "bulk" and library in PAIRED
+        probe, between = paired_gemm("float32") if paired else (None, lambda: None)
+        results = measure_calls(library, calls, pcase.rows, repeats, min_seconds, block, between)
     else:
         raise ValueError(f"unknown worker kind {kind!r}")
+    if probe is not None:
+        for result in results.values():
+            result["gemm_runs"] = probe.samples
     return {"results": results, "info": worker_info(library)}
 
 
@@ -833,21 +886,27 @@ def evaluate(case, results, gemm):
     rate = {lib: results[label]["median"] for lib, label in best.items() if label}
     peers = {lib: rate[lib] for lib in PEERS if lib in rate}
     peer = max(peers, key=peers.get) if peers else None
-    gemm_gflops = gemm[case.dtype if training else "float32"]["median"]
+    run_gemm = gemm[case.dtype if training else "float32"]["median"]
 
     def ratio(lib):
         return rate[lib] / peers[peer] if lib in rate and peer else None
 
+    def gemm_of(lib):
+        """The GEMM rate timed beside ``lib``'s repeats, else the run's."""
+        paired = results[best[lib]].get("gemm_runs")
+        return statistics.median(paired) if paired else run_gemm
+
     def fraction(lib):
         if lib not in rate:
             return None
-        return gflops(case.sizes, rate[lib], 6 if training else 2) / gemm_gflops
+        return gflops(case.sizes, rate[lib], 6 if training else 2) / gemm_of(lib)
 
     metrics = {
         "ratio": ratio(ESTIMATOR),
         "network_ratio": ratio(NETWORK),
         "gemm_fraction": fraction(ESTIMATOR),
         "network_gemm_fraction": fraction(NETWORK),
+        "gemm_gflops": gemm_of(ESTIMATOR) if ESTIMATOR in rate else None,
     }
     if ESTIMATOR in rate and ESTIMATOR_DIAG in rate:
         metrics["diag_cost"] = rate[ESTIMATOR] / rate[ESTIMATOR_DIAG] - 1
@@ -907,7 +966,9 @@ def _percent(x, signed=False):
 
 def _gemm_cell(metrics):
     estimator, network = metrics["gemm_fraction"], metrics["network_gemm_fraction"]
-    return f"{_percent(estimator)} ({_percent(network)})"
+    rate = metrics.get("gemm_gflops")
+    of = f" of {rate:.0f}" if rate else ""
+    return f"{_percent(estimator)} ({_percent(network)}){of}"
 
 
 def _peer_name(row):
@@ -945,7 +1006,7 @@ def format_table(rows):
         "PyTorch",
         "MLP* / faster peer",
         "Network / faster peer",
-        "% of sgemm: MLP* (Network)",
+        "% of sgemm: MLP* (Network) of GFLOP/s",
         "target",
         "met?",
     ]
@@ -973,7 +1034,7 @@ def format_predict_table(rows):
         "fastmlp MLPClassifier",
         "fastmlp Network.forward",
         "MLP* / faster peer",
-        "% of sgemm: MLP* (Network)",
+        "% of sgemm: MLP* (Network) of GFLOP/s",
         "target",
         "met?",
     ]
@@ -1096,7 +1157,7 @@ def format_environment(env, gemm, threads):
     lines.append("")
     lines.append(
         "GEMM rate (1024^3 numpy product, default threads, in a process of its own before "
-        "and after the rows): "
+        "and after the rows; each row's % of sgemm divides by the rate timed beside it): "
         + ", ".join(
             f"{dt} median {g['median']:.0f} GFLOP/s (min {g['min']:.0f}, max {g['max']:.0f})"
             for dt, g in gemm.items()
@@ -1253,7 +1314,8 @@ def report(rows, predict_rows, sweep_rows, args):
             f"Training: median samples/s over {args.repeats} repeats of >= "
             f"{args.min_seconds:g} s (whole epochs, adam, lr={ADAM['lr']:g}, no L2). Targets "
             "(float32 rows) are read on the MLP* column (the estimator with its defaults); "
-            "% of sgemm is 6 x weights FLOPs a sample over the GEMM rate of the row's dtype; "
+            "% of sgemm is 6 x weights FLOPs a sample over the GEMM rate of the row's dtype, "
+            "timed between the fastmlp child's repeats (its median in GFLOP/s after 'of'); "
             "diagnostics cost is the diagnostics=True time over the MLP* time, minus 1.",
             "",
             format_table(rows),
@@ -1264,7 +1326,7 @@ def report(rows, predict_rows, sweep_rows, args):
             "Prediction (float32, models fitted for a few epochs on random data first): one "
             "row's latency as the median over blocks of many calls; 100k rows in rows/s over "
             f"{args.repeats} calls; % of sgemm is 2 x weights FLOPs a row over the float32 "
-            "GEMM rate.",
+            "GEMM rate timed between the fastmlp child's calls.",
             "",
             format_predict_table(predict_rows),
         ]

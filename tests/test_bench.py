@@ -180,6 +180,13 @@ def test_training_row_and_table():
     weights = 10 * 32 + 32 * 3
     assert m["gemm_fraction"] == pytest.approx(6 * weights * 200.0 / 1e9 / 1e-3)
     assert row["met"] == [False]
+
+    # a GEMM rate timed beside the child's repeats replaces the run's for that library
+    paired = results | {"e1": results["e1"] | {"gemm_runs": [2e-3, 5e-3, 4e-3]}}
+    pm = compare.evaluate(case, paired, gemm)["metrics"]
+    assert pm["gemm_fraction"] == pytest.approx(6 * weights * 200.0 / 1e9 / 4e-3)
+    assert pm["network_gemm_fraction"] == pytest.approx(m["network_gemm_fraction"])
+    assert pm["gemm_gflops"] == 4e-3 and m["gemm_gflops"] == 1e-3
     table = compare.format_table([row])
     header, rule, line = table.splitlines()
     assert header.count("|") == rule.count("|") == line.count("|")
@@ -229,7 +236,11 @@ def test_prediction_rows_and_table():
 def test_measure_reports_whole_epochs():
     case = compare.Case((5, 7, 3), batch=6, dtype="float32", n_samples=12)
     runner = compare.FastmlpNetwork(case, compare.make_data(case))
-    out = compare.measure([runner], case.n_samples, repeats=2, min_seconds=0.0)
+    between = []
+    out = compare.measure(
+        [runner], case.n_samples, repeats=2, min_seconds=0.0, between=lambda: between.append(1)
+    )
+    assert len(between) == 2 + 1  # before each round, and after the last
     result = out[runner.label]
     assert result["epochs"] == 1 and len(result["runs"]) == 2
     assert result["min"] <= result["median"] <= result["max"]
@@ -293,6 +304,9 @@ def test_worker_result_goes_through_a_child_process():
     for res in results.values():
         assert res["library"] in (compare.ESTIMATOR, compare.ESTIMATOR_DIAG)
         assert len(res["runs"]) == 2 and res["epochs"] == 1 and res["median"] > 0
+        # the GEMM rate timed in the same process: 3 products before each of the 2
+        # rounds and after the last
+        assert len(res["gemm_runs"]) == 3 * (2 + 1) and min(res["gemm_runs"]) > 0
     row = compare.evaluate(case, results | {"p": _res(compare.SKLEARN, 1, 1.0)}, _GEMM)
     assert row["best"][compare.ESTIMATOR] in results
     assert row["metrics"]["diag_cost"] is not None
