@@ -739,10 +739,13 @@ def gemm_rate(dtype, repeats=15, n=1024):
 BLAS_IDLE_SECONDS = 0.25
 
 
-def paired_gemm(dtype, repeats=3):
+def paired_gemm(dtype, wanted, repeats=3):
     """``(probe, between)``: ``between()`` samples the GEMM rate in this process between a
     child's rounds of repeats, so that the row's fraction of it compares rates of the same
-    minutes (the machine's GEMM rate moved by a third between runs on shared hosts)."""
+    minutes (the machine's GEMM rate moved by a third between runs on shared hosts).
+    Unless ``wanted``: ``(None, a no-op)``."""
+    if not wanted:
+        return None, lambda: None
     probe = GemmProbe(dtype)
 
     def between():
@@ -779,7 +782,7 @@ def run_worker(kind, library, spec, threads, repeats, min_seconds):
         if library not in TRAIN_CHILDREN:
             raise ValueError(f"no training child for {library!r}; one of {list(TRAIN_CHILDREN)}")
         runners = [cls(case, data, t) for cls in TRAIN_CHILDREN[library] for t in threads]
-        probe, between = paired_gemm(case.dtype) if library in PAIRED else (None, lambda: None)
+        probe, between = paired_gemm(case.dtype, library in PAIRED)
         results = measure(runners, case.n_samples, repeats, min_seconds, between)
     elif kind in ("latency", "bulk"):
         pcase = case_from_spec(PredictCase, spec)
@@ -787,8 +790,7 @@ def run_worker(kind, library, spec, threads, repeats, min_seconds):
         calls = {t: (lambda: predict(X)) for t in threads}
         # one-row latency: blocks of >= 20 ms, many blocks; bulk: one call a block
         block = min_seconds / 10 if kind == "latency" else 0.0
-        paired = kind == "bulk" and library in PAIRED
-        probe, between = paired_gemm("float32") if paired else (None, lambda: None)
+        probe, between = paired_gemm("float32", kind == "bulk" and library in PAIRED)
         results = measure_calls(library, calls, pcase.rows, repeats, min_seconds, block, between)
     else:
         raise ValueError(f"unknown worker kind {kind!r}")
